@@ -1,0 +1,88 @@
+"""The API error tree and the one renderer of OpenAI's error envelope.
+
+    APIError (500, server_error)
+    ├── InvalidRequestError (400, invalid_request_error)    param names the offending field
+    │   ├── NotFoundError (404)                              "No assistant found with id 'asst_x'."
+    │   └── ActiveRunError (400)                             the thread lock
+    ├── AuthenticationError (401, invalid_api_key)
+    └── ServiceUnavailableError (503)
+
+Every error body is `{"error": {"message", "type", "param", "code"}}`. Upstream model failures are
+never raised as APIError: they end the run with `last_error`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+from starlette.responses import Response
+
+
+class APIError(Exception):
+    status_code: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def response(self) -> Response:
+        return Response(
+            orjson.dumps(self.body()),
+            status_code=self.status_code,
+            media_type="application/json",
+            # Errors are final: the SDK must not retry them on its own.
+            headers={"x-should-retry": "false"} if self.status_code < 500 else None,
+        )
+
+
+class InvalidRequestError(APIError):
+    status_code = 400
+    type = "invalid_request_error"
+
+
+class NotFoundError(InvalidRequestError):
+    status_code = 404
+
+    @classmethod
+    def for_id(cls, kind: str, object_id: str, *, param: str | None = None) -> NotFoundError:
+        return cls(f"No {kind} found with id '{object_id}'.", param=param)
+
+
+class ActiveRunError(InvalidRequestError):
+    pass
+
+
+class AuthenticationError(APIError):
+    status_code = 401
+    type = "invalid_request_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_api_key")
+
+
+class ServiceUnavailableError(APIError):
+    status_code = 503
+    type = "server_error"
+
+
+class ServerError(APIError):
+    """An unexpected bug: the message stays generic, the traceback goes to the log."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server had an error while processing your request. Sorry about that!"
+        )

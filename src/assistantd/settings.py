@@ -1,0 +1,62 @@
+"""Settings: one `Settings` object read from the environment (prefix ASSISTANTD_) and `.env`.
+
+Nothing reads the environment anywhere else; `create_app(settings)` and the CLI pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANTD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    """SQLAlchemy async URL; default: SQLite file `assistantd.db` in `data_dir`."""
+
+    upstream_base_url: str = "https://api.openai.com/v1"
+    upstream_api_key: str | None = None
+    upstream_timeout_s: float = 600.0
+    upstream_connect_timeout_s: float = 10.0
+    upstream_max_retries: int = 3
+
+    api_keys: str = ""
+    """Comma-separated `KEY=PROJECT` entries; a bare `KEY` belongs to project `default`."""
+
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_json_body_bytes: int = 32 * 1024 * 1024
+    max_message_chars: int = 256_000
+
+    poll_after_ms: int = 100
+    """Sent as `openai-poll-after-ms` so the SDK's pollers ask again soon."""
+
+    context_windows: dict[str, int] = Field(default_factory=dict)
+    """Extra or overriding model context sizes, e.g. `{"llama3.1": 131072}` (JSON in the env)."""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'assistantd.db').resolve()}"
+
+    def env_api_keys(self) -> dict[str, str]:
+        """The configured keys as {key: project}."""
+        keys: dict[str, str] = {}
+        for entry in self.api_keys.split(","):
+            entry = entry.strip()
+            if not entry:
+                continue
+            key, _, project = entry.partition("=")
+            keys[key.strip()] = project.strip() or "default"
+        return keys
