@@ -1,0 +1,170 @@
+"""Shared pydantic building blocks for request and object schemas.
+
+Object schemas mirror openai-python's class names and the spec's field order; every field the
+spec requires is present in the JSON, with explicit nulls. Request schemas ignore unknown fields
+(newer SDKs send fields we don't know yet) but reject wrong types and out-of-range values with a
+400 that names the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+
+
+class Schema(BaseModel):
+    """Base of every object we return: plain, fast, no extra keys."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RequestSchema(BaseModel):
+    """Base of request bodies: unknown keys are ignored, known ones are strict about type."""
+
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+
+def _check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return value
+    if len(value) > MAX_METADATA_PAIRS:
+        raise ValueError(f"metadata may hold at most {MAX_METADATA_PAIRS} pairs")
+    for key, item in value.items():
+        if len(key) > MAX_METADATA_KEY:
+            raise ValueError(f"metadata keys may be at most {MAX_METADATA_KEY} characters")
+        if len(item) > MAX_METADATA_VALUE:
+            raise ValueError(f"metadata values may be at most {MAX_METADATA_VALUE} characters")
+    return value
+
+
+Metadata = Annotated[dict[str, str] | None, AfterValidator(_check_metadata)]
+"""Request metadata: at most 16 string pairs, keys ≤64 chars, values ≤512 chars."""
+
+UnixTime = int
+
+
+class DeletedObject(Schema):
+    id: str
+    object: str
+    deleted: bool = True
+
+
+T = TypeVar("T")
+
+
+class Page(Schema, Generic[T]):
+    """A cursor page, as every list endpoint returns it."""
+
+    object: Literal["list"] = "list"
+    data: list[T]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+# --- tools and shared option shapes (assistants, runs) -------------------------------------------
+
+
+class FunctionDefinition(Schema):
+    name: Annotated[str, Field(max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = False
+
+
+class RankingOptions(Schema):
+    ranker: Literal["auto", "default_2024_08_21"] = "auto"
+    score_threshold: Annotated[float, Field(ge=0, le=1)]
+
+
+class FileSearchOptions(Schema):
+    max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
+    ranking_options: RankingOptions | None = None
+
+
+class CodeInterpreterTool(Schema):
+    type: Literal["code_interpreter"]
+
+
+class FileSearchTool(Schema):
+    type: Literal["file_search"]
+    file_search: FileSearchOptions | None = None
+
+
+class FunctionTool(Schema):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+Tool = Annotated[CodeInterpreterTool | FileSearchTool | FunctionTool, Field(discriminator="type")]
+
+
+class ResponseFormatText(Schema):
+    type: Literal["text"]
+
+
+class ResponseFormatJsonObject(Schema):
+    type: Literal["json_object"]
+
+
+class JsonSchemaSpec(Schema):
+    name: Annotated[str, Field(max_length=64)]
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
+
+
+class ResponseFormatJsonSchema(Schema):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = (
+    Literal["auto"]
+    | Annotated[
+        ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema,
+        Field(discriminator="type"),
+    ]
+)
+
+
+class CodeInterpreterResources(Schema):
+    file_ids: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
+
+
+class FileSearchResources(Schema):
+    vector_store_ids: Annotated[list[str], Field(max_length=1)] = Field(default_factory=list)
+
+
+class ToolResources(Schema):
+    """`tool_resources` as objects report it."""
+
+    code_interpreter: CodeInterpreterResources | None = None
+    file_search: FileSearchResources | None = None
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class NewVectorStore(Schema):
+    """The `vector_stores` helper inside `tool_resources.file_search` of a create request."""
+
+    file_ids: Annotated[list[str], Field(max_length=10000)] = Field(default_factory=list)
+    chunking_strategy: dict[str, Any] | None = None
+    metadata: Metadata = None
+
+
+class FileSearchResourcesRequest(Schema):
+    vector_store_ids: Annotated[list[str], Field(max_length=1)] | None = None
+    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
+
+
+class ToolResourcesRequest(Schema):
+    code_interpreter: CodeInterpreterResources | None = None
+    file_search: FileSearchResourcesRequest | None = None
