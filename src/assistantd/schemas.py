@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -21,6 +28,15 @@ class Schema(BaseModel):
     """Base of every object we return: plain, fast, no extra keys."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Sparse(Schema):
+    """An object whose optional fields are absent, not null, when unset (the spec types them
+    as non-nullable, e.g. a function tool's `description`)."""
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 class RequestSchema(BaseModel):
@@ -70,7 +86,7 @@ class Page(Schema, Generic[T]):
 # --- tools and shared option shapes (assistants, runs) -------------------------------------------
 
 
-class FunctionDefinition(Schema):
+class FunctionDefinition(Sparse):
     name: Annotated[str, Field(max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
     description: str | None = None
     parameters: dict[str, Any] | None = None
@@ -82,7 +98,7 @@ class RankingOptions(Schema):
     score_threshold: Annotated[float, Field(ge=0, le=1)]
 
 
-class FileSearchOptions(Schema):
+class FileSearchOptions(Sparse):
     max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
     ranking_options: RankingOptions | None = None
 
@@ -91,7 +107,7 @@ class CodeInterpreterTool(Schema):
     type: Literal["code_interpreter"]
 
 
-class FileSearchTool(Schema):
+class FileSearchTool(Sparse):
     type: Literal["file_search"]
     file_search: FileSearchOptions | None = None
 
@@ -112,7 +128,7 @@ class ResponseFormatJsonObject(Schema):
     type: Literal["json_object"]
 
 
-class JsonSchemaSpec(Schema):
+class JsonSchemaSpec(Sparse):
     name: Annotated[str, Field(max_length=64)]
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
@@ -143,13 +159,11 @@ class FileSearchResources(Schema):
     vector_store_ids: Annotated[list[str], Field(max_length=1)] = Field(default_factory=list)
 
 
-class ToolResources(Schema):
-    """`tool_resources` as objects report it."""
+class ToolResources(Sparse):
+    """`tool_resources` as objects report it: only the tools that have resources appear."""
 
     code_interpreter: CodeInterpreterResources | None = None
     file_search: FileSearchResources | None = None
-
-    model_config = ConfigDict(extra="ignore")
 
 
 class NewVectorStore(Schema):

@@ -1,0 +1,38 @@
+"""Alembic environment: runs migrations on the async engine given by `sqlalchemy.url`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from assistantd.db.engine import ensure_sqlite_dir
+from assistantd.db.tables import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    url = config.get_main_option("sqlalchemy.url") or ""
+    ensure_sqlite_dir(url)
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported")
+asyncio.run(_run_async())

@@ -1,0 +1,119 @@
+"""The composition root: `create_app(settings)` wires routers, error handlers and the lifespan
+(database, migrations, blob store, authenticator; later the executor and sandbox)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import text
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from assistantd import __version__
+from assistantd.assistants.router import router as assistants_router
+from assistantd.auth import Authenticator
+from assistantd.db.engine import Database
+from assistantd.db.migrate import upgrade_async
+from assistantd.errors import APIError, InvalidRequestError, NotFoundError, ServerError
+from assistantd.files.blobs import LocalBlobStore
+from assistantd.files.router import router as files_router
+from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
+from assistantd.messages.router import router as messages_router
+from assistantd.settings import Settings
+from assistantd.threads.router import router as threads_router
+from assistantd.validation import to_api_error
+
+log = logging.getLogger("assistantd")
+
+API_PREFIX = "/v1"
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await upgrade_async(settings.effective_database_url)
+        db = Database(settings.effective_database_url)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.blobs = LocalBlobStore(settings.data_dir / "files")
+        app.state.authenticator = Authenticator(settings.env_api_keys(), db)
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(title="assistantd", version=__version__, lifespan=lifespan,
+                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
+    for router in (assistants_router, threads_router, messages_router, files_router):
+        app.include_router(router, prefix=API_PREFIX)
+    _add_health(app)
+    _add_error_handlers(app)
+    app.add_middleware(BodyLimit, json_limit=settings.max_json_body_bytes,
+                       upload_limit=settings.max_upload_bytes)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, Any] = {"database": await _database_check(request.app.state.db)}
+        ready = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ready else "not_ready", "checks": checks}
+        return Response(orjson.dumps(body), status_code=200 if ready else 503,
+                        media_type="application/json")
+
+
+async def _database_check(db: Database) -> dict[str, Any]:
+    try:
+        async with db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # readiness reports any failure rather than raising it
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"ok": True, "dialect": db.engine.dialect.name}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(_request: Request, exc: APIError) -> Response:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        return to_api_error(exc.errors()).response()
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(request: Request, _exc: BodyTooLarge) -> Response:
+        return too_large_error(request.app.state.settings.max_json_body_bytes).response()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if isinstance(exc.__cause__, BodyTooLarge):
+            return await body_too_large(request, exc.__cause__)
+        if exc.status_code == 404:
+            return NotFoundError(f"Invalid URL ({request.method} {request.url.path})").response()
+        if exc.status_code == 405:
+            return InvalidRequestError(
+                f"Invalid method for URL ({request.method} {request.url.path})"
+            ).response()
+        if exc.status_code < 500:
+            error = InvalidRequestError(str(exc.detail))
+            error.status_code = exc.status_code  # type: ignore[misc]
+            return error.response()
+        return await unexpected(request, exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return ServerError().response()

@@ -1,0 +1,31 @@
+"""All SQL for assistants."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.assistants.schemas import Assistant
+from assistantd.db import documents
+from assistantd.db.tables import assistants
+from assistantd.pagination import PageParams
+from assistantd.schemas import Page
+
+
+async def insert(conn: AsyncConnection, project: str, assistant: Assistant) -> None:
+    await documents.insert_doc(conn, assistants, project, assistant)
+
+
+async def get(conn: AsyncConnection, project: str, assistant_id: str) -> Assistant | None:
+    return await documents.get_doc(conn, assistants, project, assistant_id, Assistant)
+
+
+async def update(conn: AsyncConnection, project: str, assistant: Assistant) -> None:
+    await documents.update_doc(conn, assistants, project, assistant)
+
+
+async def delete(conn: AsyncConnection, project: str, assistant_id: str) -> bool:
+    return await documents.delete_doc(conn, assistants, project, assistant_id)
+
+
+async def page(conn: AsyncConnection, project: str, params: PageParams) -> Page[Assistant]:
+    return await documents.page_docs(conn, assistants, project, params, Assistant)

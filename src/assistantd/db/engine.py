@@ -1,0 +1,93 @@
+"""The Database: one async engine and the two kinds of transaction the app uses.
+
+SQLite allows one writer at a time. Letting concurrent requests race for the write lock makes
+them spin in busy-waits (or fail with "database is locked" when a read transaction tries to
+upgrade), so on SQLite every write transaction starts with BEGIN IMMEDIATE behind one asyncio
+lock per process. Reads run concurrently on WAL snapshots. On PostgreSQL both kinds are plain
+transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+)
+
+# Callbacks run on every new raw SQLite connection (e.g. to load extensions).
+sqlite_connect_hooks: list[Callable[[Any], None]] = []
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            ensure_sqlite_dir(url)
+            self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=8)
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        if not self.is_sqlite:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.connect() as conn:
+            conn.sync_connection.info["begin_immediate"] = True  # type: ignore[union-attr]
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                conn.sync_connection.info.pop("begin_immediate", None)  # type: ignore[union-attr]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the folder of a SQLite database file (no-op for other databases)."""
+    parsed = make_url(url)
+    database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver so we can choose DEFERRED or IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+        for hook in sqlite_connect_hooks:
+            hook(dbapi_connection)
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.info.get("begin_immediate")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

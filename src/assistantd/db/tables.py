@@ -1,0 +1,81 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations are the only path that creates them.
+
+Resource tables are documents: a few indexed columns used for scoping, filtering and paging,
+plus `body`, the object's JSON exactly as the API returns it. Every table carries `project`
+and every query filters on it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+PROJECT = String(128)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("name", String(256)),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+assistants = Table(
+    "assistants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "project", "id"),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "project", "id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("thread_id", ID, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ID),
+    Column("body", Text, nullable=False),
+    Index(None, "thread_id", "id"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("blob_key", String(256), nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "project", "id"),
+    Index(None, "project", "purpose", "id"),
+)

@@ -1,0 +1,31 @@
+"""File objects, mirroring openai-python's `FileObject`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from assistantd.schemas import Schema
+
+Purpose = Literal[
+    "assistants", "assistants_output", "batch", "batch_output", "fine-tune",
+    "fine-tune-results", "vision", "user_data", "evals",
+]
+UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+
+
+class FileObject(Schema):
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    expires_at: int | None = None
+    filename: str
+    purpose: Purpose
+    status: Literal["uploaded", "processed", "error"] = "processed"
+    status_details: str | None = None
+
+
+class FileDeleted(Schema):
+    id: str
+    object: Literal["file"] = "file"
+    deleted: bool = True

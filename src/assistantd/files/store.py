@@ -1,0 +1,51 @@
+"""All SQL for files."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db import documents
+from assistantd.db.tables import files
+from assistantd.files.schemas import FileObject
+from assistantd.pagination import PageParams
+from assistantd.schemas import Page
+
+
+async def insert(conn: AsyncConnection, project: str, file: FileObject, blob_key: str) -> None:
+    await documents.insert_doc(conn, files, project, file, purpose=file.purpose, blob_key=blob_key)
+
+
+async def get(conn: AsyncConnection, project: str, file_id: str) -> FileObject | None:
+    return await documents.get_doc(conn, files, project, file_id, FileObject)
+
+
+async def get_many(conn: AsyncConnection, project: str, file_ids: list[str]) -> list[FileObject]:
+    if not file_ids:
+        return []
+    query = select(files.c.body).where(files.c.project == project, files.c.id.in_(file_ids))
+    return [FileObject.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+
+
+async def missing_ids(conn: AsyncConnection, project: str, file_ids: list[str]) -> list[str]:
+    """The ids among `file_ids` that name no file of `project`, in the order given."""
+    if not file_ids:
+        return []
+    query = select(files.c.id).where(files.c.project == project, files.c.id.in_(file_ids))
+    found = set((await conn.execute(query)).scalars())
+    return [file_id for file_id in file_ids if file_id not in found]
+
+
+async def blob_key(conn: AsyncConnection, project: str, file_id: str) -> str | None:
+    query = select(files.c.blob_key).where(files.c.id == file_id, files.c.project == project)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def delete(conn: AsyncConnection, project: str, file_id: str) -> bool:
+    return await documents.delete_doc(conn, files, project, file_id)
+
+
+async def page(conn: AsyncConnection, project: str, params: PageParams,
+               purpose: str | None) -> Page[FileObject]:
+    where = [files.c.purpose == purpose] if purpose else []
+    return await documents.page_docs(conn, files, project, params, FileObject, *where)

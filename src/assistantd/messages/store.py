@@ -1,0 +1,39 @@
+"""All SQL for messages."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db import documents
+from assistantd.db.tables import messages
+from assistantd.messages.schemas import Message
+from assistantd.pagination import PageParams
+from assistantd.schemas import Page
+
+
+async def insert(conn: AsyncConnection, project: str, message: Message) -> None:
+    await documents.insert_doc(conn, messages, project, message, thread_id=message.thread_id,
+                               run_id=message.run_id)
+
+
+async def get(conn: AsyncConnection, project: str, thread_id: str,
+              message_id: str) -> Message | None:
+    return await documents.get_doc(conn, messages, project, message_id, Message,
+                                   messages.c.thread_id == thread_id)
+
+
+async def update(conn: AsyncConnection, project: str, message: Message) -> None:
+    await documents.update_doc(conn, messages, project, message)
+
+
+async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id: str) -> bool:
+    message = await get(conn, project, thread_id, message_id)
+    return message is not None and await documents.delete_doc(conn, messages, project, message_id)
+
+
+async def page(conn: AsyncConnection, project: str, thread_id: str, params: PageParams,
+               run_id: str | None) -> Page[Message]:
+    where = [messages.c.thread_id == thread_id]
+    if run_id:
+        where.append(messages.c.run_id == run_id)
+    return await documents.page_docs(conn, messages, project, params, Message, *where)

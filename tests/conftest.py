@@ -1,0 +1,106 @@
+"""Shared fixtures: a real server per database backend, official SDK clients whose every JSON
+response is validated against OpenAI's spec.
+
+The suite runs on SQLite always, and on PostgreSQL too when ASSISTANTD_TEST_DATABASE_URL is set
+(`.ci/run` sets it). Without it the PostgreSQL parameter is skipped with that reason; CI fails
+if it is not set (see .ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from assistantd.settings import Settings
+from tests.support.server import RunningServer, fresh_postgres_database, run_server
+from tests.support.spec import validate_response
+
+KEY_A = "sk-test-alpha"
+KEY_B = "sk-test-beta"
+API_KEYS = f"{KEY_A}=alpha,{KEY_B}=beta"
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _database_url(backend: str, stack: ExitStack, data_dir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+    base = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL tests need ASSISTANTD_TEST_DATABASE_URL (.ci/run sets it)")
+    return stack.enter_context(fresh_postgres_database(base))
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "api_keys": API_KEYS,
+        "upstream_base_url": "http://127.0.0.1:9/v1",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    with ExitStack() as stack:
+        url = _database_url(request.param, stack, data_dir)
+        yield stack.enter_context(run_server(make_settings(data_dir, url)))
+
+
+class SpecChecked(httpx.Client):
+    """An httpx client for the SDK that validates each JSON response against the spec."""
+
+    checked: list[str]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(event_hooks={"response": [self._check]}, **kwargs)
+        self.checked = []
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            return
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        response.read()
+        path = response.request.url.path.removeprefix("/v1")
+        component = validate_response(response.request.method, path, response.json())
+        if component:
+            self.checked.append(component)
+
+
+def sdk(server: RunningServer, key: str = KEY_A, **kwargs: Any) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.api, api_key=key, http_client=SpecChecked(),
+                         max_retries=0, **kwargs)
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[openai.OpenAI]:
+    """The official SDK as project `alpha`."""
+    with sdk(server, KEY_A) as alpha:
+        yield alpha
+
+
+@pytest.fixture
+def other_client(server: RunningServer) -> Iterator[openai.OpenAI]:
+    """The official SDK as project `beta`."""
+    with sdk(server, KEY_B) as beta:
+        yield beta
+
+
+@pytest.fixture
+def http(server: RunningServer) -> Iterator[httpx.Client]:
+    """Raw HTTP as project `alpha`, for what the SDK can't send (bad bodies, odd headers)."""
+    with httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"},
+                      timeout=30) as raw:
+        yield raw
