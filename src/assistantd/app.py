@@ -91,7 +91,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        return to_api_error(exc.errors()).response()
+        return to_api_error(exc.errors(), exc.body).response()
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(request: Request, _exc: BodyTooLarge) -> Response:

@@ -31,25 +31,30 @@ _CODES: dict[str, str] = {
 }
 
 
-def param_path(loc: Sequence[Any]) -> str | None:
-    """('body', 'tools', 0, 'type') -> 'tools[0].type'; the first element names the source."""
-    path = ""
-    for part in loc[1:]:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif str(part).startswith(("function-", "tagged-union", "union[")):
-            continue  # pydantic's names for union branches are not field names
-        else:
-            path += f".{part}" if path else str(part)
+def param_path(loc: Sequence[Any], body: Any) -> str | None:
+    """('body', 'tools', 0, 'function', 'function', 'name') -> 'tools[0].function.name'.
+
+    pydantic puts union branch names ('str', 'list[...]') and discriminator tags into `loc`;
+    walking the request body alongside tells real keys and indexes from those.
+    """
+    path, node = "", body
+    for index, part in enumerate(loc[1:]):
+        is_last = index == len(loc) - 2
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            path, node = path + f"[{part}]", node[part]
+        elif isinstance(node, dict) and part in node:
+            path, node = (f"{path}.{part}" if path else str(part)), node[part]
+        elif is_last and isinstance(node, dict) and not str(part).endswith("]"):
+            path = f"{path}.{part}" if path else str(part)  # a missing field
     return path or None
 
 
-def to_api_error(errors: Sequence[dict[str, Any]]) -> InvalidRequestError:
+def to_api_error(errors: Sequence[dict[str, Any]], body: Any = None) -> InvalidRequestError:
     first = _most_useful(errors)
     kind = first.get("type", "")
     if kind == "json_invalid":
         return InvalidRequestError(INVALID_JSON)
-    param = param_path(first.get("loc", ()))
+    param = param_path(first.get("loc", ()), body)
     if kind == "missing":
         return InvalidRequestError(f"Missing required parameter: '{param}'.", param=param,
                                    code="missing_required_parameter")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from assistantd.schemas import Schema
+from assistantd.schemas import Schema, Sparse
 
 Purpose = Literal[
     "assistants", "assistants_output", "batch", "batch_output", "fine-tune",
@@ -13,7 +13,7 @@ Purpose = Literal[
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 
 
-class FileObject(Schema):
+class FileObject(Sparse):
     id: str
     object: Literal["file"] = "file"
     bytes: int
