@@ -20,7 +20,13 @@ from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
-from assistantd.errors import APIError, InvalidRequestError, NotFoundError, ServerError
+from assistantd.errors import (
+    APIError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    ServerError,
+)
 from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
@@ -104,13 +110,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return NotFoundError(f"Invalid URL ({request.method} {request.url.path})").response()
         if exc.status_code == 405:
-            return InvalidRequestError(
+            return MethodNotAllowedError(
                 f"Invalid method for URL ({request.method} {request.url.path})"
             ).response()
-        if exc.status_code < 500:
-            error = InvalidRequestError(str(exc.detail))
-            error.status_code = exc.status_code  # type: ignore[misc]
-            return error.response()
+        if exc.status_code < 500:  # e.g. a malformed multipart body
+            return InvalidRequestError(str(exc.detail)).response()
         return await unexpected(request, exc)
 
     @app.exception_handler(Exception)

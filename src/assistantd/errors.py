@@ -3,7 +3,8 @@
     APIError (500, server_error)
     ├── InvalidRequestError (400, invalid_request_error)    param names the offending field
     │   ├── NotFoundError (404)                              "No assistant found with id 'asst_x'."
-    │   └── ActiveRunError (400)                             the thread lock
+    │   ├── ActiveRunError (400)                             the thread lock
+    │   └── MethodNotAllowedError (405)
     ├── AuthenticationError (401, invalid_api_key)
     └── ServiceUnavailableError (503)
 
@@ -64,6 +65,10 @@ class NotFoundError(InvalidRequestError):
 
 class ActiveRunError(InvalidRequestError):
     pass
+
+
+class MethodNotAllowedError(InvalidRequestError):
+    status_code = 405
 
 
 class AuthenticationError(APIError):

@@ -37,6 +37,8 @@ def param_path(loc: Sequence[Any], body: Any) -> str | None:
     pydantic puts union branch names ('str', 'list[...]') and discriminator tags into `loc`;
     walking the request body alongside tells real keys and indexes from those.
     """
+    if loc and loc[0] != "body":  # query and path parameters are flat
+        return ".".join(str(part) for part in loc[1:]) or None
     path, node = "", body
     for index, part in enumerate(loc[1:]):
         is_last = index == len(loc) - 2
