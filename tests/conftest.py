@@ -33,8 +33,10 @@ def _database_url(backend: str, stack: ExitStack, data_dir: Path) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
     base = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
+    if not base and os.environ.get("CI"):
+        pytest.fail("CI must run the PostgreSQL tests: ASSISTANTD_TEST_DATABASE_URL is not set")
     if not base:
-        pytest.skip("PostgreSQL tests need ASSISTANTD_TEST_DATABASE_URL (.ci/run sets it)")
+        pytest.skip("PostgreSQL tests need ASSISTANTD_TEST_DATABASE_URL (scripts/test sets it)")
     return stack.enter_context(fresh_postgres_database(base))
 
 
