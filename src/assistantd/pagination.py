@@ -42,7 +42,7 @@ def _check_limit(limit: int, maximum: int) -> int:
     return limit
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query()] = 20,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     after: Annotated[str | None, Query()] = None,
@@ -52,7 +52,7 @@ def page_params(
     return PageParams(_check_limit(limit, 100), order, after or None, before or None)
 
 
-def file_page_params(
+async def file_page_params(
     limit: Annotated[int, Query()] = 10_000,
     order: Annotated[Literal["asc", "desc"], Query()] = "desc",
     after: Annotated[str | None, Query()] = None,

@@ -1,5 +1,7 @@
 """The Database: one async engine and the two kinds of transaction the app uses.
 
+SQLite statements run on the event loop thread itself (see sqlite_inloop.py for why).
+
 SQLite allows one writer at a time. Letting concurrent requests race for the write lock makes
 them spin in busy-waits (or fail with "database is locked" when a read transaction tries to
 upgrade), so on SQLite every write transaction starts with BEGIN IMMEDIATE behind one asyncio
@@ -19,6 +21,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from assistantd.db import sqlite_inloop
+
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
@@ -36,7 +40,14 @@ class Database:
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
             ensure_sqlite_dir(url)
-            self.engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=8)
+            path = make_url(url).database or ":memory:"
+            # Requests interleave on the loop while holding a connection, so the pool is sized
+            # for the concurrency, not the cores; an overflow connection would be reopened
+            # on every use.
+            self.engine: AsyncEngine = create_async_engine(
+                url, echo=echo, pool_size=64, max_overflow=0,
+                async_creator=sqlite_inloop.creator(path),
+            )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
@@ -78,8 +89,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take BEGIN away from the driver so we can choose DEFERRED or IMMEDIATE ourselves.
-        dbapi_connection.isolation_level = None
+        # The connection was opened with isolation_level=None (sqlite_inloop.creator): the
+        # driver emits no BEGIN of its own, so _on_begin chooses DEFERRED or IMMEDIATE.
         cursor = dbapi_connection.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
@@ -89,5 +100,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.info.get("begin_immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Writes take the write lock up front. Reads run each statement in SQLite's autocommit
+        # mode (its own WAL snapshot): the API's reads don't need a snapshot across statements.
+        if conn.info.get("begin_immediate"):
+            cursor = conn.connection.dbapi_connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.close()
