@@ -102,6 +102,7 @@ class FakeUpstream:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.aborted = 0  # streams the client hung up on before the end
         self._script: deque[Scripted] = deque()
         self._stopping = False
         self._server: uvicorn.Server | None = None
@@ -123,6 +124,7 @@ class FakeUpstream:
 
     def reset(self) -> None:
         self._script.clear()
+        self.aborted = 0
         self.requests.clear()
         self.headers.clear()
 
@@ -208,6 +210,14 @@ class FakeUpstream:
         return deltas
 
     async def _stream(self, body: dict[str, Any], turn: Turn) -> AsyncIterator[bytes]:
+        try:
+            async for frame in self._frames(body, turn):
+                yield frame
+        except (asyncio.CancelledError, GeneratorExit, OSError):
+            self.aborted += 1
+            raise
+
+    async def _frames(self, body: dict[str, Any], turn: Turn) -> AsyncIterator[bytes]:
         await self._sleep(turn.ttft_s)
         yield self._chunk(body, {"role": "assistant", "content": ""})
         deltas = self._deltas(turn)
