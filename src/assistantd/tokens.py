@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 # bpe_openai 0.1.x reads its rank files with importlib.resources' legacy API, which warns on
@@ -23,7 +23,17 @@ with warnings.catch_warnings():
     from bpe_openai import Encoding
 
 FALLBACK_ENCODING = "o200k_base"
-_O200K_PREFIXES = ("gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "chatgpt-4o", "gpt-oss", "o1", "o3", "o4")
+_O200K_PREFIXES = (
+    "gpt-4o",
+    "gpt-4.1",
+    "gpt-4.5",
+    "gpt-5",
+    "chatgpt-4o",
+    "gpt-oss",
+    "o1",
+    "o3",
+    "o4",
+)
 _CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada-002")
 
 # Per-message framing of the chat format (<|start|>role ... <|end|>), and the reply priming.
@@ -42,7 +52,7 @@ def encoding_name_for_model(model: str | None) -> str:
     return FALLBACK_ENCODING
 
 
-@lru_cache(maxsize=None)
+@cache
 def _encoding(name: str) -> Encoding:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -59,7 +59,10 @@ def run_variants() -> list[Run]:
             **RUN,
             "tool_choice": {"type": "function", "function": {"name": "f"}},
             "truncation_strategy": {"type": "last_messages", "last_messages": 3},
-            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "description": "d", "schema": {}, "strict": True}},
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "s", "description": "d", "schema": {}, "strict": True},
+            },
             "temperature": 0.5,
             "top_p": 1.0,
             "max_prompt_tokens": 500,
@@ -77,22 +80,51 @@ def test_run_objects(run: Run) -> None:
 def steps() -> list[rs.RunStep]:
     common = {"id": "step_1", "created_at": 1, "assistant_id": "a", "thread_id": "t", "run_id": "r"}
     message = rs.RunStep.model_validate(
-        {**common, "type": "message_creation",
-         "step_details": {"type": "message_creation", "message_creation": {"message_id": "msg_1"}}}
+        {
+            **common,
+            "type": "message_creation",
+            "step_details": {
+                "type": "message_creation",
+                "message_creation": {"message_id": "msg_1"},
+            },
+        }
     )
     calls = [
         {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
-        {"id": "call_2", "type": "code_interpreter",
-         "code_interpreter": {"input": "print(1)", "outputs": [
-             {"type": "logs", "logs": "1\n"}, {"type": "image", "image": {"file_id": "file-1"}}]}},
+        {
+            "id": "call_2",
+            "type": "code_interpreter",
+            "code_interpreter": {
+                "input": "print(1)",
+                "outputs": [
+                    {"type": "logs", "logs": "1\n"},
+                    {"type": "image", "image": {"file_id": "file-1"}},
+                ],
+            },
+        },
         {"id": "call_3", "type": "file_search", "file_search": {}},
-        {"id": "call_4", "type": "file_search", "file_search": {
-            "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
-            "results": [{"file_id": "file-1", "file_name": "a.txt", "score": 0.5,
-                         "content": [{"type": "text", "text": "hi"}]}]}},
+        {
+            "id": "call_4",
+            "type": "file_search",
+            "file_search": {
+                "ranking_options": {"ranker": "auto", "score_threshold": 0.0},
+                "results": [
+                    {
+                        "file_id": "file-1",
+                        "file_name": "a.txt",
+                        "score": 0.5,
+                        "content": [{"type": "text", "text": "hi"}],
+                    }
+                ],
+            },
+        },
     ]
     tools = rs.RunStep.model_validate(
-        {**common, "type": "tool_calls", "step_details": {"type": "tool_calls", "tool_calls": calls}}
+        {
+            **common,
+            "type": "tool_calls",
+            "step_details": {"type": "tool_calls", "tool_calls": calls},
+        }
     )
     done, _ = state.advance_step(
         tools, "completed", 5, usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
@@ -109,10 +141,17 @@ def test_run_step_objects(step: rs.RunStep) -> None:
 
 
 def step_deltas() -> list[rs.RunStepDeltaEvent]:
-    header = {"index": 0, "id": "call_1", "type": "function",
-              "function": {"name": "f", "arguments": ""}}
-    code = {"index": 1, "type": "code_interpreter", "code_interpreter": {
-        "input": "x", "outputs": [{"index": 0, "type": "logs", "logs": "1"}]}}
+    header = {
+        "index": 0,
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "f", "arguments": ""},
+    }
+    code = {
+        "index": 1,
+        "type": "code_interpreter",
+        "code_interpreter": {"input": "x", "outputs": [{"index": 0, "type": "logs", "logs": "1"}]},
+    }
     fs = {"index": 2, "id": "call_3", "type": "file_search", "file_search": {}}
     return [
         rs.RunStepDeltaEvent.model_validate(
@@ -121,8 +160,15 @@ def step_deltas() -> list[rs.RunStepDeltaEvent]:
         for c in (header, code, fs)
     ] + [
         rs.RunStepDeltaEvent.model_validate(
-            {"id": "step_1", "delta": {"step_details": {
-                "type": "message_creation", "message_creation": {"message_id": "msg_1"}}}}
+            {
+                "id": "step_1",
+                "delta": {
+                    "step_details": {
+                        "type": "message_creation",
+                        "message_creation": {"message_id": "msg_1"},
+                    }
+                },
+            }
         )
     ]
 
@@ -133,7 +179,9 @@ def test_run_step_deltas(delta: rs.RunStepDeltaEvent) -> None:
 
 
 def test_message_delta() -> None:
-    delta = MessageDelta(content=[TextDeltaBlock(index=0, text=TextDelta(value="Hi", annotations=[]))])
+    delta = MessageDelta(
+        content=[TextDeltaBlock(index=0, text=TextDelta(value="Hi", annotations=[]))]
+    )
     data = data_of(ev.ThreadMessageDelta(data=MessageDeltaEvent(id="msg_1", delta=delta)))
     spec.validate_component("MessageDeltaObject", data)
 

@@ -132,7 +132,11 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            lifespan="off",
             timeout_graceful_shutdown=1,
         )
         self._server = server = uvicorn.Server(config)
@@ -163,8 +167,9 @@ class FakeUpstream:
 
     async def _models(self, request: Request) -> Response:
         data = [{"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}]
-        return Response(orjson.dumps({"object": "list", "data": data}), 200,
-                        media_type="application/json")
+        return Response(
+            orjson.dumps({"object": "list", "data": data}), 200, media_type="application/json"
+        )
 
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
@@ -174,8 +179,9 @@ class FakeUpstream:
         if isinstance(turn, Fail):
             return turn.response()
         if not body.get("stream"):
-            return Response(orjson.dumps(self._completion(body, turn)), 200,
-                            media_type="application/json")
+            return Response(
+                orjson.dumps(self._completion(body, turn)), 200, media_type="application/json"
+            )
         return StreamingResponse(self._stream(body, turn), media_type="text/event-stream")
 
     def _next(self, body: dict[str, Any]) -> Turn | Fail:
@@ -186,13 +192,20 @@ class FakeUpstream:
 
     # --- wire format -----------------------------------------------------------------------------
 
-    def _chunk(self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def _chunk(
+        self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None
+    ) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return self._frame(body, {"choices": [choice]})
 
     def _frame(self, body: dict[str, Any], extra: dict[str, Any]) -> bytes:
-        chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                 "created": int(time.time()), "model": body.get("model", self.model), **extra}
+        chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            **extra,
+        }
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
     def _deltas(self, turn: Turn) -> list[dict[str, Any]]:
@@ -200,10 +213,16 @@ class FakeUpstream:
         deltas: list[dict[str, Any]] = [{"content": piece} for piece in turn.pieces()]
         per_call: list[list[dict[str, Any]]] = []
         for index, call in enumerate(turn.tool_calls):
-            head = {"index": index, "id": call.id or f"call_fake{index}", "type": "function",
-                    "function": {"name": call.name, "arguments": ""}}
-            parts = [{"index": index, "function": {"arguments": a}}
-                     for a in _split(call.arguments, call.chunks)]
+            head = {
+                "index": index,
+                "id": call.id or f"call_fake{index}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            parts = [
+                {"index": index, "function": {"arguments": a}}
+                for a in _split(call.arguments, call.chunks)
+            ]
             per_call.append([head, *parts])
         ordered = _interleave(per_call) if turn.interleave else [d for c in per_call for d in c]
         deltas.extend({"tool_calls": [d]} for d in ordered)
@@ -247,27 +266,37 @@ class FakeUpstream:
         if isinstance(turn.usage, dict):
             return turn.usage
         prompt = len(orjson.dumps(body.get("messages", []))) // 4
-        return {"prompt_tokens": prompt, "completion_tokens": completion,
-                "total_tokens": prompt + completion}
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
 
     def _completion(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(turn.pieces()) or None}
         if turn.tool_calls:
             message["tool_calls"] = [
-                {"id": c.id or f"call_fake{i}", "type": "function",
-                 "function": {"name": c.name, "arguments": c.arguments}}
+                {
+                    "id": c.id or f"call_fake{i}",
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
                 for i, c in enumerate(turn.tool_calls)
             ]
         finish = turn.finish_reason or ("tool_calls" if turn.tool_calls else "stop")
-        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-                "usage": self._usage(body, turn, len(turn.pieces()))}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": self._usage(body, turn, len(turn.pieces())),
+        }
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake up early when the server is stopping (stalls must not block stop)."""
         deadline = time.monotonic() + seconds
-        while not self._stopping and (left := deadline - time.monotonic()) > 0:
+        while not self._stopping and (left := deadline - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(min(left, 0.05))
 
 

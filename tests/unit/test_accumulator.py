@@ -8,12 +8,16 @@ from assistantd.executor.accumulator import ChatAccumulator, ChunkUpdate, NewToo
 from assistantd.upstream.types import ChatChunk
 
 
-def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> ChatChunk:
+def chunk(
+    delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any
+) -> ChatChunk:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
     return {"choices": choices, **extra}  # type: ignore[typeddict-item]
 
 
-def tool(index: int | None, id: str | None = None, name: str | None = None, args: str | None = None) -> dict[str, Any]:
+def tool(
+    index: int | None, id: str | None = None, name: str | None = None, args: str | None = None
+) -> dict[str, Any]:
     part: dict[str, Any] = {"function": {}}
     if index is not None:
         part["index"] = index
@@ -35,7 +39,10 @@ def test_one_char_per_chunk_text() -> None:
     text = "Héllo, wörld! 😀"
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": ch}) for ch in text]
-    chunks += [chunk({}, "stop"), chunk(usage={"prompt_tokens": 5, "completion_tokens": 16, "total_tokens": 21})]
+    chunks += [
+        chunk({}, "stop"),
+        chunk(usage={"prompt_tokens": 5, "completion_tokens": 16, "total_tokens": 21}),
+    ]
     acc, updates = run(chunks)
     assert acc.text == text
     assert "".join(u.text for u in updates) == text
@@ -46,7 +53,7 @@ def test_one_char_per_chunk_text() -> None:
 
 
 def test_empty_choices_and_empty_chunks() -> None:
-    acc, updates = run([{}, chunk(None), chunk({}), chunk({"content": None}), {"choices": None}])  # type: ignore[list-item]
+    acc, updates = run([{}, chunk(None), chunk({}), chunk({"content": None}), {"choices": None}])  # type: ignore[typeddict-item]
     assert acc.text == "" and acc.tool_calls == [] and acc.usage is None
     assert all(u == ChunkUpdate() for u in updates)
 
@@ -60,7 +67,9 @@ def test_single_tool_call_arguments_char_by_char() -> None:
     assert updates[0].new_tool_calls == [NewToolCall(0, "call_abc", "get_weather")]
     assert updates[0].arguments == []
     assert "".join(a for u in updates for _, a in u.arguments) == args
-    assert [(c.id, c.name, c.arguments) for c in acc.tool_calls] == [("call_abc", "get_weather", args)]
+    assert [(c.id, c.name, c.arguments) for c in acc.tool_calls] == [
+        ("call_abc", "get_weather", args)
+    ]
     assert acc.finish_reason == "tool_calls"
 
 
@@ -75,7 +84,10 @@ def test_parallel_calls_interleaved() -> None:
     assert [c.index for c in updates[0].new_tool_calls] == [0, 1]
     assert updates[1].arguments == [(1, '{"y"')]
     assert updates[3].arguments == [(0, ": 1}"), (1, ": 2}")]
-    assert [(c.id, c.arguments) for c in acc.tool_calls] == [("call_a", '{"x": 1}'), ("call_b", '{"y": 2}')]
+    assert [(c.id, c.arguments) for c in acc.tool_calls] == [
+        ("call_a", '{"x": 1}'),
+        ("call_b", '{"y": 2}'),
+    ]
 
 
 def test_id_and_name_set_once_even_if_repeated() -> None:
@@ -94,7 +106,7 @@ def test_name_arriving_after_arguments_announces_with_backlog() -> None:
         chunk({"tool_calls": [tool(0, name="late")]}),
         chunk({"tool_calls": [tool(0, args=": 1}")]}),
     ]
-    acc, updates = run(chunks)
+    _, updates = run(chunks)
     assert updates[0].new_tool_calls == [] and updates[0].arguments == []
     (announced,) = updates[1].new_tool_calls
     assert announced.name == "late" and announced.id.startswith("call_")

@@ -63,7 +63,11 @@ def test_delta_frames_carry_only_what_changed() -> None:
         {
             "id": "msg_1",
             "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "Hi", "annotations": []}}]},
+            "delta": {
+                "content": [
+                    {"index": 0, "type": "text", "text": {"value": "Hi", "annotations": []}}
+                ]
+            },
         },
     )
     assert parse(encode(text_delta(" there")))[1] == {
@@ -105,10 +109,18 @@ def test_event_lookup_from_state_names() -> None:
     assert ev.ThreadRunRequiresAction.ends_stream and not ev.ThreadRunQueued.ends_stream
     assert set(ev.RUN_EVENTS) == {
         f"thread.run.{s}"
-        for s in (
-            "created queued in_progress requires_action completed incomplete failed "
-            "cancelling cancelled expired"
-        ).split()
+        for s in [
+            "created",
+            "queued",
+            "in_progress",
+            "requires_action",
+            "completed",
+            "incomplete",
+            "failed",
+            "cancelling",
+            "cancelled",
+            "expired",
+        ]
     }
     assert len(ev.STEP_EVENTS) == 6
 

@@ -32,8 +32,8 @@ def test_ascii_escaped_json_with_split_unicode_escapes() -> None:
 def test_streams_incrementally() -> None:
     decoder = StringFieldDecoder("code")
     assert decoder.feed('{"code": "pri') == "pri"
-    assert decoder.feed('nt(1)\\') == "nt(1)"
-    assert decoder.feed('n') == "\n"
+    assert decoder.feed("nt(1)\\") == "nt(1)"
+    assert decoder.feed("n") == "\n"
     assert decoder.feed('", "x": 1}') == ""
     assert decoder.done
 

@@ -57,7 +57,7 @@ ACTION = RequiredAction(
         ]
     )
 )
-COMPANIONS = {
+COMPANIONS: dict[str, dict[str, object]] = {
     "failed": {"last_error": LastError(code="server_error", message="boom")},
     "incomplete": {"incomplete_details": IncompleteDetails(reason="max_prompt_tokens")},
     "requires_action": {"required_action": ACTION},
@@ -108,9 +108,10 @@ def test_started_at_is_set_once() -> None:
 
 def test_companions_are_required_and_dicts_are_validated() -> None:
     running, _ = state.advance(make_run(), "in_progress", 150)
-    for target in ("failed", "incomplete", "requires_action"):
+    targets: tuple[RunStatus, ...] = ("failed", "incomplete", "requires_action")
+    for target in targets:
         with pytest.raises(state.IllegalTransition, match="needs"):
-            state.advance(running, target, 160)  # type: ignore[arg-type]
+            state.advance(running, target, 160)
     done, _ = state.advance(
         running,
         "failed",

@@ -9,7 +9,7 @@ from assistantd.upstream.sse import SSEDecoder
 STREAM = (
     b": keep-alive\n\n"
     b'data: {"a": 1}\n\n'
-    b"event: message\r\nid: 7\r\ndata: {\"b\":\r\ndata: 2}\r\n\r\n"
+    b'event: message\r\nid: 7\r\ndata: {"b":\r\ndata: 2}\r\n\r\n'
     b"retry: 100\n"
     b'data:{"c": "\xc3\xa9"}\r\r'
     b"data: [DONE]\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -13,10 +14,10 @@ from assistantd.upstream import ChatChunk, UpstreamClient, UpstreamError
 from tests.fakes.upstream import Call, Fail, FakeUpstream, Turn
 from tests.upstream.conftest import settings_for
 
-BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+BODY: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 
-async def collect(client: UpstreamClient, body: dict[str, object] = BODY) -> list[ChatChunk]:
+async def collect(client: UpstreamClient, body: dict[str, Any] = BODY) -> list[ChatChunk]:
     return [chunk async for chunk in client.stream_chat(body)]
 
 
@@ -30,7 +31,8 @@ async def test_streams_text_and_usage(fake: FakeUpstream, client: UpstreamClient
     fake.script(Turn(text="Hello there friend"))
     chunks = await collect(client, {**BODY, "tools": [{"type": "function"}], "max_tokens": 300})
     assert text_of(chunks) == "Hello there friend"
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 3
+    usage = chunks[-1].get("usage")
+    assert chunks[-1]["choices"] == [] and usage and usage["completion_tokens"] == 3
     sent = fake.requests[0]
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
     assert sent["tools"] == [{"type": "function"}] and sent["max_tokens"] == 300
@@ -150,7 +152,9 @@ async def test_connect_error_then_success_via_transport() -> None:
         attempts += 1
         if attempts == 1:
             raise httpx.ConnectError("refused", request=request)
-        body = b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'
+        body = (
+            b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'
+        )
         return httpx.Response(200, stream=httpx.ByteStream(body + b"data: [DONE]\n\n"))
 
     settings = settings_for(FakeUpstream(), upstream_base_url="http://upstream.test/v1")
@@ -162,7 +166,9 @@ async def test_connect_error_then_success_via_transport() -> None:
 
 async def test_in_band_error_chunk(fake: FakeUpstream) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, stream=httpx.ByteStream(b'data: {"error": {"message": "CUDA OOM"}}\n\n'))
+        return httpx.Response(
+            200, stream=httpx.ByteStream(b'data: {"error": {"message": "CUDA OOM"}}\n\n')
+        )
 
     settings = settings_for(fake, upstream_base_url="http://upstream.test/v1")
     upstream = UpstreamClient(settings, httpx.MockTransport(handler))

@@ -86,7 +86,8 @@ class Subscription:
         One bare future per wait (no task, unlike asyncio.wait_for): this is the hot path.
         """
         loop = asyncio.get_running_loop()
-        self._waiter = waiter = loop.create_future()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
         timer = None
         if self._keepalive_s is not None:
             timer = loop.call_later(self._keepalive_s, self._wake, False)

@@ -216,9 +216,9 @@ STEP_EVENTS: dict[str, type[_StepEvent]] = {
 
 def run_event(name: str, run: Run) -> StreamEvent:
     """The typed event for a name that `runs.state.advance` returned, e.g. `thread.run.failed`."""
-    return RUN_EVENTS[name](data=run)
+    return RUN_EVENTS[name](event=name, data=run)
 
 
 def step_event(name: str, step: RunStep) -> StreamEvent:
     """The typed event for a name that `runs.state.advance_step` returned."""
-    return STEP_EVENTS[name](data=step)
+    return STEP_EVENTS[name](event=name, data=step)

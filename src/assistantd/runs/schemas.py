@@ -19,6 +19,7 @@ from assistantd.schemas import (
     ToolResourcesRequest,
 )
 
+
 class SparseSchema(Schema):
     """An object whose optional fields are absent (not null) when unset: the spec marks them
     optional but not nullable (e.g. a named tool choice's `function`)."""

@@ -20,7 +20,6 @@ from pydantic import BaseModel
 from assistantd.run_steps.schemas import RunStep, RunStepStatus
 from assistantd.runs.schemas import Run, RunStatus
 
-
 _M = TypeVar("_M", bound=BaseModel)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -47,7 +47,9 @@ class UpstreamClient:
             headers["authorization"] = f"Bearer {settings.upstream_api_key}"
         # httpx's read timeout bounds the gap between two reads: exactly an idle timeout.
         timeout = httpx.Timeout(
-            idle_timeout_s if idle_timeout_s is not None else settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s, pool=None
+            idle_timeout_s if idle_timeout_s is not None else settings.upstream_timeout_s,
+            connect=settings.upstream_connect_timeout_s,
+            pool=None,
         )
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -59,7 +61,7 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def stream_chat(self, body: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+    async def stream_chat(self, body: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
         """POST `/chat/completions` with streaming on; yield decoded chunks until `[DONE]`.
 
         Consume it inside `contextlib.aclosing(...)` so that leaving early closes the response.
@@ -110,7 +112,8 @@ class UpstreamClient:
             response = await self._http.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise UpstreamError(
-                "server_error", f"The model server timed out ({type(exc).__name__}).",
+                "server_error",
+                f"The model server timed out ({type(exc).__name__}).",
                 retryable=True,
             ) from exc
         except httpx.TransportError as exc:
@@ -128,8 +131,8 @@ class UpstreamClient:
     def _delay(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
             return hint
-        ceiling = min(self._backoff_base_s * 2**attempt, BACKOFF_MAX_S)
-        return ceiling * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not crypto)
+        ceiling = min(self._backoff_base_s * 2.0**attempt, BACKOFF_MAX_S)
+        return ceiling * (0.5 + random.random() / 2)
 
 
 async def _read_all(response: httpx.Response) -> bytes:
