@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -206,3 +207,16 @@ async def test_reopen_starts_a_fresh_segment() -> None:
     broker.publish("run_1", ev.ErrorEvent(data=ev.ErrorData(message="x")))
     names = [parse(f)[0] for f in await collect(sub)]
     assert names == ["thread.run.queued", "error", "done"]
+
+
+async def test_leaving_the_loop_detaches() -> None:
+    broker = Broker(keepalive_s=None)
+    broker.open("run_1")
+    sub = broker.subscribe("run_1")
+    broker.publish("run_1", text_delta("a"))
+    async with contextlib.aclosing(sub.__aiter__()) as frames:
+        async for _ in frames:
+            break  # the client went away after one frame (a cancelled response closes the same way)
+    for i in range(10_000):  # nothing accumulates for it, nothing is dropped
+        broker.publish("run_1", text_delta(str(i)))
+    assert not sub.dropped

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from assistantd.events.models import ErrorData, ErrorEvent, StreamEvent
 from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
@@ -32,7 +32,14 @@ SLOW_CONSUMER_FRAME = encode(
 class Subscription:
     """One reader of a segment. Iterate it (`async for frame in sub`) to get SSE frames."""
 
-    def __init__(self, history: list[bytes], max_backlog: int, keepalive_s: float | None) -> None:
+    def __init__(
+        self,
+        history: list[bytes],
+        max_backlog: int,
+        keepalive_s: float | None,
+        segment: Segment | None = None,
+    ) -> None:
+        self._segment = segment
         self._frames: deque[bytes] = deque(history)
         self._replay_left = len(history)  # replayed history never counts as backlog
         self._max_backlog = max_backlog
@@ -63,22 +70,32 @@ class Subscription:
         if waiter is not None and not waiter.done():
             waiter.set_result(value)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def detach(self) -> None:
+        """Stop receiving (the client went away); the run is unaffected."""
+        if self._segment is not None:
+            self._segment.subscribers.discard(self)
+            self._segment = None
+
+    async def __aiter__(self) -> AsyncGenerator[bytes, None]:
+        """The frames: history, live events, then `done`. Leaving the loop early detaches."""
         frames = self._frames
-        while True:
-            while frames:
-                if self._replay_left:
-                    self._replay_left -= 1
-                yield frames.popleft()
-            if self.dropped:
-                yield SLOW_CONSUMER_FRAME
-                yield DONE_FRAME
-                return
-            if self.closed:
-                yield DONE_FRAME
-                return
-            if not await self._wait():
-                yield KEEPALIVE_FRAME
+        try:
+            while True:
+                while frames:
+                    if self._replay_left:
+                        self._replay_left -= 1
+                    yield frames.popleft()
+                if self.dropped:
+                    yield SLOW_CONSUMER_FRAME
+                    yield DONE_FRAME
+                    return
+                if self.closed:
+                    yield DONE_FRAME
+                    return
+                if not await self._wait():
+                    yield KEEPALIVE_FRAME
+        finally:
+            self.detach()
 
     async def _wait(self) -> bool:
         """Wait for news; False when the keep-alive interval passed first.
@@ -132,15 +149,13 @@ class Broker:
             sub = Subscription([], self._max_backlog, self._keepalive_s)
             sub.close()
             return sub
-        sub = Subscription(segment.history, self._max_backlog, self._keepalive_s)
+        sub = Subscription(segment.history, self._max_backlog, self._keepalive_s, segment)
         segment.subscribers.add(sub)
         return sub
 
     def unsubscribe(self, run_id: str, sub: Subscription) -> None:
-        """Detach (a client went away); the run is unaffected."""
-        segment = self._segments.get(run_id)
-        if segment is not None:
-            segment.subscribers.discard(sub)
+        """Detach (a client went away); the run is unaffected. Same as `sub.detach()`."""
+        sub.detach()
 
     def publish(self, run_id: str, event: StreamEvent) -> None:
         """Encode once, record, fan out; closes the segment after an `ends_stream` event."""
