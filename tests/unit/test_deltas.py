@@ -19,10 +19,10 @@ def data(event: StreamEvent) -> dict[str, Any]:
 
 def merge(events: list[StreamEvent]) -> dict[str, Any]:
     """Fold delta payloads the way AssistantEventHandler does."""
-    snapshot: dict[str, Any] = {}
+    snapshot: dict[object, object] = {}
     for event in events:
         accumulate_delta(snapshot, data(event)["delta"])
-    return snapshot
+    return {str(key): value for key, value in snapshot.items()}
 
 
 def test_text_deltas() -> None:
