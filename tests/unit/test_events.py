@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import json
 
-import pytest
-
 from assistantd.events import models as ev
 from assistantd.events.broker import SLOW_CONSUMER_FRAME, Broker
 from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
@@ -192,8 +190,7 @@ async def test_keepalive_on_idle_and_unsubscribe() -> None:
 async def test_unknown_run() -> None:
     broker = Broker()
     assert await collect(broker.subscribe("run_x")) == [DONE_FRAME]
-    with pytest.raises(KeyError):
-        broker.publish("run_x", text_delta("x"))
+    broker.publish("run_x", text_delta("x"))  # nobody listens: dropped, no error
 
 
 async def test_reopen_starts_a_fresh_segment() -> None:

@@ -212,3 +212,8 @@ async def test_models_endpoint(fake: FakeUpstream) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.get(fake.base_url + "/models")
     assert response.json()["data"][0]["id"] == "gpt-4o"
+
+
+async def test_408_is_retried(fake: FakeUpstream, client: UpstreamClient) -> None:
+    fake.script(Fail(408, "timeout"), Turn(text="ok"))
+    assert text_of(await collect(client)) == "ok"

@@ -158,10 +158,14 @@ class Broker:
         sub.detach()
 
     def publish(self, run_id: str, event: StreamEvent) -> None:
-        """Encode once, record, fan out; closes the segment after an `ends_stream` event."""
+        """Encode once, record, fan out; closes the segment after an `ends_stream` event.
+
+        With no open segment (nobody could be listening) the event is dropped: the store, not
+        the broker, is the record of a run.
+        """
         segment = self._segments.get(run_id)
         if segment is None:
-            raise KeyError(f"no open event segment for {run_id}")
+            return
         frame = encode(event)
         segment.history.append(frame)
         dropped = [sub for sub in segment.subscribers if not sub.push(frame)]

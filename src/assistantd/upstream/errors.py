@@ -71,7 +71,7 @@ def upstream_message(body: bytes) -> str:
 def from_status(status: int, body: bytes, headers: Any) -> UpstreamError:
     """Map an HTTP error response of the upstream to an UpstreamError.
 
-    429 -> rate_limit_exceeded (retryable); 5xx -> server_error (retryable);
+    429 -> rate_limit_exceeded (retryable); 5xx and 408 -> server_error (retryable);
     401/403 -> server_error (our upstream credentials are wrong: the operator's problem, not
     the prompt's); other 4xx (unknown model, context too long, bad parameter) -> invalid_prompt,
     with the upstream's own words in the message.
@@ -85,7 +85,7 @@ def from_status(status: int, body: bytes, headers: Any) -> UpstreamError:
             retryable=True,
             retry_after_s=retry_after(headers),
         )
-    if status >= 500:
+    if status >= 500 or status == 408:
         return UpstreamError(
             "server_error",
             f"The model server failed (upstream HTTP {status}): {said}",
