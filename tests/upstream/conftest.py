@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,13 +24,13 @@ def fake(fake_server: FakeUpstream) -> Iterator[FakeUpstream]:
 
 
 def settings_for(fake: FakeUpstream, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "upstream_base_url": fake.base_url,
         "upstream_api_key": "sk-test",
         "upstream_max_retries": 2,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
