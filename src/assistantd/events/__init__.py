@@ -1,0 +1,1 @@
+"""Stream events: typed event models, SSE encoding, the in-process broker."""

@@ -1,0 +1,224 @@
+"""One model per Assistants stream event (openai-python's `AssistantStreamEvent` members).
+
+The executor publishes these objects, never dicts or strings; `events.sse` turns them into frames.
+`ends_stream` marks the events after which a run's stream segment closes (terminal run events and
+`thread.run.requires_action`: the client then submits tool outputs on a new stream).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, SerializeAsAny, model_serializer
+
+from assistantd.messages.deltas import MessageDeltaEvent
+from assistantd.messages.schemas import Message
+from assistantd.run_steps.schemas import RunStep, RunStepDeltaEvent
+from assistantd.runs.schemas import Run
+from assistantd.schemas import Schema
+
+
+class StreamEvent(Schema):
+    """Base: `event` names the SSE event, `data` is its payload."""
+
+    event: str
+    data: Any
+    ends_stream: ClassVar[bool] = False
+    sparse: ClassVar[bool] = False  # deltas: dump with exclude_none (only what changed)
+
+
+class ThreadCreated(StreamEvent):
+    event: Literal["thread.created"] = "thread.created"
+    data: SerializeAsAny[BaseModel]  # the thread object (owned by the threads package)
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+class _RunEvent(StreamEvent):
+    data: Run
+
+
+class ThreadRunCreated(_RunEvent):
+    event: Literal["thread.run.created"] = "thread.run.created"
+
+
+class ThreadRunQueued(_RunEvent):
+    event: Literal["thread.run.queued"] = "thread.run.queued"
+
+
+class ThreadRunInProgress(_RunEvent):
+    event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
+
+
+class ThreadRunRequiresAction(_RunEvent):
+    event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
+    ends_stream = True
+
+
+class ThreadRunCompleted(_RunEvent):
+    event: Literal["thread.run.completed"] = "thread.run.completed"
+    ends_stream = True
+
+
+class ThreadRunIncomplete(_RunEvent):
+    event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
+    ends_stream = True
+
+
+class ThreadRunFailed(_RunEvent):
+    event: Literal["thread.run.failed"] = "thread.run.failed"
+    ends_stream = True
+
+
+class ThreadRunCancelling(_RunEvent):
+    event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
+
+
+class ThreadRunCancelled(_RunEvent):
+    event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
+    ends_stream = True
+
+
+class ThreadRunExpired(_RunEvent):
+    event: Literal["thread.run.expired"] = "thread.run.expired"
+    ends_stream = True
+
+
+# --- run steps -----------------------------------------------------------------------------------
+
+
+class _StepEvent(StreamEvent):
+    data: RunStep
+
+
+class ThreadRunStepCreated(_StepEvent):
+    event: Literal["thread.run.step.created"] = "thread.run.step.created"
+
+
+class ThreadRunStepInProgress(_StepEvent):
+    event: Literal["thread.run.step.in_progress"] = "thread.run.step.in_progress"
+
+
+class ThreadRunStepDelta(StreamEvent):
+    event: Literal["thread.run.step.delta"] = "thread.run.step.delta"
+    data: RunStepDeltaEvent
+    sparse = True
+
+
+class ThreadRunStepCompleted(_StepEvent):
+    event: Literal["thread.run.step.completed"] = "thread.run.step.completed"
+
+
+class ThreadRunStepFailed(_StepEvent):
+    event: Literal["thread.run.step.failed"] = "thread.run.step.failed"
+
+
+class ThreadRunStepCancelled(_StepEvent):
+    event: Literal["thread.run.step.cancelled"] = "thread.run.step.cancelled"
+
+
+class ThreadRunStepExpired(_StepEvent):
+    event: Literal["thread.run.step.expired"] = "thread.run.step.expired"
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+class _MessageEvent(StreamEvent):
+    data: Message
+
+
+class ThreadMessageCreated(_MessageEvent):
+    event: Literal["thread.message.created"] = "thread.message.created"
+
+
+class ThreadMessageInProgress(_MessageEvent):
+    event: Literal["thread.message.in_progress"] = "thread.message.in_progress"
+
+
+class ThreadMessageDelta(StreamEvent):
+    event: Literal["thread.message.delta"] = "thread.message.delta"
+    data: MessageDeltaEvent
+    sparse = True
+
+
+class ThreadMessageCompleted(_MessageEvent):
+    event: Literal["thread.message.completed"] = "thread.message.completed"
+
+
+class ThreadMessageIncomplete(_MessageEvent):
+    event: Literal["thread.message.incomplete"] = "thread.message.incomplete"
+
+
+# --- error and done ------------------------------------------------------------------------------
+
+
+class ErrorData(Schema):
+    """The spec's flat Error object, plus the same object under `error`.
+
+    The 3.x SDK's stream helpers raise only when `data` has an `error` key; 1.x types the flat
+    object. Sending both makes every SDK generation notice the failure (contract §4).
+    """
+
+    message: str
+    type: str = "server_error"
+    param: str | None = None
+    code: str | None = "server_error"
+
+    @model_serializer(mode="plain")
+    def _flat_and_wrapped(self) -> dict[str, Any]:
+        flat = {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+        return {**flat, "error": dict(flat)}
+
+
+class ErrorEvent(StreamEvent):
+    event: Literal["error"] = "error"
+    data: ErrorData
+    ends_stream = True
+
+
+class Done(StreamEvent):
+    """The final frame of every stream; `events.sse.DONE_FRAME` is its encoding."""
+
+    event: Literal["done"] = "done"
+    data: Literal["[DONE]"] = "[DONE]"
+    ends_stream = True
+
+
+RUN_EVENTS: dict[str, type[_RunEvent]] = {
+    cls.model_fields["event"].default: cls
+    for cls in (
+        ThreadRunCreated,
+        ThreadRunQueued,
+        ThreadRunInProgress,
+        ThreadRunRequiresAction,
+        ThreadRunCompleted,
+        ThreadRunIncomplete,
+        ThreadRunFailed,
+        ThreadRunCancelling,
+        ThreadRunCancelled,
+        ThreadRunExpired,
+    )
+}
+STEP_EVENTS: dict[str, type[_StepEvent]] = {
+    cls.model_fields["event"].default: cls
+    for cls in (
+        ThreadRunStepCreated,
+        ThreadRunStepInProgress,
+        ThreadRunStepCompleted,
+        ThreadRunStepFailed,
+        ThreadRunStepCancelled,
+        ThreadRunStepExpired,
+    )
+}
+
+
+def run_event(name: str, run: Run) -> StreamEvent:
+    """The typed event for a name that `runs.state.advance` returned, e.g. `thread.run.failed`."""
+    return RUN_EVENTS[name](event=name, data=run)
+
+
+def step_event(name: str, step: RunStep) -> StreamEvent:
+    """The typed event for a name that `runs.state.advance_step` returned."""
+    return STEP_EVENTS[name](event=name, data=step)

@@ -1,0 +1,23 @@
+"""The one place Server-Sent-Events frames are encoded.
+
+A frame is `event: <name>\\ndata: <compact one-line json>\\n\\n`; every stream ends with
+`DONE_FRAME`. Objects are dumped with all their keys (explicit nulls); delta events are dumped
+with `exclude_none` so they carry only what changed.
+"""
+
+from __future__ import annotations
+
+from assistantd.events.models import StreamEvent
+
+DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
+KEEPALIVE_FRAME = b": ping\n\n"
+"""An SSE comment: ignored by every SDK decoder, keeps idle connections and proxies alive."""
+
+
+def encode(event: StreamEvent) -> bytes:
+    """Encode one event as an SSE frame (bytes, ready to write)."""
+    if event.event == "done":
+        return DONE_FRAME
+    data = event.data
+    payload: bytes = data.__pydantic_serializer__.to_json(data, exclude_none=event.sparse)
+    return b"event: " + event.event.encode() + b"\ndata: " + payload + b"\n\n"

@@ -1,0 +1,1 @@
+"""The run executor: context building (truncation), chunk accumulation, the run loop."""

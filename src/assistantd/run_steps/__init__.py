@@ -1,0 +1,1 @@
+"""Run steps: schemas (objects and stream deltas)."""

@@ -1,0 +1,1 @@
+"""Runs: schemas, the state machine, and (later) router/service/store."""

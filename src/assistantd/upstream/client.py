@@ -1,0 +1,205 @@
+"""`UpstreamClient`: streams chat completions from any OpenAI-compatible endpoint.
+
+One shared `httpx.AsyncClient` per process (connection pooling). `stream_chat` retries with
+exponential backoff and jitter on connect errors, 429 and 5xx, but only until the first chunk
+arrived: after that, text has reached the client and a retry would duplicate it, so a failure
+raises. Every failure is an `UpstreamError`; cancelling the consuming task closes the response,
+which aborts the HTTP request.
+
+Timeouts: `connect` from settings; `read` is the idle timeout (no bytes for that long fails the
+call). A run's overall deadline is the executor's business (`expires_at`), not this client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from assistantd.settings import Settings
+from assistantd.upstream.errors import UpstreamError, from_status
+from assistantd.upstream.sse import SSEDecoder
+from assistantd.upstream.types import ChatChunk
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_MAX_S = 8.0
+
+
+class UpstreamClient:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        idle_timeout_s: float | None = None,
+        backoff_base_s: float = BACKOFF_BASE_S,
+    ) -> None:
+        self._settings = settings
+        self._base_url = settings.upstream_base_url.rstrip("/")
+        self._backoff_base_s = backoff_base_s
+        self._max_retries = settings.upstream_max_retries
+        headers = {"content-type": "application/json"}
+        if settings.upstream_api_key:
+            headers["authorization"] = f"Bearer {settings.upstream_api_key}"
+        # httpx's read timeout bounds the gap between two reads: exactly an idle timeout.
+        timeout = httpx.Timeout(
+            idle_timeout_s if idle_timeout_s is not None else settings.upstream_timeout_s,
+            connect=settings.upstream_connect_timeout_s,
+            pool=None,
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            headers=headers,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def stream_chat(self, body: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
+        """POST `/chat/completions` with streaming on; yield decoded chunks until `[DONE]`.
+
+        Consume it inside `contextlib.aclosing(...)` so that leaving early closes the response.
+        """
+        payload = orjson.dumps({**body, "stream": True, "stream_options": {"include_usage": True}})
+        attempt = 0
+        while True:
+            received = False
+            try:
+                response = await self._send(payload)
+                try:
+                    async for chunk in _chunks(response):
+                        received = True
+                        yield chunk
+                    return
+                finally:
+                    await response.aclose()
+            except UpstreamError as error:
+                if received or not error.retryable or attempt >= self._max_retries:
+                    raise
+                delay = self._delay(attempt, error.retry_after_s)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A non-streaming chat completion (same retries); returns the decoded JSON body."""
+        payload = orjson.dumps({**body, "stream": False})
+        attempt = 0
+        while True:
+            try:
+                response = await self._send(payload)
+                try:
+                    return _json_body(await _read_all(response))
+                finally:
+                    await response.aclose()
+            except UpstreamError as error:
+                if not error.retryable or attempt >= self._max_retries:
+                    raise
+                delay = self._delay(attempt, error.retry_after_s)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _send(self, payload: bytes) -> httpx.Response:
+        request = self._http.build_request(
+            "POST", self._base_url + "/chat/completions", content=payload
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamError(
+                "server_error",
+                f"The model server timed out ({type(exc).__name__}).",
+                retryable=True,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise UpstreamError(
+                "server_error", f"Could not reach the model server: {exc!r}", retryable=True
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                body = await _read_all(response)
+            finally:
+                await response.aclose()
+            raise from_status(response.status_code, body, response.headers)
+        return response
+
+    def _delay(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return hint
+        ceiling = min(self._backoff_base_s * 2.0**attempt, BACKOFF_MAX_S)
+        return ceiling * (0.5 + random.random() / 2)
+
+
+async def _read_all(response: httpx.Response) -> bytes:
+    try:
+        return await response.aread()
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            "server_error", f"The model server's response broke off: {exc!r}", retryable=True
+        ) from exc
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[ChatChunk]:
+    """Decode the SSE body into chunks; raise UpstreamError on garbage or a cut-off stream."""
+    decoder = SSEDecoder()
+    finished = False  # saw a finish_reason: the answer is whole even without [DONE]
+    async for payloads in _payloads(response, decoder):
+        for data in payloads:
+            if data.startswith(b"[DONE]"):
+                return
+            chunk = _decode(data)
+            finished = finished or _has_finish_reason(chunk)
+            yield chunk
+    if not finished:
+        raise UpstreamError(
+            "server_error", "The model server's stream ended prematurely.", retryable=True
+        )
+
+
+async def _payloads(response: httpx.Response, decoder: SSEDecoder) -> AsyncIterator[list[bytes]]:
+    """The SSE data payloads, batch by network read; transport failures become UpstreamError."""
+    try:
+        async for piece in response.aiter_raw():
+            yield decoder.feed(piece)
+    except httpx.TimeoutException as exc:
+        raise UpstreamError(
+            "server_error", "The model server stopped sending (idle timeout).", retryable=True
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise UpstreamError(
+            "server_error", f"The model server's stream broke off: {exc!r}", retryable=True
+        ) from exc
+    yield decoder.flush()
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("server_error", "The model server sent invalid JSON.") from exc
+    if not isinstance(data, dict):
+        raise UpstreamError("server_error", "The model server sent an unexpected response.")
+    return data
+
+
+def _decode(data: bytes) -> ChatChunk:
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamError("server_error", "The model server sent a malformed chunk.") from exc
+    if not isinstance(chunk, dict):
+        raise UpstreamError("server_error", "The model server sent a malformed chunk.")
+    if "error" in chunk and "choices" not in chunk:  # vLLM & co. report late errors in-band
+        error = chunk["error"]
+        said = error.get("message") if isinstance(error, dict) else str(error)
+        raise UpstreamError("server_error", f"The model server failed mid-stream: {said}")
+    return chunk  # type: ignore[return-value]
+
+
+def _has_finish_reason(chunk: ChatChunk) -> bool:
+    return any(choice.get("finish_reason") for choice in chunk.get("choices") or ())

@@ -1,0 +1,51 @@
+"""Token counting: model → encoding mapping and message overhead."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistantd import tokens
+
+
+@pytest.mark.parametrize(
+    ("model", "encoding"),
+    [
+        ("gpt-4o", "o200k_base"),
+        ("gpt-4o-mini-2024-07-18", "o200k_base"),
+        ("gpt-4.1-nano", "o200k_base"),
+        ("o1", "o200k_base"),
+        ("o3-mini", "o200k_base"),
+        ("o4-mini", "o200k_base"),
+        ("gpt-5", "o200k_base"),
+        ("openai/gpt-4o", "o200k_base"),
+        ("gpt-4", "cl100k_base"),
+        ("gpt-4-turbo", "cl100k_base"),
+        ("gpt-3.5-turbo-0125", "cl100k_base"),
+        ("llama3.1:8b", "o200k_base"),
+        (None, "o200k_base"),
+    ],
+)
+def test_encoding_for_model(model: str | None, encoding: str) -> None:
+    assert tokens.encoding_for_model(model).name == encoding
+
+
+def test_count_tokens() -> None:
+    assert tokens.count_tokens("") == 0
+    assert tokens.count_tokens("hello world", "gpt-4o") == 2
+    assert tokens.count_tokens("hello world", "gpt-3.5-turbo") == 2
+    assert tokens.count_tokens("<|endoftext|>", "gpt-4") > 1  # special tokens are plain text
+
+
+def test_count_messages_overheads() -> None:
+    # The cookbook's arithmetic: 3 per message + role + content, + 3 for the reply priming.
+    assert tokens.count_messages([{"role": "user", "content": "hello world"}], "gpt-4o") == 9
+    assert tokens.count_messages([], "gpt-4o") == 3
+    named = tokens.count_messages([{"role": "user", "content": "hi", "name": "bob"}], "gpt-4o")
+    assert named == tokens.count_messages([{"role": "user", "content": "hi"}], "gpt-4o") + 2
+    parts = [{"type": "text", "text": "hello world"}, {"type": "image_url", "image_url": {}}]
+    with_image = tokens.count_messages([{"role": "user", "content": parts}], "gpt-4o")
+    assert with_image == 9 + tokens.IMAGE_TOKENS
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assistant = {"role": "assistant", "content": None, "tool_calls": [call]}
+    tool = {"role": "tool", "tool_call_id": "call_1", "content": "42"}
+    assert tokens.count_messages([assistant, tool], "gpt-4o") > 2 * tokens.TOKENS_PER_MESSAGE
