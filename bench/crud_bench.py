@@ -36,8 +36,16 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ASSISTANTD_DATA_DIR": str(data_dir), "ASSISTANTD_API_KEYS": KEY}
-    command = [sys.executable, "-m", "assistantd", "serve", "--port", str(port),
-               "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "assistantd",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(command, env=env)
     for _ in range(200):
         try:
@@ -49,8 +57,9 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server did not start")
 
 
-def wrk(url: str, seconds: int, connections: int, method: str = "GET",
-        body: str | None = None) -> tuple[float, float]:
+def wrk(
+    url: str, seconds: int, connections: int, method: str = "GET", body: str | None = None
+) -> tuple[float, float]:
     """(requests/s, p99 ms) from one wrk run."""
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(f'wrk.method = "{method}"\n')
@@ -60,8 +69,23 @@ def wrk(url: str, seconds: int, connections: int, method: str = "GET",
         script.write(f"wrk.body = {json.dumps(body)}\n")
     script.close()
     output = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
-         "-s", script.name, url], capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(script.name)
     if "Non-2xx" in output:
         raise SystemExit(f"errors during the run:\n{output}")
@@ -85,25 +109,41 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         headers = {"Authorization": f"Bearer {KEY}"}
-        assistant = httpx.post(f"{base}/v1/assistants", json={"model": "gpt-4o"},
-                               headers=headers).json()["id"]
+        assistant = httpx.post(
+            f"{base}/v1/assistants", json={"model": "gpt-4o"}, headers=headers
+        ).json()["id"]
         thread = httpx.post(f"{base}/v1/threads", json={}, headers=headers).json()["id"]
         for i in range(30):
-            httpx.post(f"{base}/v1/threads/{thread}/messages", headers=headers,
-                       json={"role": "user", "content": f"message {i}"})
+            httpx.post(
+                f"{base}/v1/threads/{thread}/messages",
+                headers=headers,
+                json={"role": "user", "content": f"message {i}"},
+            )
         message = json.dumps({"role": "user", "content": "Hello, how are you today?"})
         cases = [
             ("hello-world GET /healthz", "read", f"{base}/healthz", "GET", None),
             ("POST /threads", "write", f"{base}/v1/threads", "POST", "{}"),
-            ("POST /threads/{id}/messages", "write", f"{base}/v1/threads/{thread}/messages",
-             "POST", message),
-            ("GET /threads/{id}/messages", "read",
-             f"{base}/v1/threads/{thread}/messages?limit=20", "GET", None),
+            (
+                "POST /threads/{id}/messages",
+                "write",
+                f"{base}/v1/threads/{thread}/messages",
+                "POST",
+                message,
+            ),
+            (
+                "GET /threads/{id}/messages",
+                "read",
+                f"{base}/v1/threads/{thread}/messages?limit=20",
+                "GET",
+                None,
+            ),
             ("GET /assistants/{id}", "read", f"{base}/v1/assistants/{assistant}", "GET", None),
         ]
         wrk(f"{base}/healthz", 2, args.connections)  # warm-up
-        results = [(name, kind, *wrk(url, args.seconds, args.connections, method, body))
-                   for name, kind, url, method, body in cases]
+        results = [
+            (name, kind, *wrk(url, args.seconds, args.connections, method, body))
+            for name, kind, url, method, body in cases
+        ]
     finally:
         server.terminate()
         server.wait(timeout=20)

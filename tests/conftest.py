@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from assistantd.settings import Settings
+from tests.fakes.upstream import FakeUpstream
 from tests.support.server import RunningServer, fresh_postgres_database, run_server
 from tests.support.spec import validate_response
 
@@ -46,18 +47,37 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "database_url": database_url,
         "api_keys": API_KEYS,
         "upstream_base_url": "http://127.0.0.1:9/v1",
+        "upstream_max_retries": 2,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    """The stand-in model: a real HTTP chat-completions server with scripted answers."""
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    fake_upstream.reset()
+    yield fake_upstream
+    fake_upstream.reset()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> Iterator[RunningServer]:
     data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
     with ExitStack() as stack:
         url = _database_url(request.param, stack, data_dir)
-        yield stack.enter_context(run_server(make_settings(data_dir, url)))
+        settings = make_settings(data_dir, url, upstream_base_url=fake_upstream.base_url)
+        yield stack.enter_context(run_server(settings))
 
 
 class SpecChecked(httpx.Client):
@@ -82,8 +102,9 @@ class SpecChecked(httpx.Client):
 
 
 def sdk(server: RunningServer, key: str = KEY_A, **kwargs: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.api, api_key=key, http_client=SpecChecked(),
-                         max_retries=0, **kwargs)
+    return openai.OpenAI(
+        base_url=server.api, api_key=key, http_client=SpecChecked(), max_retries=0, **kwargs
+    )
 
 
 @pytest.fixture
@@ -103,6 +124,7 @@ def other_client(server: RunningServer) -> Iterator[openai.OpenAI]:
 @pytest.fixture
 def http(server: RunningServer) -> Iterator[httpx.Client]:
     """Raw HTTP as project `alpha`, for what the SDK can't send (bad bodies, odd headers)."""
-    with httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"},
-                      timeout=30) as raw:
+    with httpx.Client(
+        base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30
+    ) as raw:
         yield raw

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,12 +28,18 @@ from assistantd.errors import (
     NotFoundError,
     ServerError,
 )
+from assistantd.events.broker import Broker
+from assistantd.executor.loop import RunExecutor
+from assistantd.executor.scheduler import Scheduler
 from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
 from assistantd.messages.router import router as messages_router
+from assistantd.run_steps.router import router as run_steps_router
+from assistantd.runs.router import router as runs_router
 from assistantd.settings import Settings
 from assistantd.threads.router import router as threads_router
+from assistantd.upstream import UpstreamClient
 from assistantd.validation import to_api_error
 
 log = logging.getLogger("assistantd")
@@ -40,30 +47,60 @@ log = logging.getLogger("assistantd")
 API_PREFIX = "/v1"
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade_async(settings.effective_database_url)
         db = Database(settings.effective_database_url)
+        blobs = LocalBlobStore(settings.data_dir / "files")
+        broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
+        upstream = UpstreamClient(settings, transport=upstream_transport)
+        executor = RunExecutor(settings, db, broker, upstream, blobs)
+        scheduler = Scheduler(db, broker, executor)
         app.state.settings = settings
         app.state.db = db
-        app.state.blobs = LocalBlobStore(settings.data_dir / "files")
+        app.state.blobs = blobs
+        app.state.broker = broker
+        app.state.scheduler = scheduler
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
+        await scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
+            await upstream.aclose()
             await db.dispose()
 
-    app = FastAPI(title="assistantd", version=__version__, lifespan=lifespan,
-                  openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None)
-    for router in (assistants_router, threads_router, messages_router, files_router):
+    app = FastAPI(
+        title="assistantd",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    routers = (
+        assistants_router,
+        runs_router,
+        threads_router,
+        messages_router,
+        run_steps_router,
+        files_router,
+    )
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     _add_health(app)
     _add_error_handlers(app)
-    app.add_middleware(BodyLimit, json_limit=settings.max_json_body_bytes,
-                       upload_limit=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimit, json_limit=settings.max_json_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     return app
 
 
@@ -77,8 +114,9 @@ def _add_health(app: FastAPI) -> None:
         checks: dict[str, Any] = {"database": await _database_check(request.app.state.db)}
         ready = all(check["ok"] for check in checks.values())
         body = {"status": "ready" if ready else "not_ready", "checks": checks}
-        return Response(orjson.dumps(body), status_code=200 if ready else 503,
-                        media_type="application/json")
+        return Response(
+            orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
+        )
 
 
 async def _database_check(db: Database) -> dict[str, Any]:

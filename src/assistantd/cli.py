@@ -33,8 +33,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 
@@ -88,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--insecure-no-auth", action="store_true",
-                       help="allow a non-loopback host with no API keys configured")
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback host with no API keys configured",
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations")

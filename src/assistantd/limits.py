@@ -49,8 +49,9 @@ def _counting(receive: Receive, limit: int) -> Receive:
 
 
 def too_large_error(limit: int) -> InvalidRequestError:
-    return InvalidRequestError(f"The request body is too large; the limit is {limit} bytes.",
-                               code="request_too_large")
+    return InvalidRequestError(
+        f"The request body is too large; the limit is {limit} bytes.", code="request_too_large"
+    )
 
 
 async def _too_large(limit: int, send: Send) -> None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 32 * 1024 * 1024
     max_message_chars: int = 256_000
 
+    run_expiry_seconds: int = 600
+    """A run waiting for tool outputs expires this long after it was created."""
+
     poll_after_ms: int = 100
     """Sent as `openai-poll-after-ms` so the SDK's pollers ask again soon."""
 

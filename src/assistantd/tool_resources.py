@@ -18,15 +18,20 @@ from assistantd.schemas import (
 )
 
 
-async def check_file_ids(conn: AsyncConnection, project: str, file_ids: list[str],
-                         param: str) -> None:
+async def check_file_ids(
+    conn: AsyncConnection, project: str, file_ids: list[str], param: str
+) -> None:
     missing = await files_store.missing_ids(conn, project, file_ids)
     if missing:
         raise InvalidRequestError(f"No file found with id '{missing[0]}'.", param=param)
 
 
-async def resolve(conn: AsyncConnection, project: str, request: ToolResourcesRequest | None,
-                  param: str = "tool_resources") -> ToolResources:
+async def resolve(
+    conn: AsyncConnection,
+    project: str,
+    request: ToolResourcesRequest | None,
+    param: str = "tool_resources",
+) -> ToolResources:
     """Validate a request's tool_resources and return the object form."""
     resources = ToolResources()
     if request is None:

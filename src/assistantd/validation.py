@@ -58,13 +58,18 @@ def to_api_error(errors: Sequence[dict[str, Any]], body: Any = None) -> InvalidR
         return InvalidRequestError(INVALID_JSON)
     param = param_path(first.get("loc", ()), body)
     if kind == "missing":
-        return InvalidRequestError(f"Missing required parameter: '{param}'.", param=param,
-                                   code="missing_required_parameter")
+        return InvalidRequestError(
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
+        )
     if kind == "model_attributes_type" and param is None:
         return InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
     code = _CODES.get(kind) or ("invalid_type" if kind.endswith("_type") else "invalid_value")
-    message = f"Invalid '{param}': {first.get('msg', 'invalid value')}." if param else (
-        f"Invalid request: {first.get('msg', 'invalid value')}."
+    message = (
+        f"Invalid '{param}': {first.get('msg', 'invalid value')}."
+        if param
+        else (f"Invalid request: {first.get('msg', 'invalid value')}.")
     )
     return InvalidRequestError(message, param=param, code=code)
 
@@ -74,4 +79,6 @@ def _most_useful(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for error in errors:
         if error.get("type") == "json_invalid":
             return error
-    return max(errors, key=lambda error: (error.get("type") == "missing", len(error.get("loc", ()))))
+    return max(
+        errors, key=lambda error: (error.get("type") == "missing", len(error.get("loc", ())))
+    )

@@ -19,10 +19,15 @@ FUNCTION = {
 
 def test_create_retrieve_modify_delete(client: openai.OpenAI) -> None:
     created = client.beta.assistants.create(
-        model="gpt-4o", name="kansai ben", instructions="関西弁で話して",
+        model="gpt-4o",
+        name="kansai ben",
+        instructions="関西弁で話して",
         tools=[{"type": "code_interpreter"}, {"type": "file_search"}, FUNCTION],
-        metadata={"team": "a"}, temperature=0.5, top_p=0.9,
-        response_format={"type": "json_object"}, reasoning_effort="low",
+        metadata={"team": "a"},
+        temperature=0.5,
+        top_p=0.9,
+        response_format={"type": "json_object"},
+        reasoning_effort="low",
     )
     assert created.id.startswith("asst_")
     assert created.object == "assistant"
@@ -34,8 +39,9 @@ def test_create_retrieve_modify_delete(client: openai.OpenAI) -> None:
     fetched = client.beta.assistants.retrieve(created.id)
     assert fetched == created
 
-    modified = client.beta.assistants.update(created.id, name="renamed", tools=[],
-                                             metadata={"team": "b"})
+    modified = client.beta.assistants.update(
+        created.id, name="renamed", tools=[], metadata={"team": "b"}
+    )
     assert modified.name == "renamed"
     assert modified.tools == []
     assert modified.metadata == {"team": "b"}

@@ -19,19 +19,25 @@ def _cli(*args: str, data_dir: Path, timeout: float = 60) -> subprocess.Complete
     env = {**os.environ, "ASSISTANTD_DATA_DIR": str(data_dir)}
     env.pop("ASSISTANTD_API_KEYS", None)
     env.pop("ASSISTANTD_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "assistantd", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "assistantd", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_local_mode_accepts_any_or_no_key(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-                             api_keys="")
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", api_keys="")
     with run_server(settings) as server:
         assert httpx.get(f"{server.api}/assistants").status_code == 200
         with openai.OpenAI(base_url=server.api, api_key="anything") as client:
             created = client.beta.assistants.create(model="gpt-4o")
-        listed = httpx.get(f"{server.api}/assistants",
-                           headers={"Authorization": "Bearer other"}).json()
+        listed = httpx.get(
+            f"{server.api}/assistants", headers={"Authorization": "Bearer other"}
+        ).json()
         assert [a["id"] for a in listed["data"]] == [created.id]  # one project, "default"
 
 
@@ -40,8 +46,9 @@ def test_keys_create_switches_local_mode_off(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip()
     assert key.startswith("sk-")
-    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'assistantd.db'}",
-                             api_keys="")
+    settings = make_settings(
+        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'assistantd.db'}", api_keys=""
+    )
     with run_server(settings) as server:
         ok = httpx.get(f"{server.api}/assistants", headers={"Authorization": f"Bearer {key}"})
         assert ok.status_code == 200

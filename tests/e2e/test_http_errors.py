@@ -16,27 +16,32 @@ def _error(response: httpx.Response, status: int) -> dict[str, object]:
 
 
 def test_malformed_json(http: httpx.Client) -> None:
-    response = http.post("/assistants", content=b'{"model": ',
-                         headers={"Content-Type": "application/json"})
+    response = http.post(
+        "/assistants", content=b'{"model": ', headers={"Content-Type": "application/json"}
+    )
     assert "could not parse the JSON body" in str(_error(response, 400)["message"])
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({}, "model"),
-    ({"model": 5}, "model"),
-    ({"model": "m", "name": "n" * 257}, "name"),
-    ({"model": "m", "description": "d" * 513}, "description"),
-    ({"model": "m", "instructions": "i" * 256_001}, "instructions"),
-    ({"model": "m", "tools": [{"type": "code_interpreter"}] * 129}, "tools"),
-    ({"model": "m", "tools": [{"type": "nope"}]}, "tools[0]"),
-    ({"model": "m", "top_p": 1.5}, "top_p"),
-    ({"model": "m", "temperature": -1}, "temperature"),
-    ({"model": "m", "reasoning_effort": "extreme"}, "reasoning_effort"),
-    ({"model": "m", "response_format": {"type": "yaml"}}, "response_format"),
-    ({"model": "m", "metadata": "x"}, "metadata"),
-])
-def test_validation_errors_name_the_param(http: httpx.Client, body: dict[str, object],
-                                          param: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({}, "model"),
+        ({"model": 5}, "model"),
+        ({"model": "m", "name": "n" * 257}, "name"),
+        ({"model": "m", "description": "d" * 513}, "description"),
+        ({"model": "m", "instructions": "i" * 256_001}, "instructions"),
+        ({"model": "m", "tools": [{"type": "code_interpreter"}] * 129}, "tools"),
+        ({"model": "m", "tools": [{"type": "nope"}]}, "tools[0]"),
+        ({"model": "m", "top_p": 1.5}, "top_p"),
+        ({"model": "m", "temperature": -1}, "temperature"),
+        ({"model": "m", "reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"model": "m", "response_format": {"type": "yaml"}}, "response_format"),
+        ({"model": "m", "metadata": "x"}, "metadata"),
+    ],
+)
+def test_validation_errors_name_the_param(
+    http: httpx.Client, body: dict[str, object], param: str
+) -> None:
     error = _error(http.post("/assistants", json=body), 400)
     assert error["type"] == "invalid_request_error"
     assert error["param"] == param
@@ -44,8 +49,9 @@ def test_validation_errors_name_the_param(http: httpx.Client, body: dict[str, ob
 
 def test_huge_body_is_refused(server: RunningServer, http: httpx.Client) -> None:
     limit = server.settings.max_json_body_bytes
-    response = http.post("/threads", content=b"{" + b" " * limit + b"}",
-                         headers={"Content-Type": "application/json"})
+    response = http.post(
+        "/threads", content=b"{" + b" " * limit + b"}", headers={"Content-Type": "application/json"}
+    )
     assert "too large" in str(_error(response, 400)["message"])
 
 

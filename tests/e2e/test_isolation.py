@@ -13,12 +13,14 @@ from tests.support.server import RunningServer
 @pytest.fixture
 def alpha_objects(server: RunningServer) -> dict[str, str]:
     with httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}) as http:
-        file_id = http.post("/files", files={"file": ("a.txt", b"secret")},
-                            data={"purpose": "assistants"}).json()["id"]
+        file_id = http.post(
+            "/files", files={"file": ("a.txt", b"secret")}, data={"purpose": "assistants"}
+        ).json()["id"]
         assistant = http.post("/assistants", json={"model": "gpt-4o"}).json()["id"]
         thread = http.post("/threads", json={}).json()["id"]
-        message = http.post(f"/threads/{thread}/messages",
-                            json={"role": "user", "content": "secret"}).json()["id"]
+        message = http.post(
+            f"/threads/{thread}/messages", json={"role": "user", "content": "secret"}
+        ).json()["id"]
     return {"file": file_id, "assistant": assistant, "thread": thread, "message": message}
 
 
@@ -42,8 +44,9 @@ def _requests(o: dict[str, str]) -> list[tuple[str, str, dict[str, object] | Non
     ]
 
 
-def _same_as_missing(http: httpx.Client, method: str, path: str, body: object,
-                     real: dict[str, str]) -> None:
+def _same_as_missing(
+    http: httpx.Client, method: str, path: str, body: object, real: dict[str, str]
+) -> None:
     response = http.request(method, path, json=body)
     missing_path = path
     for kind, object_id in real.items():
@@ -64,8 +67,9 @@ def _replace(value: object, old: str, new: str) -> object:
     return value
 
 
-def test_other_project_gets_not_found_everywhere(server: RunningServer,
-                                                 alpha_objects: dict[str, str]) -> None:
+def test_other_project_gets_not_found_everywhere(
+    server: RunningServer, alpha_objects: dict[str, str]
+) -> None:
     with httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {KEY_B}"}) as beta:
         for method, path, body in _requests(alpha_objects):
             _same_as_missing(beta, method, path, body, alpha_objects)
@@ -74,10 +78,13 @@ def test_other_project_gets_not_found_everywhere(server: RunningServer,
         files = [f["id"] for f in beta.get("/files").json()["data"]]
         assert alpha_objects["file"] not in files
         # Referencing alpha's file from beta's objects is refused as unknown.
-        response = beta.post("/assistants", json={
-            "model": "gpt-4o",
-            "tool_resources": {"code_interpreter": {"file_ids": [alpha_objects["file"]]}},
-        })
+        response = beta.post(
+            "/assistants",
+            json={
+                "model": "gpt-4o",
+                "tool_resources": {"code_interpreter": {"file_ids": [alpha_objects["file"]]}},
+            },
+        )
         assert response.status_code == 400
         assert response.json()["error"]["message"] == (
             f"No file found with id '{alpha_objects['file']}'."

@@ -41,11 +41,13 @@ def test_thread_lifecycle_with_seed_messages(client: openai.OpenAI) -> None:
 
 def test_message_create_retrieve_modify_delete(client: openai.OpenAI) -> None:
     thread = client.beta.threads.create()
-    image = client.files.create(file=("pic.png", io.BytesIO(b"\x89PNG fake"), "image/png"),
-                                purpose="vision")
+    image = client.files.create(
+        file=("pic.png", io.BytesIO(b"\x89PNG fake"), "image/png"), purpose="vision"
+    )
     doc = client.files.create(file=("data.csv", io.BytesIO(b"a,b\n1,2\n")), purpose="assistants")
     message = client.beta.threads.messages.create(
-        thread.id, role="user",
+        thread.id,
+        role="user",
         content=[
             {"type": "text", "text": "look"},
             {"type": "image_file", "image_file": {"file_id": image.id, "detail": "low"}},
@@ -60,8 +62,9 @@ def test_message_create_retrieve_modify_delete(client: openai.OpenAI) -> None:
     assert message.assistant_id is None and message.run_id is None
     assert message.metadata == {}
 
-    modified = client.beta.threads.messages.update(message.id, thread_id=thread.id,
-                                                   metadata={"k": "v"})
+    modified = client.beta.threads.messages.update(
+        message.id, thread_id=thread.id, metadata={"k": "v"}
+    )
     assert modified.metadata == {"k": "v"}
     assert modified.content == message.content
     fetched = client.beta.threads.messages.retrieve(message.id, thread_id=thread.id)
@@ -94,29 +97,42 @@ def test_unknown_file_in_message_is_rejected_and_nothing_written(client: openai.
     thread = client.beta.threads.create()
     with pytest.raises(openai.BadRequestError) as caught:
         client.beta.threads.messages.create(
-            thread.id, role="user", content="x",
+            thread.id,
+            role="user",
+            content="x",
             attachments=[{"file_id": "file-missing", "tools": [{"type": "file_search"}]}],
         )
     assert caught.value.param == "attachments"
     assert list(client.beta.threads.messages.list(thread.id)) == []
 
 
-def test_thread_with_bad_seed_message_is_not_created(client: openai.OpenAI,
-                                                      http: httpx.Client) -> None:
+def test_thread_with_bad_seed_message_is_not_created(
+    client: openai.OpenAI, http: httpx.Client
+) -> None:
     before = http.get("/assistants").json()  # any read works; we check threads below by count
     assert before["object"] == "list"
-    response = http.post("/threads", json={"messages": [
-        {"role": "user", "content": "ok"},
-        {"role": "user", "content": "x", "attachments": [{"file_id": "file-nope", "tools": []}]},
-    ]})
+    response = http.post(
+        "/threads",
+        json={
+            "messages": [
+                {"role": "user", "content": "ok"},
+                {
+                    "role": "user",
+                    "content": "x",
+                    "attachments": [{"file_id": "file-nope", "tools": []}],
+                },
+            ]
+        },
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "messages[1].attachments"
 
 
 def test_text_and_metadata_limits(http: httpx.Client) -> None:
     thread = http.post("/threads", json={}).json()
-    too_long = http.post(f"/threads/{thread['id']}/messages",
-                         json={"role": "user", "content": "x" * 256_001})
+    too_long = http.post(
+        f"/threads/{thread['id']}/messages", json={"role": "user", "content": "x" * 256_001}
+    )
     assert too_long.status_code == 400
     assert too_long.json()["error"]["param"] == "content"
     metadata = {f"k{i}": "v" for i in range(17)}
@@ -127,11 +143,11 @@ def test_text_and_metadata_limits(http: httpx.Client) -> None:
     assert response.json()["error"]["param"] == "metadata"
     response = http.post("/threads", json={"metadata": {"k": "v" * 513}})
     assert response.json()["error"]["param"] == "metadata"
-    response = http.post(f"/threads/{thread['id']}/messages", json={"role": "system",
-                                                                     "content": "x"})
+    response = http.post(
+        f"/threads/{thread['id']}/messages", json={"role": "system", "content": "x"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "role"
-    response = http.post(f"/threads/{thread['id']}/messages", json={"role": "user",
-                                                                     "content": []})
+    response = http.post(f"/threads/{thread['id']}/messages", json={"role": "user", "content": []})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "content"

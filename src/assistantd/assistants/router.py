@@ -17,14 +17,16 @@ router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 
 @router.post("")
-async def create_assistant(body: CreateAssistantRequest, project: Project,
-                           conn: WriteConn) -> ObjectResponse:
+async def create_assistant(
+    body: CreateAssistantRequest, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, body))
 
 
 @router.get("")
-async def list_assistants(params: Annotated[PageParams, Depends(page_params)], project: Project,
-                          conn: ReadConn) -> ObjectResponse:
+async def list_assistants(
+    params: Annotated[PageParams, Depends(page_params)], project: Project, conn: ReadConn
+) -> ObjectResponse:
     return ObjectResponse(await service.page(conn, project, params))
 
 
@@ -34,8 +36,9 @@ async def get_assistant(assistant_id: str, project: Project, conn: ReadConn) -> 
 
 
 @router.post("/{assistant_id}")
-async def modify_assistant(assistant_id: str, body: ModifyAssistantRequest, project: Project,
-                           conn: WriteConn) -> ObjectResponse:
+async def modify_assistant(
+    assistant_id: str, body: ModifyAssistantRequest, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, assistant_id, body))
 
 

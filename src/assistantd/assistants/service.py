@@ -18,8 +18,17 @@ from assistantd.pagination import PageParams
 from assistantd.schemas import DeletedObject, Page
 
 # Fields copied as given from a request onto the object (tool_resources is resolved apart).
-_PLAIN_FIELDS = ("name", "description", "instructions", "tools", "metadata", "temperature",
-                 "top_p", "response_format", "model")
+_PLAIN_FIELDS = (
+    "name",
+    "description",
+    "instructions",
+    "tools",
+    "metadata",
+    "temperature",
+    "top_p",
+    "response_format",
+    "model",
+)
 
 
 async def create(conn: AsyncConnection, project: str, request: CreateAssistantRequest) -> Assistant:
@@ -48,8 +57,9 @@ async def get(conn: AsyncConnection, project: str, assistant_id: str) -> Assista
     return assistant
 
 
-async def modify(conn: AsyncConnection, project: str, assistant_id: str,
-                 request: ModifyAssistantRequest) -> Assistant:
+async def modify(
+    conn: AsyncConnection, project: str, assistant_id: str, request: ModifyAssistantRequest
+) -> Assistant:
     assistant = await get(conn, project, assistant_id)
     given = request.model_fields_set
     changes = {name: getattr(request, name) for name in _PLAIN_FIELDS if name in given}

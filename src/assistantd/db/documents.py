@@ -26,8 +26,9 @@ def _page_class(model: type[M]) -> type[Page[M]]:
     return Page[model]  # type: ignore[valid-type]
 
 
-async def insert_doc(conn: AsyncConnection, table: Table, project: str, obj: BaseModel,
-                     **columns: Any) -> None:
+async def insert_doc(
+    conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
+) -> None:
     body = obj.model_dump_json()
     await conn.execute(
         insert(table).values(id=obj.id, project=project, body=body, **columns)  # type: ignore[attr-defined]
@@ -42,22 +43,30 @@ def _get_statement(table: Table) -> Select[tuple[str]]:
     )
 
 
-async def get_doc(conn: AsyncConnection, table: Table, project: str, object_id: str,
-                  model: type[M], *where: ColumnElement[bool]) -> M | None:
+async def get_doc(
+    conn: AsyncConnection,
+    table: Table,
+    project: str,
+    object_id: str,
+    model: type[M],
+    *where: ColumnElement[bool],
+) -> M | None:
     query = _get_statement(table).where(*where) if where else _get_statement(table)
     params = {"object_id": object_id, "project": project}
     body = (await conn.execute(query, params)).scalar_one_or_none()
     return None if body is None else model.model_validate_json(body)
 
 
-async def update_doc(conn: AsyncConnection, table: Table, project: str, obj: BaseModel,
-                     **columns: Any) -> None:
+async def update_doc(
+    conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
+) -> bool:
+    """Replace the stored object; False if there was none."""
     query = (
         update(table)
         .where(table.c.id == obj.id, table.c.project == project)  # type: ignore[attr-defined]
         .values(body=obj.model_dump_json(), **columns)
     )
-    await conn.execute(query)
+    return bool((await conn.execute(query)).rowcount)
 
 
 async def delete_doc(conn: AsyncConnection, table: Table, project: str, object_id: str) -> bool:
@@ -65,8 +74,14 @@ async def delete_doc(conn: AsyncConnection, table: Table, project: str, object_i
     return bool((await conn.execute(query)).rowcount)
 
 
-async def page_docs(conn: AsyncConnection, table: Table, project: str, params: PageParams,
-                    model: type[M], *where: ColumnElement[bool]) -> Page[M]:
+async def page_docs(
+    conn: AsyncConnection,
+    table: Table,
+    project: str,
+    params: PageParams,
+    model: type[M],
+    *where: ColumnElement[bool],
+) -> Page[M]:
     """One page of `table` rows of `project` matching `where`, ordered and cut by id."""
     ascending = params.order == "asc"
     query = select(table.c.id, table.c.body).where(table.c.project == project, *where)

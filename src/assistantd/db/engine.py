@@ -45,7 +45,10 @@ class Database:
             # for the concurrency, not the cores; an overflow connection would be reopened
             # on every use.
             self.engine: AsyncEngine = create_async_engine(
-                url, echo=echo, pool_size=64, max_overflow=0,
+                url,
+                echo=echo,
+                pool_size=64,
+                max_overflow=0,
                 async_creator=sqlite_inloop.creator(path),
             )
             _configure_sqlite(self.engine)

@@ -79,3 +79,28 @@ files = Table(
     Index(None, "project", "id"),
     Index(None, "project", "purpose", "id"),
 )
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("thread_id", ID, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("expires_at", BigInteger),
+    Column("body", Text, nullable=False),
+    Index(None, "thread_id", "id"),
+    Index(None, "status"),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("thread_id", ID, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "run_id", "id"),
+    Index(None, "thread_id", "id"),
+)

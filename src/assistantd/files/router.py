@@ -20,15 +20,19 @@ router = APIRouter(prefix="/files", tags=["files"])
 async def create_file(request: Request, project: Project) -> ObjectResponse:
     state = request.app.state
     async with request.form(max_files=1, max_fields=10) as form:
-        file = await service.create(state.db, state.blobs, project, form,
-                                    state.settings.max_upload_bytes)
+        file = await service.create(
+            state.db, state.blobs, project, form, state.settings.max_upload_bytes
+        )
     return ObjectResponse(file)
 
 
 @router.get("")
-async def list_files(params: Annotated[PageParams, Depends(file_page_params)], project: Project,
-                     conn: ReadConn, purpose: Annotated[str | None, Query()] = None,
-                     ) -> ObjectResponse:
+async def list_files(
+    params: Annotated[PageParams, Depends(file_page_params)],
+    project: Project,
+    conn: ReadConn,
+    purpose: Annotated[str | None, Query()] = None,
+) -> ObjectResponse:
     return ObjectResponse(await service.page(conn, project, params, purpose))
 
 
@@ -38,8 +42,9 @@ async def get_file(file_id: str, project: Project, conn: ReadConn) -> ObjectResp
 
 
 @router.get("/{file_id}/content")
-async def get_file_content(file_id: str, request: Request, project: Project,
-                           conn: ReadConn) -> StreamingResponse:
+async def get_file_content(
+    file_id: str, request: Request, project: Project, conn: ReadConn
+) -> StreamingResponse:
     chunks = await service.content(conn, request.app.state.blobs, project, file_id)
     return StreamingResponse(chunks, media_type="application/octet-stream")
 

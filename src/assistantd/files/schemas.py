@@ -7,8 +7,15 @@ from typing import Literal
 from assistantd.schemas import Schema, Sparse
 
 Purpose = Literal[
-    "assistants", "assistants_output", "batch", "batch_output", "fine-tune",
-    "fine-tune-results", "vision", "user_data", "evals",
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "fine-tune",
+    "fine-tune-results",
+    "vision",
+    "user_data",
+    "evals",
 ]
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 

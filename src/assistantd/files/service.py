@@ -48,23 +48,30 @@ def check_filename(upload: UploadFile) -> str:
 def parse_upload(form: FormData) -> tuple[UploadFile, str]:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise InvalidRequestError("Missing required parameter: 'file'.", param="file",
-                                  code="missing_required_parameter")
+        raise InvalidRequestError(
+            "Missing required parameter: 'file'.", param="file", code="missing_required_parameter"
+        )
     purpose = form.get("purpose")
     if not isinstance(purpose, str) or not purpose:
-        raise InvalidRequestError("Missing required parameter: 'purpose'.", param="purpose",
-                                  code="missing_required_parameter")
+        raise InvalidRequestError(
+            "Missing required parameter: 'purpose'.",
+            param="purpose",
+            code="missing_required_parameter",
+        )
     if purpose not in UPLOAD_PURPOSES:
         raise InvalidRequestError(
             f"Invalid value for 'purpose': '{purpose}'. Expected one of: "
-            + ", ".join(f"'{value}'" for value in UPLOAD_PURPOSES) + ".",
-            param="purpose", code="invalid_value",
+            + ", ".join(f"'{value}'" for value in UPLOAD_PURPOSES)
+            + ".",
+            param="purpose",
+            code="invalid_value",
         )
     return upload, purpose
 
 
-async def create(db: Database, blobs: BlobStore, project: str, form: FormData,
-                 max_bytes: int) -> FileObject:
+async def create(
+    db: Database, blobs: BlobStore, project: str, form: FormData, max_bytes: int
+) -> FileObject:
     """Store the bytes first, then the row; if the row can't be written the bytes go too."""
     upload, purpose = parse_upload(form)
     filename = check_filename(upload)
@@ -75,8 +82,9 @@ async def create(db: Database, blobs: BlobStore, project: str, form: FormData,
             raise InvalidRequestError(
                 f"File is too large: {size} bytes; the limit is {max_bytes} bytes.", param="file"
             )
-        file = FileObject(id=file_id, bytes=size, created_at=int(time.time()),
-                          filename=filename, purpose=purpose)  # type: ignore[arg-type]
+        file = FileObject(
+            id=file_id, bytes=size, created_at=int(time.time()), filename=filename, purpose=purpose
+        )  # type: ignore[arg-type]
         async with db.write() as conn:
             await store.insert(conn, project, file, blob_key=file_id)
     except BaseException:
@@ -85,13 +93,19 @@ async def create(db: Database, blobs: BlobStore, project: str, form: FormData,
     return file
 
 
-async def create_output(conn: AsyncConnection, blobs: BlobStore, project: str, filename: str,
-                        data: bytes) -> FileObject:
+async def create_output(
+    conn: AsyncConnection, blobs: BlobStore, project: str, filename: str, data: bytes
+) -> FileObject:
     """A file made by a tool (code interpreter output): purpose `assistants_output`."""
     file_id = ids.new_id(ids.FILE)
     size = await blobs.put_bytes(file_id, data)
-    file = FileObject(id=file_id, bytes=size, created_at=int(time.time()), filename=filename,
-                      purpose="assistants_output")
+    file = FileObject(
+        id=file_id,
+        bytes=size,
+        created_at=int(time.time()),
+        filename=filename,
+        purpose="assistants_output",
+    )
     await store.insert(conn, project, file, blob_key=file_id)
     return file
 
@@ -103,8 +117,9 @@ async def get(conn: AsyncConnection, project: str, file_id: str) -> FileObject:
     return file
 
 
-async def content(conn: AsyncConnection, blobs: BlobStore, project: str,
-                  file_id: str) -> AsyncIterator[bytes]:
+async def content(
+    conn: AsyncConnection, blobs: BlobStore, project: str, file_id: str
+) -> AsyncIterator[bytes]:
     key = await store.blob_key(conn, project, file_id)
     if key is None:
         raise _not_found(file_id)
@@ -120,6 +135,7 @@ async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> 
     return FileDeleted(id=file_id)
 
 
-async def page(conn: AsyncConnection, project: str, params: PageParams,
-               purpose: str | None) -> Page[FileObject]:
+async def page(
+    conn: AsyncConnection, project: str, params: PageParams, purpose: str | None
+) -> Page[FileObject]:
     return await store.page(conn, project, params, purpose)

@@ -45,7 +45,8 @@ async def delete(conn: AsyncConnection, project: str, file_id: str) -> bool:
     return await documents.delete_doc(conn, files, project, file_id)
 
 
-async def page(conn: AsyncConnection, project: str, params: PageParams,
-               purpose: str | None) -> Page[FileObject]:
+async def page(
+    conn: AsyncConnection, project: str, params: PageParams, purpose: str | None
+) -> Page[FileObject]:
     where = [files.c.purpose == purpose] if purpose else []
     return await documents.page_docs(conn, files, project, params, FileObject, *where)

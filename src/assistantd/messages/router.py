@@ -17,31 +17,39 @@ router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
 
 
 @router.post("")
-async def create_message(thread_id: str, body: CreateMessageRequest, project: Project,
-                         conn: WriteConn) -> ObjectResponse:
+async def create_message(
+    thread_id: str, body: CreateMessageRequest, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, thread_id, body))
 
 
 @router.get("")
-async def list_messages(thread_id: str, params: Annotated[PageParams, Depends(page_params)],
-                        project: Project, conn: ReadConn,
-                        run_id: Annotated[str | None, Query()] = None) -> ObjectResponse:
+async def list_messages(
+    thread_id: str,
+    params: Annotated[PageParams, Depends(page_params)],
+    project: Project,
+    conn: ReadConn,
+    run_id: Annotated[str | None, Query()] = None,
+) -> ObjectResponse:
     return ObjectResponse(await service.page(conn, project, thread_id, params, run_id or None))
 
 
 @router.get("/{message_id}")
-async def get_message(thread_id: str, message_id: str, project: Project,
-                      conn: ReadConn) -> ObjectResponse:
+async def get_message(
+    thread_id: str, message_id: str, project: Project, conn: ReadConn
+) -> ObjectResponse:
     return ObjectResponse(await service.get(conn, project, thread_id, message_id))
 
 
 @router.post("/{message_id}")
-async def modify_message(thread_id: str, message_id: str, body: ModifyMessageRequest,
-                         project: Project, conn: WriteConn) -> ObjectResponse:
+async def modify_message(
+    thread_id: str, message_id: str, body: ModifyMessageRequest, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, thread_id, message_id, body))
 
 
 @router.delete("/{message_id}")
-async def delete_message(thread_id: str, message_id: str, project: Project,
-                         conn: WriteConn) -> ObjectResponse:
+async def delete_message(
+    thread_id: str, message_id: str, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.delete(conn, project, thread_id, message_id))

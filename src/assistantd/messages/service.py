@@ -25,6 +25,7 @@ from assistantd.messages.schemas import (
     TextPartParam,
 )
 from assistantd.pagination import PageParams
+from assistantd.runs.lock import check_unlocked
 from assistantd.schemas import DeletedObject, Page
 from assistantd.threads import store as threads_store
 from assistantd.threads.schemas import Thread
@@ -47,37 +48,54 @@ def _content(request: CreateMessageRequest, prefix: str) -> list[MessageContent]
             if isinstance(part, TextPartParam):
                 parts.append(TextContentBlock(text=Text(value=part.text)))
             elif isinstance(part, ImageFilePartParam):
-                parts.append(ImageFileContentBlock(image_file=ImageFile(**part.image_file.model_dump())))
+                parts.append(
+                    ImageFileContentBlock(image_file=ImageFile(**part.image_file.model_dump()))
+                )
             else:
-                parts.append(ImageURLContentBlock(image_url=ImageURL(**part.image_url.model_dump())))
+                parts.append(
+                    ImageURLContentBlock(image_url=ImageURL(**part.image_url.model_dump()))
+                )
     size = sum(len(part.text.value) for part in parts if isinstance(part, TextContentBlock))
     if size > MAX_CONTENT_CHARS:
         param = _field(prefix, "content")
         raise InvalidRequestError(
             f"Invalid '{param}': string too long. Expected a string with maximum length "
             f"{MAX_CONTENT_CHARS}, but got a string with length {size} instead.",
-            param=param, code="string_above_max_length",
+            param=param,
+            code="string_above_max_length",
         )
     return parts
 
 
-async def _check_files(conn: AsyncConnection, project: str, request: CreateMessageRequest,
-                       prefix: str) -> None:
+async def _check_files(
+    conn: AsyncConnection, project: str, request: CreateMessageRequest, prefix: str
+) -> None:
     if not isinstance(request.content, str):
-        image_ids = [p.image_file.file_id for p in request.content
-                     if isinstance(p, ImageFilePartParam)]
+        image_ids = [
+            p.image_file.file_id for p in request.content if isinstance(p, ImageFilePartParam)
+        ]
         await tool_resources.check_file_ids(conn, project, image_ids, _field(prefix, "content"))
     attachments = request.attachments or []
     param = _field(prefix, "attachments")
     if len(attachments) > MAX_ATTACHMENTS:
-        raise InvalidRequestError(f"A message may have at most {MAX_ATTACHMENTS} attachments.",
-                                  param=param, code="array_above_max_length")
+        raise InvalidRequestError(
+            f"A message may have at most {MAX_ATTACHMENTS} attachments.",
+            param=param,
+            code="array_above_max_length",
+        )
     await tool_resources.check_file_ids(conn, project, [a.file_id for a in attachments], param)
 
 
-async def add(conn: AsyncConnection, project: str, thread: Thread,
-              request: CreateMessageRequest, *, param: str = "",
-              run_id: str | None = None, assistant_id: str | None = None) -> Message:
+async def add(
+    conn: AsyncConnection,
+    project: str,
+    thread: Thread,
+    request: CreateMessageRequest,
+    *,
+    param: str = "",
+    run_id: str | None = None,
+    assistant_id: str | None = None,
+) -> Message:
     """Append a message to `thread` (already loaded and checked by the caller)."""
     content = _content(request, param)
     await _check_files(conn, project, request, param)
@@ -106,9 +124,11 @@ async def _thread(conn: AsyncConnection, project: str, thread_id: str) -> Thread
     return thread
 
 
-async def create(conn: AsyncConnection, project: str, thread_id: str,
-                 request: CreateMessageRequest) -> Message:
+async def create(
+    conn: AsyncConnection, project: str, thread_id: str, request: CreateMessageRequest
+) -> Message:
     thread = await _thread(conn, project, thread_id)
+    await check_unlocked(conn, thread.id, for_message=True)
     return await add(conn, project, thread, request)
 
 
@@ -120,8 +140,13 @@ async def get(conn: AsyncConnection, project: str, thread_id: str, message_id: s
     return message
 
 
-async def modify(conn: AsyncConnection, project: str, thread_id: str, message_id: str,
-                 request: ModifyMessageRequest) -> Message:
+async def modify(
+    conn: AsyncConnection,
+    project: str,
+    thread_id: str,
+    message_id: str,
+    request: ModifyMessageRequest,
+) -> Message:
     message = await get(conn, project, thread_id, message_id)
     if "metadata" in request.model_fields_set:
         message.metadata = request.metadata or {}
@@ -129,15 +154,17 @@ async def modify(conn: AsyncConnection, project: str, thread_id: str, message_id
     return message
 
 
-async def delete(conn: AsyncConnection, project: str, thread_id: str,
-                 message_id: str) -> DeletedObject:
+async def delete(
+    conn: AsyncConnection, project: str, thread_id: str, message_id: str
+) -> DeletedObject:
     if not await store.delete(conn, project, thread_id, message_id):
         await _thread(conn, project, thread_id)
         raise NotFoundError.for_id("message", message_id)
     return DeletedObject(id=message_id, object="thread.message.deleted")
 
 
-async def page(conn: AsyncConnection, project: str, thread_id: str, params: PageParams,
-               run_id: str | None) -> Page[Message]:
+async def page(
+    conn: AsyncConnection, project: str, thread_id: str, params: PageParams, run_id: str | None
+) -> Page[Message]:
     await _thread(conn, project, thread_id)
     return await store.page(conn, project, thread_id, params, run_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
@@ -12,14 +13,17 @@ from assistantd.schemas import Page
 
 
 async def insert(conn: AsyncConnection, project: str, message: Message) -> None:
-    await documents.insert_doc(conn, messages, project, message, thread_id=message.thread_id,
-                               run_id=message.run_id)
+    await documents.insert_doc(
+        conn, messages, project, message, thread_id=message.thread_id, run_id=message.run_id
+    )
 
 
-async def get(conn: AsyncConnection, project: str, thread_id: str,
-              message_id: str) -> Message | None:
-    return await documents.get_doc(conn, messages, project, message_id, Message,
-                                   messages.c.thread_id == thread_id)
+async def get(
+    conn: AsyncConnection, project: str, thread_id: str, message_id: str
+) -> Message | None:
+    return await documents.get_doc(
+        conn, messages, project, message_id, Message, messages.c.thread_id == thread_id
+    )
 
 
 async def update(conn: AsyncConnection, project: str, message: Message) -> None:
@@ -31,9 +35,27 @@ async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id
     return message is not None and await documents.delete_doc(conn, messages, project, message_id)
 
 
-async def page(conn: AsyncConnection, project: str, thread_id: str, params: PageParams,
-               run_id: str | None) -> Page[Message]:
+async def page(
+    conn: AsyncConnection, project: str, thread_id: str, params: PageParams, run_id: str | None
+) -> Page[Message]:
     where = [messages.c.thread_id == thread_id]
     if run_id:
         where.append(messages.c.run_id == run_id)
     return await documents.page_docs(conn, messages, project, params, Message, *where)
+
+
+async def upsert(conn: AsyncConnection, project: str, message: Message) -> None:
+    """Insert or replace (the executor saves a message as it grows)."""
+    if not await documents.update_doc(conn, messages, project, message):
+        await insert(conn, project, message)
+
+
+async def of_thread(conn: AsyncConnection, thread_id: str) -> list[Message]:
+    """Every message of the thread, oldest first."""
+    query = select(messages.c.body).where(messages.c.thread_id == thread_id).order_by(messages.c.id)
+    return [Message.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+
+
+async def of_run(conn: AsyncConnection, run_id: str) -> list[Message]:
+    query = select(messages.c.body).where(messages.c.run_id == run_id).order_by(messages.c.id)
+    return [Message.model_validate_json(body) for body in (await conn.execute(query)).scalars()]

@@ -14,8 +14,9 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 
 
 @router.post("")
-async def create_thread(project: Project, conn: WriteConn,
-                        body: CreateThreadRequest | None = None) -> ObjectResponse:
+async def create_thread(
+    project: Project, conn: WriteConn, body: CreateThreadRequest | None = None
+) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, body or CreateThreadRequest()))
 
 
@@ -25,8 +26,9 @@ async def get_thread(thread_id: str, project: Project, conn: ReadConn) -> Object
 
 
 @router.post("/{thread_id}")
-async def modify_thread(thread_id: str, body: ModifyThreadRequest, project: Project,
-                        conn: WriteConn) -> ObjectResponse:
+async def modify_thread(
+    thread_id: str, body: ModifyThreadRequest, project: Project, conn: WriteConn
+) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, thread_id, body))
 
 

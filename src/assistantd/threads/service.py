@@ -34,8 +34,9 @@ async def get(conn: AsyncConnection, project: str, thread_id: str) -> Thread:
     return thread
 
 
-async def modify(conn: AsyncConnection, project: str, thread_id: str,
-                 request: ModifyThreadRequest) -> Thread:
+async def modify(
+    conn: AsyncConnection, project: str, thread_id: str, request: ModifyThreadRequest
+) -> Thread:
     thread = await get(conn, project, thread_id)
     given = request.model_fields_set
     if "metadata" in given:

@@ -1,0 +1,359 @@
+"""The run loop: drives one run from `queued` to a terminal status or `requires_action`.
+
+    load → in_progress → [ context → model call → tools ]* → completed | requires_action |
+                                                             incomplete | failed | cancelled
+
+Every status change goes through `runs.state` and is written (compare-and-set on the stored
+status, so a concurrent cancel is never lost) before its event is published: the thread lock is
+free before a client sees the terminal event and `done`. A run's life does not depend on any
+HTTP connection; the scheduler owns the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assistantd.db.engine import Database
+from assistantd.events import models as ev
+from assistantd.events.broker import Broker
+from assistantd.executor.accumulator import ChatAccumulator
+from assistantd.executor.context import build_context
+from assistantd.executor.request import UnsupportedTool, chat_request
+from assistantd.executor.transcript import render_transcript
+from assistantd.executor.turn import ModelTurn, TurnResult
+from assistantd.files import store as files_store
+from assistantd.files.blobs import BlobStore
+from assistantd.messages import store as messages_store
+from assistantd.messages.schemas import ImageFileContentBlock, Message
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import FunctionToolCall, LastError, RunStep, ToolCallsStepDetails
+from assistantd.runs import state, store
+from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus, Usage
+from assistantd.settings import Settings
+from assistantd.tokens import count_tokens
+from assistantd.tools.base import (
+    CODE_INTERPRETER_DEFINITION,
+    CODE_INTERPRETER_FUNCTION,
+    ToolContext,
+    ToolRunner,
+    ToolUnavailable,
+)
+from assistantd.upstream import UpstreamClient, UpstreamError
+
+log = logging.getLogger(__name__)
+
+SERVER_TOOL_DEFINITIONS: dict[str, dict[str, Any]] = {
+    "code_interpreter": CODE_INTERPRETER_DEFINITION,
+}
+
+
+class RunEnded(Exception):
+    """The run reached a terminal status inside a phase; the loop stops."""
+
+
+@dataclass
+class RunContext:
+    project: str
+    run: Run
+    turn: ModelTurn | None = None
+    tool: tuple[ToolRunner, ToolContext] | None = None  # the server tool call under way
+
+
+class RunExecutor:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        broker: Broker,
+        upstream: UpstreamClient,
+        blobs: BlobStore,
+        runners: Mapping[str, ToolRunner] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._db = db
+        self._broker = broker
+        self._upstream = upstream
+        self._blobs = blobs
+        self._runners = dict(runners or {})
+        self.shutting_down = False
+
+    # --- entry point -----------------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> None:
+        async with self._db.read() as conn:
+            loaded = await store.get_by_id(conn, run_id)
+        if loaded is None or state.is_terminal(loaded[1].status):
+            return
+        ctx = RunContext(*loaded)
+        try:
+            await self._drive(ctx)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._stopped(ctx))
+            raise
+        except RunEnded:
+            pass
+        except UpstreamError as error:
+            await self._fail(ctx, error.code, error.message)
+        except (UnsupportedTool, ToolUnavailable) as error:
+            await self._fail(ctx, "server_error", str(error))
+        except Exception:
+            log.exception("run %s failed", run_id)
+            await self._fail(ctx, "server_error", "The server had an error while running.")
+
+    async def _drive(self, ctx: RunContext) -> None:
+        if ctx.run.status == "cancelling":
+            raise asyncio.CancelledError
+        if ctx.run.status == "queued":
+            await self._advance(ctx, "in_progress")
+        while await self._model_call(ctx):
+            pass
+
+    # --- one model call ---------------------------------------------------------------------------
+
+    async def _model_call(self, ctx: RunContext) -> bool:
+        """One upstream call and what follows; True when the loop should call the model again."""
+        run = ctx.run
+        used = run.usage or Usage(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+        completion_left = _left(run.max_completion_tokens, used.completion_tokens)
+        if completion_left is not None and completion_left <= 0:
+            await self._incomplete(ctx, "max_completion_tokens")
+        messages, prompt_tokens = await self._context(
+            ctx, _left(run.max_prompt_tokens, used.prompt_tokens)
+        )
+        body = chat_request(
+            run,
+            messages,
+            max_completion_tokens=completion_left,
+            server_tools=SERVER_TOOL_DEFINITIONS,
+        )
+        ctx.turn = ModelTurn(
+            run,
+            self._publisher(run),
+            self._saver(ctx.project),
+            code_tool_name=CODE_INTERPRETER_FUNCTION,
+        )
+        accumulator = ChatAccumulator()
+        async with contextlib.aclosing(self._upstream.stream_chat(body)) as chunks:
+            async for chunk in chunks:
+                await ctx.turn.feed(accumulator.add(chunk))
+        result = await ctx.turn.finish(accumulator)
+        ctx.turn = None
+        ctx.run = run = run.model_copy(update={"usage": _add(used, result, prompt_tokens)})
+        if result.tool_calls:
+            return await self._tool_calls(ctx, result)
+        if result.finish_reason == "length" and run.max_completion_tokens is not None:
+            await self._incomplete(ctx, "max_completion_tokens")
+        await self._advance(ctx, "completed")
+        return False
+
+    async def _context(
+        self, ctx: RunContext, prompt_left: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        run = ctx.run
+        async with self._db.read() as conn:
+            thread_messages = await messages_store.of_thread(conn, run.thread_id)
+            steps = await steps_store.tool_steps_of_thread(conn, run.thread_id)
+            images = await self._image_urls(conn, ctx.project, thread_messages)
+        items = sorted([*thread_messages, *steps], key=lambda item: _order_key(item.id))
+        rendered = render_transcript(
+            items,
+            image_url_for=images.get,
+            tool_names={
+                "code_interpreter": CODE_INTERPRETER_FUNCTION,
+                "file_search": "file_search",
+            },
+        )
+        built = build_context(
+            run.instructions or None,
+            rendered,
+            model=run.model,
+            strategy=run.truncation_strategy,
+            max_prompt_tokens=prompt_left,
+            context_windows=self._settings.context_windows,
+        )
+        if not built.fits:
+            if run.max_prompt_tokens is not None:
+                await self._incomplete(ctx, "max_prompt_tokens")
+            await self._fail(
+                ctx, "invalid_prompt", "The thread does not fit the model's context window."
+            )
+            raise RunEnded
+        return built.messages, built.prompt_tokens
+
+    async def _image_urls(self, conn: Any, project: str, messages: list[Message]) -> dict[str, str]:
+        """Data URLs for the image files in the thread (vision models get the pixels)."""
+        ids = {
+            part.image_file.file_id
+            for message in messages
+            for part in message.content
+            if isinstance(part, ImageFileContentBlock)
+        }
+        urls: dict[str, str] = {}
+        for file in await files_store.get_many(conn, project, sorted(ids)):
+            data = await self._blobs.read(file.id)
+            kind = "png" if data.startswith(b"\x89PNG") else "jpeg"
+            urls[file.id] = f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+        return urls
+
+    # --- tools -----------------------------------------------------------------------------------
+
+    async def _tool_calls(self, ctx: RunContext, result: TurnResult) -> bool:
+        step = result.tool_step
+        assert step is not None
+        calls = list(result.tool_calls)
+        for index, call in enumerate(calls):
+            if isinstance(call, FunctionToolCall):
+                continue
+            runner = self._runners.get(call.type)
+            if runner is None:
+                raise ToolUnavailable(f"The {call.type} tool is not available on this server.")
+            context = ToolContext(ctx.project, ctx.run, step, index, self._publisher(ctx.run))
+            ctx.tool = (runner, context)
+            calls[index] = await runner.run(call, context)
+            ctx.tool = None
+        step = step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
+        functions = [call for call in calls if isinstance(call, FunctionToolCall)]
+        if functions:
+            await self._save_step(ctx.project, step)
+            action = {
+                "type": "submit_tool_outputs",
+                "submit_tool_outputs": {
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {
+                                "name": c.function.name,
+                                "arguments": c.function.arguments,
+                            },
+                        }
+                        for c in functions
+                    ]
+                },
+            }
+            await self._advance(ctx, "requires_action", required_action=action)
+            return False
+        await self._close_step(ctx, step, "completed")
+        return True
+
+    # --- endings ---------------------------------------------------------------------------------
+
+    async def _incomplete(self, ctx: RunContext, reason: str) -> None:
+        await self._advance(ctx, "incomplete", incomplete_details=IncompleteDetails(reason=reason))  # type: ignore[arg-type]
+        raise RunEnded
+
+    async def _fail(self, ctx: RunContext, code: str, message: str) -> None:
+        error = LastError(
+            code=code if code != "invalid_prompt" else "server_error", message=message
+        )
+        if ctx.turn is not None:
+            await ctx.turn.abort("failed", error)
+            ctx.turn = None
+        await self._close_open_steps(ctx, "failed", error)
+        if not state.is_terminal(ctx.run.status):
+            await self._advance(ctx, "failed", last_error={"code": code, "message": message})
+
+    async def _stopped(self, ctx: RunContext) -> None:
+        """The task was cancelled: by a user's cancel (the run is `cancelling`) or by shutdown."""
+        async with self._db.read() as conn:
+            loaded = await store.get_by_id(conn, ctx.run.id)
+        if loaded is None or state.is_terminal(loaded[1].status):
+            return
+        ctx.run = loaded[1]
+        if ctx.tool is not None:
+            runner, context = ctx.tool
+            with contextlib.suppress(Exception):  # best effort: the run ends either way
+                await runner.interrupt(context)
+        if ctx.run.status != "cancelling":
+            await self._fail(ctx, "server_error", "The server stopped before the run finished.")
+            return
+        if ctx.turn is not None:
+            await ctx.turn.abort("cancelled")
+        await self._close_open_steps(ctx, "cancelled", None)
+        await self._advance(ctx, "cancelled")
+
+    async def _close_open_steps(self, ctx: RunContext, to: str, error: LastError | None) -> None:
+        async with self._db.read() as conn:
+            steps = await steps_store.for_run(conn, ctx.run.id)
+        for step in steps:
+            if step.status == "in_progress":
+                changes = {"last_error": error} if to == "failed" else {}
+                await self._close_step(ctx, step, to, **changes)
+
+    async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
+        closed, name = state.advance_step(step, to, _now(), **changes)
+        await self._save_step(ctx.project, closed)
+        self._broker.publish(ctx.run.id, ev.step_event(name, closed))
+
+    # --- state and storage -----------------------------------------------------------------------
+
+    async def _advance(self, ctx: RunContext, to: RunStatus, **changes: Any) -> None:
+        """Write the transition (compare-and-set), then publish it. If a cancel got in first,
+        the run is `cancelling` and moves on from there."""
+        while True:
+            before = ctx.run.status
+            run, name = state.advance(ctx.run, to, _now(), **changes)
+            async with self._db.write() as conn:
+                if await store.set_status_if(conn, run, before):
+                    break
+                loaded = await store.get_by_id(conn, run.id)
+            assert loaded is not None
+            current = loaded[1]
+            if not state.can_transition(current.status, to):
+                raise RunEnded  # e.g. cancelled meanwhile
+            ctx.run = ctx.run.model_copy(update={"status": current.status})
+        ctx.run = run
+        self._broker.publish(run.id, ev.run_event(name, run))
+
+    def _publisher(self, run: Run) -> Any:
+        return lambda event: self._broker.publish(run.id, event)
+
+    def _saver(self, project: str) -> Any:
+        async def save(obj: Message | RunStep) -> None:
+            if isinstance(obj, Message):
+                async with self._db.write() as conn:
+                    await messages_store.upsert(conn, project, obj)
+            else:
+                await self._save_step(project, obj)
+
+        return save
+
+    async def _save_step(self, project: str, step: RunStep) -> None:
+        async with self._db.write() as conn:
+            await steps_store.upsert(conn, project, step)
+
+
+def _left(budget: int | None, used: int) -> int | None:
+    return None if budget is None else budget - used
+
+
+def _add(used: Usage, result: TurnResult, prompt_tokens: int) -> Usage:
+    if result.usage is not None:
+        prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
+    else:  # the upstream did not report usage: count it ourselves
+        arguments = "".join(
+            (getattr(c, "function", None) and c.function.arguments) or ""  # type: ignore[union-attr]
+            for c in result.tool_calls
+        )
+        prompt, completion = prompt_tokens, count_tokens(result.text + arguments)
+    prompt += used.prompt_tokens
+    completion += used.completion_tokens
+    return Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+
+
+def _order_key(object_id: str) -> str:
+    """Ids of every kind sort by creation time after their prefix (see ids.py)."""
+    return object_id.split("_", 1)[-1].split("-", 1)[-1]
+
+
+def _now() -> int:
+    return int(time.time())

@@ -1,0 +1,136 @@
+"""The scheduler owns running runs: one asyncio task per run, recovery on boot, expiry.
+
+In-process by design (one node, zero setup): a run is accepted once its row is committed, and
+its task lives in this process. On boot, runs a previous process left unfinished are failed
+with `server_error` (or cancelled, if a cancel was asked for) so no thread stays locked. A
+sweeper expires runs left waiting for tool outputs past `expires_at`. The same interface can
+later sit on a PostgreSQL lease table for several nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from assistantd.db.engine import Database
+from assistantd.events import models as ev
+from assistantd.events.broker import Broker
+from assistantd.executor.loop import RunExecutor
+from assistantd.messages import store as messages_store
+from assistantd.messages.schemas import IncompleteDetails
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import LastError
+from assistantd.runs import state, store
+
+log = logging.getLogger(__name__)
+
+RESTART_MESSAGE = "The server restarted before the run finished."
+
+
+class Scheduler:
+    def __init__(
+        self, db: Database, broker: Broker, executor: RunExecutor, *, sweep_interval_s: float = 1.0
+    ) -> None:
+        self._db = db
+        self._broker = broker
+        self._executor = executor
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweep_interval_s = sweep_interval_s
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.recover()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="run-expiry-sweeper")
+
+    async def stop(self) -> None:
+        self._executor.shutting_down = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def submit(self, run_id: str) -> None:
+        """Run (or resume) `run_id` in the background."""
+        task = asyncio.create_task(self._executor.execute(run_id), name=f"run:{run_id}")
+        self._tasks[run_id] = task
+        task.add_done_callback(lambda _: self._forget(run_id, task))
+
+    def cancel(self, run_id: str) -> None:
+        """The run is now `cancelling`: stop its task, which closes what is open."""
+        task = self._tasks.get(run_id)
+        if task is not None and not task.done():
+            task.cancel()
+        else:
+            self.submit(run_id)  # nothing running (e.g. after a restart): finish the cancel
+
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(run_id) is task:
+            del self._tasks[run_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("run task %s crashed", run_id, exc_info=task.exception())
+
+    # --- recovery and expiry ---------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        async with self._db.read() as conn:
+            stale = await store.ids_with_status(conn, ("queued", "in_progress", "cancelling"))
+        for run_id in stale:
+            await self._end(
+                run_id, "failed", LastError(code="server_error", message=RESTART_MESSAGE)
+            )
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval_s)
+            with contextlib.suppress(Exception):
+                await self.sweep_expired()
+
+    async def sweep_expired(self) -> None:
+        async with self._db.read() as conn:
+            due = await store.expired_ids(conn, int(time.time()))
+        for run_id in due:
+            if run_id not in self._tasks:
+                await self._end(run_id, "expired", None)
+
+    async def _end(self, run_id: str, to: str, error: LastError | None) -> None:
+        """Close a run that has no task: its open steps and messages, then the run itself."""
+        now = int(time.time())
+        events: list[ev.StreamEvent] = []
+        async with self._db.write() as conn:
+            loaded = await store.get_by_id(conn, run_id)
+            if loaded is None or state.is_terminal(loaded[1].status):
+                return
+            project, run = loaded
+            target = "cancelled" if run.status == "cancelling" else to
+            step_to = "failed" if target == "failed" else target
+            for step in await steps_store.for_run(conn, run_id):
+                if step.status == "in_progress":
+                    changes = {"last_error": error} if step_to == "failed" else {}
+                    closed, name = state.advance_step(step, step_to, now, **changes)  # type: ignore[arg-type]
+                    await steps_store.upsert(conn, project, closed)
+                    events.append(ev.step_event(name, closed))
+            await _close_messages(conn, project, run_id, target, now)
+            changes = {"last_error": error.model_dump()} if target == "failed" and error else {}
+            run, name = state.advance(run, target, now, **changes)  # type: ignore[arg-type]
+            await store.save(conn, project, run)
+        events.append(ev.run_event(name, run))
+        for event in events:
+            self._broker.publish(run_id, event)
+
+
+async def _close_messages(conn: object, project: str, run_id: str, target: str, now: int) -> None:
+    reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(target, "run_failed")
+    for message in await messages_store.of_run(conn, run_id):  # type: ignore[arg-type]
+        if message.status == "in_progress":
+            message = message.model_copy(
+                update={
+                    "status": "incomplete",
+                    "incomplete_at": now,
+                    "incomplete_details": IncompleteDetails(reason=reason),  # type: ignore[arg-type]
+                }
+            )
+            await messages_store.upsert(conn, project, message)  # type: ignore[arg-type]

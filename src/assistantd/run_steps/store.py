@@ -1,0 +1,59 @@
+"""All SQL for run steps."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db import documents
+from assistantd.db.tables import run_steps
+from assistantd.pagination import PageParams
+from assistantd.run_steps.schemas import RunStep
+from assistantd.schemas import Page
+
+
+async def upsert(conn: AsyncConnection, project: str, step: RunStep) -> None:
+    body = step.model_dump_json()
+    query = update(run_steps).where(run_steps.c.id == step.id).values(body=body)
+    if not (await conn.execute(query)).rowcount:
+        await conn.execute(
+            insert(run_steps).values(
+                id=step.id, project=project, thread_id=step.thread_id, run_id=step.run_id, body=body
+            )
+        )
+
+
+async def get(
+    conn: AsyncConnection, project: str, thread_id: str, run_id: str, step_id: str
+) -> RunStep | None:
+    return await documents.get_doc(
+        conn,
+        run_steps,
+        project,
+        step_id,
+        RunStep,
+        run_steps.c.run_id == run_id,
+        run_steps.c.thread_id == thread_id,
+    )
+
+
+async def page(
+    conn: AsyncConnection, project: str, run_id: str, params: PageParams
+) -> Page[RunStep]:
+    return await documents.page_docs(
+        conn, run_steps, project, params, RunStep, run_steps.c.run_id == run_id
+    )
+
+
+async def for_run(conn: AsyncConnection, run_id: str) -> list[RunStep]:
+    query = select(run_steps.c.body).where(run_steps.c.run_id == run_id).order_by(run_steps.c.id)
+    return [RunStep.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+
+
+async def tool_steps_of_thread(conn: AsyncConnection, thread_id: str) -> list[RunStep]:
+    """Every step of the thread, oldest first (the transcript replays the tool calls)."""
+    query = (
+        select(run_steps.c.body).where(run_steps.c.thread_id == thread_id).order_by(run_steps.c.id)
+    )
+    steps = [RunStep.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+    return [step for step in steps if step.type == "tool_calls"]

@@ -1,0 +1,125 @@
+"""HTTP routes for runs: /threads/runs and /threads/{thread_id}/runs[...]
+
+Run-changing routes commit first, then publish the change's events and hand the run to the
+scheduler; with `stream: true` the response subscribes to the run's events before that, so no
+event is missed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sse_starlette import EventSourceResponse
+from starlette.responses import Response
+
+from assistantd.auth import Project
+from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.pagination import PageParams, page_params
+from assistantd.responses import ObjectResponse
+from assistantd.runs import service
+from assistantd.runs.schemas import (
+    CreateRunRequest,
+    CreateThreadAndRunRequest,
+    ModifyRunRequest,
+    SubmitToolOutputsRequest,
+)
+
+router = APIRouter(tags=["runs"])
+
+
+def _run_response(request: Request, obj: service.Run | service.Page[service.Run]) -> Response:
+    poll_after = str(request.app.state.settings.poll_after_ms)
+    return ObjectResponse(obj, headers={"openai-poll-after-ms": poll_after})
+
+
+def _start(request: Request, change: service.RunChange, stream: bool | None) -> Response:
+    """Publish the change (to a fresh stream segment if streaming) and schedule the run."""
+    state = request.app.state
+    run_id = change.run.id
+    subscription = None
+    if stream:
+        state.broker.open(run_id)
+        subscription = state.broker.subscribe(run_id)
+    for event in change.events:
+        state.broker.publish(run_id, event)
+    if change.schedule:
+        state.scheduler.submit(run_id)
+    if subscription is None:
+        return _run_response(request, change.run)
+    return EventSourceResponse(subscription, headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/threads/runs")
+async def create_thread_and_run(
+    body: CreateThreadAndRunRequest, request: Request, project: Project
+) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.create_thread_and_run(
+            conn, project, body, expiry_s=state.settings.run_expiry_seconds
+        )
+    return _start(request, change, body.stream)
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(
+    thread_id: str, body: CreateRunRequest, request: Request, project: Project
+) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.create(
+            conn, project, thread_id, body, expiry_s=state.settings.run_expiry_seconds
+        )
+    return _start(request, change, body.stream)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    params: Annotated[PageParams, Depends(page_params)],
+    request: Request,
+    project: Project,
+    conn: ReadConn,
+) -> Response:
+    return _run_response(request, await service.page(conn, project, thread_id, params))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(
+    thread_id: str, run_id: str, request: Request, project: Project, conn: ReadConn
+) -> Response:
+    return _run_response(request, await service.get(conn, project, thread_id, run_id))
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}")
+async def modify_run(
+    thread_id: str,
+    run_id: str,
+    body: ModifyRunRequest,
+    request: Request,
+    project: Project,
+    conn: WriteConn,
+) -> Response:
+    return _run_response(request, await service.modify(conn, project, thread_id, run_id, body))
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(thread_id: str, run_id: str, request: Request, project: Project) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.cancel(conn, project, thread_id, run_id)
+    for event in change.events:
+        state.broker.publish(run_id, event)
+    if change.schedule:
+        state.scheduler.cancel(run_id)
+    return _run_response(request, change.run)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+async def submit_tool_outputs(
+    thread_id: str, run_id: str, body: SubmitToolOutputsRequest, request: Request, project: Project
+) -> Response:
+    async with request.app.state.db.write() as conn:
+        change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
+    return _start(request, change, body.stream)

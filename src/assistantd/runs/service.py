@@ -1,0 +1,254 @@
+"""Rules for runs: creation (with the thread lock), cancel, submit_tool_outputs, reads.
+
+Services change the database and return the stream events that announce the change; the router
+publishes them once a stream is subscribed, then hands the run to the scheduler. The executor
+does the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd import ids
+from assistantd.assistants import service as assistants
+from assistantd.assistants.schemas import Assistant
+from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.events import models as ev
+from assistantd.messages import service as messages
+from assistantd.pagination import PageParams
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import FunctionToolCall, RunStep, ToolCallsStepDetails
+from assistantd.runs import state, store
+from assistantd.runs.lock import check_unlocked
+from assistantd.runs.schemas import (
+    RUN_EXPIRY_SECONDS,
+    CreateRunRequest,
+    CreateThreadAndRunRequest,
+    ModifyRunRequest,
+    Run,
+    RunOptions,
+    SubmitToolOutputsRequest,
+    TruncationStrategy,
+)
+from assistantd.schemas import Page
+from assistantd.threads import service as threads
+from assistantd.threads.schemas import CreateThreadRequest, Thread
+
+
+@dataclass
+class RunChange:
+    """A run after a request changed it, and the events that announce the change."""
+
+    run: Run
+    events: list[ev.StreamEvent] = field(default_factory=list)
+    schedule: bool = True  # hand the run to the executor
+
+
+def _new_run(
+    thread: Thread,
+    assistant: Assistant,
+    request: RunOptions,
+    additional_instructions: str | None,
+    expiry_s: int,
+) -> Run:
+    now = int(time.time())
+    instructions = (
+        request.instructions if request.instructions is not None else assistant.instructions
+    ) or ""
+    if additional_instructions:
+        instructions = (
+            f"{instructions}\n\n{additional_instructions}"
+            if instructions
+            else (additional_instructions)
+        )
+    pick = request.model_fields_set.__contains__
+    return Run(
+        id=ids.new_id(ids.RUN),
+        created_at=now,
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        expires_at=now + expiry_s,
+        model=request.model or assistant.model,
+        instructions=instructions,
+        tools=request.tools if request.tools is not None else assistant.tools,
+        metadata=request.metadata or {},
+        temperature=request.temperature if pick("temperature") else assistant.temperature,
+        top_p=request.top_p if pick("top_p") else assistant.top_p,
+        max_prompt_tokens=request.max_prompt_tokens,
+        max_completion_tokens=request.max_completion_tokens,
+        truncation_strategy=request.truncation_strategy or TruncationStrategy(),
+        tool_choice=request.tool_choice or "auto",
+        parallel_tool_calls=request.parallel_tool_calls,
+        response_format=request.response_format or assistant.response_format or "auto",
+    )
+
+
+async def _assistant(conn: AsyncConnection, project: str, assistant_id: str) -> Assistant:
+    try:
+        return await assistants.get(conn, project, assistant_id)
+    except NotFoundError as error:
+        error.param = "assistant_id"
+        raise
+
+
+async def create(
+    conn: AsyncConnection,
+    project: str,
+    thread_id: str,
+    request: CreateRunRequest,
+    *,
+    expiry_s: int = RUN_EXPIRY_SECONDS,
+) -> RunChange:
+    thread = await threads.get(conn, project, thread_id)
+    assistant = await _assistant(conn, project, request.assistant_id)
+    await check_unlocked(conn, thread.id, for_message=False)
+    for index, message in enumerate(request.additional_messages or []):
+        await messages.add(conn, project, thread, message, param=f"additional_messages[{index}]")
+    run = _new_run(thread, assistant, request, request.additional_instructions, expiry_s)
+    await store.insert(conn, project, run)
+    return RunChange(run, [ev.ThreadRunCreated(data=run), ev.ThreadRunQueued(data=run)])
+
+
+async def create_thread_and_run(
+    conn: AsyncConnection,
+    project: str,
+    request: CreateThreadAndRunRequest,
+    *,
+    expiry_s: int = RUN_EXPIRY_SECONDS,
+) -> RunChange:
+    assistant = await _assistant(conn, project, request.assistant_id)
+    given = request.thread
+    thread_request = CreateThreadRequest(
+        messages=given.messages if given else None,
+        tool_resources=request.tool_resources or (given.tool_resources if given else None),
+        metadata=given.metadata if given else None,
+    )
+    thread = await threads.create(conn, project, thread_request)
+    run = _new_run(thread, assistant, request, None, expiry_s)
+    await store.insert(conn, project, run)
+    return RunChange(
+        run,
+        [
+            ev.ThreadCreated(data=thread),
+            ev.ThreadRunCreated(data=run),
+            ev.ThreadRunQueued(data=run),
+        ],
+    )
+
+
+async def get(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> Run:
+    run = await store.get(conn, project, thread_id, run_id)
+    if run is None:
+        await threads.get(conn, project, thread_id)
+        raise NotFoundError.for_id("run", run_id)
+    return run
+
+
+async def modify(
+    conn: AsyncConnection, project: str, thread_id: str, run_id: str, request: ModifyRunRequest
+) -> Run:
+    run = await get(conn, project, thread_id, run_id)
+    if "metadata" in request.model_fields_set:
+        run.metadata = request.metadata or {}
+    await store.save(conn, project, run)
+    return run
+
+
+async def page(
+    conn: AsyncConnection, project: str, thread_id: str, params: PageParams
+) -> Page[Run]:
+    await threads.get(conn, project, thread_id)
+    return await store.page(conn, project, thread_id, params)
+
+
+async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> RunChange:
+    """Queued and in-progress runs go to `cancelling` (the executor finishes the job); a run
+    waiting for tool outputs has nothing running and is cancelled at once."""
+    run = await get(conn, project, thread_id, run_id)
+    if run.status not in ("queued", "in_progress", "requires_action"):
+        raise InvalidRequestError(f"Cannot cancel run with status '{run.status}'.", param=None)
+    now = int(time.time())
+    waiting = run.status == "requires_action"
+    run, name = state.advance(run, "cancelling", now)
+    events = [ev.run_event(name, run)]
+    if waiting:
+        for step in await steps_store.for_run(conn, run.id):
+            if step.status == "in_progress":
+                closed, step_name = state.advance_step(step, "cancelled", now)
+                await steps_store.upsert(conn, project, closed)
+                events.append(ev.step_event(step_name, closed))
+        run, name = state.advance(run, "cancelled", now)
+        events.append(ev.run_event(name, run))
+    await store.save(conn, project, run)
+    return RunChange(run, events, schedule=not waiting)
+
+
+async def submit_tool_outputs(
+    conn: AsyncConnection,
+    project: str,
+    thread_id: str,
+    run_id: str,
+    request: SubmitToolOutputsRequest,
+) -> RunChange:
+    run = await get(conn, project, thread_id, run_id)
+    if run.status != "requires_action" or run.required_action is None:
+        raise InvalidRequestError(
+            f'Runs in status "{run.status}" do not accept tool outputs.', param=None
+        )
+    expected = [call.id for call in run.required_action.submit_tool_outputs.tool_calls]
+    outputs = _outputs_by_call(request, expected)
+    step = await _waiting_step(conn, run)
+    now = int(time.time())
+    calls = []
+    for call in step.step_details.tool_calls:  # type: ignore[union-attr]
+        if isinstance(call, FunctionToolCall) and call.id in outputs:
+            call = call.model_copy(
+                update={"function": call.function.model_copy(update={"output": outputs[call.id]})}
+            )
+        calls.append(call)
+    step = step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
+    step, step_name = state.advance_step(step, "completed", now)
+    await steps_store.upsert(conn, project, step)
+    run, name = state.advance(run, "queued", now)
+    await store.save(conn, project, run)
+    return RunChange(run, [ev.step_event(step_name, step), ev.run_event(name, run)])
+
+
+def _outputs_by_call(request: SubmitToolOutputsRequest, expected: list[str]) -> dict[str, str]:
+    outputs: dict[str, str] = {}
+    for index, item in enumerate(request.tool_outputs):
+        param = f"tool_outputs[{index}].tool_call_id"
+        if item.tool_call_id is None:
+            raise InvalidRequestError(
+                "Missing required parameter: 'tool_call_id'.",
+                param=param,
+                code="missing_required_parameter",
+            )
+        if item.tool_call_id not in expected:
+            raise InvalidRequestError(
+                f"No tool call found with id '{item.tool_call_id}' in the run's required action.",
+                param=param,
+            )
+        if item.tool_call_id in outputs:
+            raise InvalidRequestError(
+                f"Duplicate output for tool call '{item.tool_call_id}'.", param=param
+            )
+        outputs[item.tool_call_id] = item.output or ""
+    missing = [call_id for call_id in expected if call_id not in outputs]
+    if missing:
+        raise InvalidRequestError(
+            f"Expected tool outputs for call_ids {expected}, got {list(outputs)}; missing "
+            f"{missing}.",
+            param="tool_outputs",
+        )
+    return outputs
+
+
+async def _waiting_step(conn: AsyncConnection, run: Run) -> RunStep:
+    for step in reversed(await steps_store.for_run(conn, run.id)):
+        if step.status == "in_progress" and step.type == "tool_calls":
+            return step
+    raise InvalidRequestError("The run has no tool call waiting for outputs.")

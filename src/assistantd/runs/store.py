@@ -1,0 +1,89 @@
+"""All SQL for runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db import documents
+from assistantd.db.tables import runs, threads
+from assistantd.pagination import PageParams
+from assistantd.runs.schemas import Run
+from assistantd.schemas import Page
+
+ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
+
+
+async def insert(conn: AsyncConnection, project: str, run: Run) -> None:
+    await documents.insert_doc(
+        conn,
+        runs,
+        project,
+        run,
+        thread_id=run.thread_id,
+        status=run.status,
+        expires_at=run.expires_at,
+    )
+
+
+async def get(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> Run | None:
+    return await documents.get_doc(conn, runs, project, run_id, Run, runs.c.thread_id == thread_id)
+
+
+async def get_by_id(conn: AsyncConnection, run_id: str) -> tuple[str, Run] | None:
+    """(project, run) for the executor, which works on behalf of the run's project."""
+    row = (
+        await conn.execute(select(runs.c.project, runs.c.body).where(runs.c.id == run_id))
+    ).first()
+    return None if row is None else (row.project, Run.model_validate_json(row.body))
+
+
+async def save(conn: AsyncConnection, project: str, run: Run) -> None:
+    await documents.update_doc(
+        conn, runs, project, run, status=run.status, expires_at=run.expires_at
+    )
+
+
+async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
+    query = select(runs.c.id).where(runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE))
+    return (await conn.execute(query.limit(1))).scalar_one_or_none()
+
+
+async def lock_thread(conn: AsyncConnection, thread_id: str) -> None:
+    """Serialise run creation and message creation on one thread (PostgreSQL row lock; SQLite
+    already serialises every write transaction)."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
+
+
+async def page(
+    conn: AsyncConnection, project: str, thread_id: str, params: PageParams
+) -> Page[Run]:
+    return await documents.page_docs(
+        conn, runs, project, params, Run, runs.c.thread_id == thread_id
+    )
+
+
+async def ids_with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[str]:
+    query = select(runs.c.id).where(runs.c.status.in_(statuses))
+    return list((await conn.execute(query)).scalars())
+
+
+async def expired_ids(conn: AsyncConnection, now: int) -> list[str]:
+    """Live runs whose `expires_at` has passed."""
+    query = select(runs.c.id).where(
+        runs.c.status.in_(("queued", "requires_action")), runs.c.expires_at < now
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def set_status_if(conn: AsyncConnection, run: Run, expected: str) -> bool:
+    """Compare-and-set: write `run` only if the stored status is still `expected`."""
+    query = (
+        update(runs)
+        .where(runs.c.id == run.id, runs.c.status == expected)
+        .values(body=run.model_dump_json(), status=run.status, expires_at=run.expires_at)
+    )
+    return bool((await conn.execute(query)).rowcount)

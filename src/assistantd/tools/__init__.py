@@ -1,0 +1,1 @@
+"""Server-side tools a run can call: the ToolRunner protocol and the tools' chat definitions."""

@@ -1,0 +1,63 @@
+"""The seam between the run loop and server-side tools (code interpreter, file search).
+
+The run loop offers each server tool to the model as a chat-completions function (its
+`definition`). When the model calls it, the loop hands the call to the tool's runner, which
+streams its progress as step deltas through `ToolContext.publish` and returns the finished call
+(with outputs) for the run step. Function tools are not runners: they go to the client
+through `requires_action`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from assistantd.events.models import StreamEvent
+from assistantd.run_steps.schemas import RunStep, ToolCall
+from assistantd.runs.schemas import Run
+
+CODE_INTERPRETER_FUNCTION = "code_interpreter"
+
+CODE_INTERPRETER_DEFINITION: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": CODE_INTERPRETER_FUNCTION,
+        "description": (
+            "Run Python code in a stateful sandbox, like a Jupyter notebook: variables and "
+            "imports persist between calls, the value of the last expression is shown, and "
+            "printed output is returned. Files are in /mnt/data (the working directory); files "
+            "you save there can be linked as sandbox:/mnt/data/<name>. There is no internet."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "The Python code to run."}},
+            "required": ["code"],
+        },
+    },
+}
+
+
+class ToolUnavailable(Exception):
+    """The tool cannot run on this server now (e.g. no Docker engine for the sandbox)."""
+
+
+@dataclass
+class ToolContext:
+    project: str
+    run: Run
+    step: RunStep
+    index: int  # the call's position in the step's tool_calls (for deltas)
+    publish: Callable[[StreamEvent], None]
+
+
+class ToolRunner(Protocol):
+    tool_type: str
+
+    async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
+        """Carry out `call`, streaming deltas; return it with its outputs filled in."""
+        ...
+
+    async def interrupt(self, context: ToolContext) -> None:
+        """Stop the call under way (the run was cancelled)."""
+        ...
