@@ -50,7 +50,7 @@ def sandbox_settings(data_dir: Path, **overrides: Any) -> Settings:
         "sandbox_exec_timeout_s": 30.0,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @dataclass
@@ -116,8 +116,8 @@ async def sandbox(
     await sandbox.stop()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)

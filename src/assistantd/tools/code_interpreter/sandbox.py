@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -68,6 +69,10 @@ class DockerSandbox:
         )
         self.run_id = secrets.token_hex(6)
         self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-docker")
+        # Built once (no I/O); `_api` is set only once the engine and the image were found.
+        self._client = docker.APIClient(
+            base_url=settings.sandbox_docker_url, version=dc.API_VERSION, timeout=60
+        )
         self._api: docker.APIClient | None = None
         self._reason: str | None = "not started"
         self._sessions: dict[str, Container] = {}
@@ -81,6 +86,7 @@ class DockerSandbox:
         self._background: set[asyncio.Task[Any]] = set()
         self._exec_ids = itertools.count(1)
         self._running = False
+        self._stopped = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -106,8 +112,15 @@ class DockerSandbox:
     async def _connect(self) -> None:
         """Reach the engine and find the image; on failure record why (fail closed)."""
         settings = self._settings
+        api = self._client
+        url = settings.sandbox_docker_url
+        socket_path = url.removeprefix("unix://")
+        if url.startswith("unix://") and not await self._call(os.path.exists, socket_path):
+            # Checked here because docker-py leaks the socket of a failed unix connect.
+            self._reason = f"docker engine unreachable: {url} does not exist"
+            log.warning("code interpreter unavailable: %s", self._reason)
+            return
         try:
-            api = docker.APIClient(base_url=settings.sandbox_docker_url, version=dc.API_VERSION)
             await self._call(api.ping)
             await self._call(api.inspect_image, settings.sandbox_image)
         except ImageNotFound:
@@ -143,6 +156,10 @@ class DockerSandbox:
         ]
 
     async def stop(self) -> None:
+        """Remove every container of this run (sessions and pool); folders stay. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._running = False
         for task in [*self._tasks, *self._background]:
             task.cancel()
@@ -158,6 +175,9 @@ class DockerSandbox:
         if self._api is not None:
             await self._sweep({dc.LABEL_RUN: self.run_id})
             await self._call(self.files.clear_pool_dirs)
+            self._api = None
+        self._client.close()
+        self._reason = "sandbox is stopped"
         self._threads.shutdown(wait=False)
 
     async def status(self) -> dict[str, Any]:
@@ -289,7 +309,7 @@ class DockerSandbox:
 
     async def _check_available(self) -> None:
         if not self._running:
-            raise SandboxUnavailable("sandbox is not started")
+            raise SandboxUnavailable("sandbox is not started" if not self._stopped else "stopped")
         if not await self._ensure_engine():
             raise SandboxUnavailable(self._reason or "docker engine unavailable")
 

@@ -82,13 +82,21 @@ class Kernel:
 
     # -- image capture ----------------------------------------------------------------------
 
+    @staticmethod
+    def loaded(name: str) -> Any:
+        """The module if fully imported; not while the pre-import thread is still running it."""
+        module = sys.modules.get(name)
+        if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+            return None
+        return module
+
     def ensure_patches(self) -> None:
         """Patch `pyplot.show` and `PIL.Image.Image.show` once their modules are loaded."""
-        plt: Any = sys.modules.get("matplotlib.pyplot")
+        plt = self.loaded("matplotlib.pyplot")
         if plt is not None and "mpl" not in self._patched:
             self._patched.add("mpl")
             plt.show = lambda *args, **kwargs: self.harvest_figures()
-        pil = sys.modules.get("PIL.Image")
+        pil = self.loaded("PIL.Image")
         if pil is not None and "pil" not in self._patched:
             self._patched.add("pil")
             kernel = self
@@ -101,7 +109,7 @@ class Kernel:
             pil.Image.show = show
 
     def harvest_figures(self) -> None:
-        plt = sys.modules.get("matplotlib.pyplot")
+        plt = self.loaded("matplotlib.pyplot")
         if plt is None:
             return
         for num in plt.get_fignums():
