@@ -14,9 +14,11 @@ import builtins
 import contextlib
 import io
 import os
+import select
 import signal
 import sys
 import threading
+import time
 import traceback
 import types
 from typing import Any
@@ -26,6 +28,7 @@ try:
 except ImportError:  # run as a script inside the container
     import protocol  # type: ignore[no-redef, import-not-found]
 
+PREIMPORT_IDLE_S = 0.2
 PREIMPORTS = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "PIL.Image")
 FILENAME = "<cell>"
 
@@ -177,8 +180,16 @@ class Kernel:
         reader = protocol.FrameReader()
         signal.signal(signal.SIGINT, self.on_sigint)
         self.send({"ev": "ready"})
-        threading.Thread(target=self.preimport, daemon=True).start()
+        # Pre-import once idle, so a cold session's first call doesn't compete with it.
+        preimport_at: float | None = time.monotonic() + PREIMPORT_IDLE_S
         while True:
+            if preimport_at is not None:
+                wait = max(0.0, preimport_at - time.monotonic())
+                if not select.select([self._req_fd], [], [], wait)[0]:
+                    threading.Thread(target=self.preimport, daemon=True).start()
+                    preimport_at = None
+                    continue
+                preimport_at = time.monotonic() + PREIMPORT_IDLE_S
             data = os.read(self._req_fd, 65536)
             if not data:
                 return
