@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from assistantd.tools.code_interpreter.events import LogChunk
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox
 
 from .conftest import run
@@ -131,3 +132,32 @@ async def test_file_size_limit(make_sandbox) -> None:  # type: ignore[no-untyped
     )
     result = await run(sandbox, "limits-fsize", code)
     assert result.logs == "EFBIG ENOSPC\n", result.logs
+
+
+async def test_image_cap(sandbox: DockerSandbox) -> None:
+    code = (
+        "import matplotlib.pyplot as plt\nfor i in range(12):\n    plt.figure(); plt.plot([0, i])\n"
+    )
+    result = await run(sandbox, "limits-images", code)
+    assert len(result.images) == 10
+    assert result.logs.count("[image dropped") == 2
+
+
+async def test_abandoned_call_is_interrupted(sandbox: DockerSandbox) -> None:
+    await run(sandbox, "limits-abandon", "kept = 5")
+    stream = sandbox.execute("limits-abandon", "import time\nprint('go')\ntime.sleep(60)")
+    first = await anext(stream)
+    assert first == LogChunk("go\n")
+    await stream.aclose()  # the consumer walks away (e.g. the run was cancelled)
+    started = time.monotonic()
+    after = await run(sandbox, "limits-abandon", "kept")
+    assert time.monotonic() - started < 2.0
+    assert after.logs == "5\n" and after.done is not None and not after.done.session_reset
+
+
+async def test_sessions_run_concurrently(sandbox: DockerSandbox) -> None:
+    code = "import time; time.sleep(1); print('done')"
+    started = time.monotonic()
+    results = await asyncio.gather(*(run(sandbox, f"limits-par-{i}", code) for i in range(3)))
+    assert [r.logs for r in results] == ["done\n"] * 3
+    assert time.monotonic() - started < 2.8  # not serialised (cold starts included)

@@ -208,10 +208,12 @@ class DockerSandbox:
         return len(found)
 
     async def _remove(self, container_id: str) -> None:
-        assert self._api is not None
+        api = self._api
+        if api is None:
+            return  # stopped: stop() already swept everything of this run
         with contextlib.suppress(NotFound):
             try:
-                await self._call(self._api.remove_container, container_id, force=True)
+                await self._call(api.remove_container, container_id, force=True)
             except DockerException as exc:
                 if "already in progress" not in str(exc):
                     log.warning("cannot remove sandbox container %s: %s", container_id, exc)
@@ -240,7 +242,16 @@ class DockerSandbox:
         """Create, attach, start; wait until the kernel is ready (and warm, for the pool)."""
         name = f"assistantd-sbx-{self.run_id}-{secrets.token_hex(4)}"
         async with self._start_slots:
-            container_id, attach = await self._call(self._create_sync, name, mount_dir, session)
+            loop = asyncio.get_running_loop()
+            created = loop.run_in_executor(
+                self._threads, self._create_sync, name, mount_dir, session
+            )
+            try:
+                container_id, attach = await asyncio.shield(created)
+            except asyncio.CancelledError:
+                # The engine call goes on in its thread: remove what it creates.
+                created.add_done_callback(self._remove_when_created)
+                raise
             container = Container(container_id, name, attach, mount_dir)
             try:
                 timeout = self._settings.sandbox_start_timeout_s
@@ -251,6 +262,12 @@ class DockerSandbox:
                 await self._discard(container)
                 raise
         return container
+
+    def _remove_when_created(self, created: asyncio.Future[tuple[str, Any]]) -> None:
+        if not created.cancelled() and created.exception() is None:
+            container_id, attach = created.result()
+            attach.close()
+            self._spawn(self._remove(container_id))
 
     async def _discard(self, container: Container) -> None:
         await container.close()
@@ -302,8 +319,17 @@ class DockerSandbox:
                 self._spawn(self._discard(container))
                 return None
             container.last_used = container.created_at = time.monotonic()
+            self._spawn(self._rename(container, key))
             return container
         return None
+
+    async def _rename(self, container: Container, key: str) -> None:
+        """Show the session in `docker ps` (labels can't change after creation)."""
+        new_name = f"assistantd-sbx-{key}-{secrets.token_hex(3)}"
+        with contextlib.suppress(DockerException):
+            if self._api is not None:
+                await self._call(self._api.rename, container.id, new_name)
+                container.name = new_name
 
     # -- sessions ---------------------------------------------------------------------------
 
