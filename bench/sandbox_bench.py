@@ -49,7 +49,8 @@ def settings(data_dir: Path, image: str, **overrides: Any) -> Settings:
 def ms(values: list[float]) -> str:
     values = sorted(values)
     p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-    return f"p50 {statistics.median(values) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (n={len(values)})"
+    p50 = statistics.median(values)
+    return f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms (n={len(values)})"
 
 
 def mem_available() -> int:
@@ -116,7 +117,7 @@ async def bench_pool(data_dir: Path, image: str, samples: int) -> None:
         times = []
         for i in range(samples):
             deadline = time.monotonic() + 60
-            while (await sandbox.status())["pool"] < 2 and time.monotonic() < deadline:
+            while (await sandbox.status())["pool"] < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
             started = time.perf_counter()
             await call(sandbox, f"pool-{i}", "print(1)")

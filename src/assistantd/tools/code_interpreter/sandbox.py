@@ -18,7 +18,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -52,7 +52,7 @@ class Sandbox(Protocol):
     async def status(self) -> dict[str, Any]: ...
     def execute(
         self, session_key: str, code: str, *, timeout_s: float | None = None
-    ) -> AsyncIterator[SandboxEvent]: ...
+    ) -> AsyncGenerator[SandboxEvent, None]: ...
     async def interrupt(self, session_key: str) -> None: ...
     async def put_file(self, session_key: str, name: str, data: bytes) -> None: ...
     async def read_file(self, session_key: str, relative_path: str) -> bytes: ...
@@ -358,7 +358,7 @@ class DockerSandbox:
 
     async def execute(
         self, session_key: str, code: str, *, timeout_s: float | None = None
-    ) -> AsyncIterator[SandboxEvent]:
+    ) -> AsyncGenerator[SandboxEvent, None]:
         """Run `code` in the session's kernel; yield logs and images as they come, then Done.
 
         Close the generator early (`aclose()`, or cancel the consumer) to abandon the call: the
