@@ -63,3 +63,31 @@ class Settings(BaseSettings):
             key, _, project = entry.partition("=")
             keys[key.strip()] = project.strip() or "default"
         return keys
+
+    # -- code-interpreter sandbox (tools/code_interpreter) ---------------------------------------
+    sandbox_docker_url: str = "unix:///var/run/docker.sock"
+    sandbox_image: str = "assistantd-sandbox:latest"
+    sandbox_instance: str = "default"
+    """Label of this server's containers; on start, leftovers with the same label are removed."""
+    sandbox_pool_size: int = 2
+    """Pre-started, pre-imported containers waiting for a thread's first code call."""
+    sandbox_idle_timeout_s: float = 20 * 60
+    sandbox_max_life_s: float = 60 * 60
+    sandbox_reap_interval_s: float = 15.0
+    sandbox_exec_timeout_s: float = 120.0
+    sandbox_kill_grace_s: float = 3.0
+    """After a timeout or interrupt, SIGINT first; SIGKILL the kernel this much later."""
+    sandbox_start_timeout_s: float = 30.0
+    sandbox_start_concurrency: int = 4
+    sandbox_memory_bytes: int = 1024**3
+    sandbox_cpus: float = 1.0
+    sandbox_pids_limit: int = 128
+    sandbox_tmp_bytes: int = 64 * 1024**2
+    sandbox_nofile: int = 1024
+    sandbox_max_file_bytes: int = 512 * 1024**2
+    """RLIMIT_FSIZE in the container: the largest file user code can write."""
+    sandbox_max_read_bytes: int = 512 * 1024**2
+    sandbox_uid: int = 10001
+    sandbox_gid: int = 10001
+    sandbox_runtime: str | None = None
+    """Optional OCI runtime, e.g. `runsc` (gVisor), registered in the engine's daemon.json."""

@@ -1,1 +1,2 @@
-"""Server-side tools a run can call: the ToolRunner protocol and the tools' chat definitions."""
+"""Server-side tools a run can call: the ToolRunner protocol (base.py), the code interpreter
+(code_interpreter/) and, later, file search."""

@@ -1,0 +1,200 @@
+"""Builds the sandbox image: `build_image(tag=..., offline=...)` and `python -m` of this module.
+
+Online: `sandbox/Dockerfile` (FROM python:3.12-slim + pinned pip packages). Offline (no registry):
+an mmdebstrap'd Debian bookworm rootfs with Debian's python3 data stack, `docker import`ed as a
+base, then a classic `docker build` that adds the same layer as the online Dockerfile
+(`runtime/setup_image.sh`). The image carries a label with a hash of everything that went in, so
+a rebuild with unchanged inputs is a no-op. The rootfs tarball is cached in
+`$ASSISTANTD_SANDBOX_CACHE` (default `~/.cache/assistantd`) so CI's second run is fast.
+
+It owns building only; running containers is `sandbox.py`'s job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import docker
+from docker.errors import ImageNotFound
+
+log = logging.getLogger(__name__)
+
+HASH_LABEL = "assistantd.sandbox.hash"
+DEFAULT_TAG = "assistantd-sandbox:latest"
+BASE_REPO = "assistantd-sandbox-base"
+RUNTIME_DIR = Path(__file__).parent / "runtime"
+RUNTIME_FILES = ("protocol.py", "kernel.py", "supervisor.py", "setup_image.sh")
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+SUITE = "bookworm"
+PACKAGES = (
+    "python3",
+    "python3-numpy",
+    "python3-pandas",
+    "python3-matplotlib",
+    "python3-scipy",
+    "python3-pil",
+    "python3-openpyxl",
+    "python3-xlrd",
+    "python3-tabulate",
+    "tini",
+)
+MMDEBSTRAP_OPTIONS = (
+    "--variant=essential",
+    "--dpkgopt=path-exclude=/usr/share/doc/*",
+    "--dpkgopt=path-exclude=/usr/share/man/*",
+    "--dpkgopt=path-exclude=/usr/share/locale/*",
+    "--dpkgopt=path-exclude=/usr/share/info/*",
+)
+
+# The offline top layer; mirrors sandbox/Dockerfile after its pip step. No `# syntax=` line:
+# that would make BuildKit fetch a frontend from a registry.
+OFFLINE_DOCKERFILE = """\
+FROM {base}
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PYTHONDONTWRITEBYTECODE=1
+COPY runtime/ /opt/assistantd/runtime/
+RUN sh /opt/assistantd/runtime/setup_image.sh
+ENV LANG=C.UTF-8 MPLBACKEND=Agg HOME=/tmp MPLCONFIGDIR=/tmp/.mplconfig \
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+USER 10001:10001
+WORKDIR /mnt/data
+CMD ["python3", "/opt/assistantd/runtime/supervisor.py"]
+"""
+
+
+def cache_dir() -> Path:
+    default = Path("~/.cache/assistantd").expanduser()
+    return Path(os.environ.get("ASSISTANTD_SANDBOX_CACHE", default)).expanduser()
+
+
+def rootfs_hash() -> str:
+    spec = json.dumps([SUITE, PACKAGES, MMDEBSTRAP_OPTIONS]).encode()
+    return hashlib.sha256(spec).hexdigest()[:16]
+
+
+def content_hash(*, offline: bool) -> str:
+    """Hash of every input of the image: runtime files, package list, build recipe."""
+    digest = hashlib.sha256()
+    for name in RUNTIME_FILES:
+        digest.update(name.encode() + b"\0" + (RUNTIME_DIR / name).read_bytes() + b"\0")
+    if offline:
+        digest.update(rootfs_hash().encode() + OFFLINE_DOCKERFILE.encode())
+    else:
+        for path in (REPO_ROOT / "sandbox/Dockerfile", REPO_ROOT / "sandbox/requirements.txt"):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def ensure_rootfs() -> Path:
+    """The cached Debian rootfs tarball, made by mmdebstrap if missing (~1.5-4 min)."""
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"rootfs-{SUITE}-{rootfs_hash()}.tar"
+    if target.exists():
+        return target
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("mmdebstrap is not installed (apt-get install mmdebstrap)")
+    partial = target.with_suffix(".tmp.tar")  # mmdebstrap picks the format from the suffix
+    cmd = [
+        "mmdebstrap",
+        *MMDEBSTRAP_OPTIONS,
+        "--include=" + ",".join(PACKAGES),
+        SUITE,
+        str(partial),
+    ]
+    log.info("building rootfs: %s", " ".join(cmd))
+    subprocess.run(cmd, check=True)
+    partial.rename(target)
+    return target
+
+
+def ensure_base(client: docker.DockerClient) -> str:
+    """The imported rootfs as a local image tag."""
+    tag = f"{BASE_REPO}:{rootfs_hash()}"
+    try:
+        client.images.get(tag)
+        return tag
+    except ImageNotFound:
+        pass
+    tarball = ensure_rootfs()
+    log.info("docker import %s -> %s", tarball, tag)
+    client.api.import_image_from_file(str(tarball), repository=BASE_REPO, tag=rootfs_hash())
+    return tag
+
+
+def _offline_context(directory: Path, base: str) -> None:
+    (directory / "runtime").mkdir()
+    for name in RUNTIME_FILES:
+        shutil.copy2(RUNTIME_DIR / name, directory / "runtime" / name)
+    (directory / "Dockerfile").write_text(OFFLINE_DOCKERFILE.format(base=base))
+
+
+def _online_context(directory: Path) -> None:
+    if not (REPO_ROOT / "sandbox/Dockerfile").exists():
+        raise RuntimeError("sandbox/Dockerfile not found: use a source checkout or --offline")
+    (directory / "sandbox").mkdir()
+    for name in ("Dockerfile", "requirements.txt"):
+        shutil.copy2(REPO_ROOT / "sandbox" / name, directory / "sandbox" / name)
+    runtime = directory / "src/assistantd/tools/code_interpreter/runtime"
+    runtime.mkdir(parents=True)
+    for name in RUNTIME_FILES:
+        shutil.copy2(RUNTIME_DIR / name, runtime / name)
+
+
+def build_image(
+    *, tag: str = DEFAULT_TAG, offline: bool, client: docker.DockerClient | None = None
+) -> str:
+    """Build (or find up to date) the sandbox image; return its id."""
+    client = client or docker.from_env(timeout=600)
+    want = content_hash(offline=offline)
+    try:
+        image = client.images.get(tag)
+        if image.labels.get(HASH_LABEL) == want:
+            return str(image.id)
+    except ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory(prefix="assistantd-sandbox-") as tmp:
+        context = Path(tmp)
+        if offline:
+            _offline_context(context, ensure_base(client))
+            dockerfile, network = "Dockerfile", "none"
+        else:
+            _online_context(context)
+            dockerfile, network = "sandbox/Dockerfile", "default"
+        image, _ = client.images.build(
+            path=str(context),
+            dockerfile=dockerfile,
+            tag=tag,
+            labels={HASH_LABEL: want},
+            network_mode=network,
+            pull=not offline,
+            rm=True,
+            forcerm=True,
+        )
+    return str(image.id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Build the code-interpreter sandbox image.")
+    parser.add_argument("--offline", action="store_true", help="Debian rootfs, no registry")
+    parser.add_argument("--tag", default=DEFAULT_TAG)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    started = time.monotonic()
+    image_id = build_image(tag=args.tag, offline=args.offline)
+    print(f"{args.tag} {image_id} ({time.monotonic() - started:.1f}s)", file=sys.stderr)
+    print(image_id)
+
+
+if __name__ == "__main__":
+    main()

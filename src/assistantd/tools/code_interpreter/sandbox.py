@@ -1,0 +1,515 @@
+"""The `Sandbox` protocol the run executor uses, and `DockerSandbox`, its Docker implementation.
+
+DockerSandbox owns container lifecycles: one container per session key (the thread id), never
+reused across sessions; a warm pool of pre-started, pre-imported containers claimed on a
+session's first call and refilled in the background; an idle/max-life reaper; and sweeps of
+labelled leftovers on start and stop. The docker SDK is synchronous, so every engine call runs
+in a small thread pool. It fails closed: without an engine or image, `execute` raises
+`SandboxUnavailable`; code never runs on the host. Per-session files live in host folders
+(`session_files.py`) that outlive containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import docker
+from docker.errors import DockerException, ImageNotFound, NotFound
+
+from assistantd.settings import Settings
+
+from . import docker_config as dc
+from .container import Container, ContainerGone
+from .events import (
+    ChangedFile,
+    Done,
+    DoneStatus,
+    Image,
+    LogChunk,
+    SandboxEvent,
+    SandboxUnavailable,
+)
+from .session_files import SessionFiles, check_session_key
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STATUSES: tuple[DoneStatus, ...] = ("ok", "error", "timeout", "oom", "killed")
+
+
+class Sandbox(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def status(self) -> dict[str, Any]: ...
+    def execute(
+        self, session_key: str, code: str, *, timeout_s: float | None = None
+    ) -> AsyncGenerator[SandboxEvent, None]: ...
+    async def interrupt(self, session_key: str) -> None: ...
+    async def put_file(self, session_key: str, name: str, data: bytes) -> None: ...
+    async def read_file(self, session_key: str, relative_path: str) -> bytes: ...
+    async def close_session(self, session_key: str, *, delete_files: bool = False) -> None: ...
+
+
+class DockerSandbox:
+    """Sessions in hardened Docker containers. Create, `await start()`, use, `await stop()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.files = SessionFiles(
+            settings.data_dir / "sandbox", settings.sandbox_uid, settings.sandbox_gid
+        )
+        self.run_id = secrets.token_hex(6)
+        self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-docker")
+        # Built once (no I/O); `_api` is set only once the engine and the image were found.
+        self._client = docker.APIClient(
+            base_url=settings.sandbox_docker_url, version=dc.API_VERSION, timeout=60
+        )
+        self._api: docker.APIClient | None = None
+        self._reason: str | None = "not started"
+        self._sessions: dict[str, Container] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ran_code: set[str] = set()  # keys whose kernel has run code (for session_reset)
+        self._pool: list[Container] = []
+        self._pool_starting = 0
+        self._pool_wakeup = asyncio.Event()
+        self._start_slots = asyncio.Semaphore(settings.sandbox_start_concurrency)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self._exec_ids = itertools.count(1)
+        self._running = False
+        self._stopped = False
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _labels(self, session: str) -> dict[str, str]:
+        return {
+            dc.LABEL_SANDBOX: "1",
+            dc.LABEL_INSTANCE: self._settings.sandbox_instance,
+            dc.LABEL_RUN: self.run_id,
+            dc.LABEL_SESSION: session,
+        }
+
+    # -- lifespan ---------------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        """Reach the engine and find the image; on failure record why (fail closed)."""
+        settings = self._settings
+        api = self._client
+        url = settings.sandbox_docker_url
+        socket_path = url.removeprefix("unix://")
+        if url.startswith("unix://") and not await self._call(os.path.exists, socket_path):
+            # Checked here because docker-py leaks the socket of a failed unix connect.
+            self._reason = f"docker engine unreachable: {url} does not exist"
+            log.warning("code interpreter unavailable: %s", self._reason)
+            return
+        try:
+            await self._call(api.ping)
+            await self._call(api.inspect_image, settings.sandbox_image)
+        except ImageNotFound:
+            self._reason = (
+                f"sandbox image {settings.sandbox_image!r} not found; "
+                "build it with `assistantd sandbox build --offline`"
+            )
+        except (DockerException, OSError) as exc:
+            self._reason = f"docker engine unreachable at {settings.sandbox_docker_url}: {exc}"
+        else:
+            self._api, self._reason = api, None
+            return
+        log.warning("code interpreter unavailable: %s", self._reason)
+
+    async def _ensure_engine(self) -> bool:
+        """Connect if not connected yet; the first time, sweep leftovers of earlier runs."""
+        if self._api is None:
+            await self._connect()
+            if self._api is None:
+                return False
+            await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance})
+            await self._call(self.files.clear_pool_dirs)
+        return True
+
+    async def start(self) -> None:
+        """Connect, sweep orphans, start the reaper and the pool. Never raises for a missing
+        engine or image: `status()` then says why and `execute` raises SandboxUnavailable."""
+        self._running = True
+        await self._ensure_engine()
+        self._tasks = [
+            asyncio.get_running_loop().create_task(self._reap_loop(), name="sandbox-reaper"),
+            asyncio.get_running_loop().create_task(self._pool_loop(), name="sandbox-pool"),
+        ]
+
+    async def stop(self) -> None:
+        """Remove every container of this run (sessions and pool); folders stay. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._running = False
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        containers = [*self._sessions.values(), *self._pool]
+        self._sessions.clear()
+        self._pool.clear()
+        for container in containers:
+            await container.close()
+        if self._api is not None:
+            await self._sweep({dc.LABEL_RUN: self.run_id})
+            await self._call(self.files.clear_pool_dirs)
+            self._api = None
+        self._client.close()
+        self._reason = "sandbox is stopped"
+        self._threads.shutdown(wait=False)
+
+    async def status(self) -> dict[str, Any]:
+        """For /readyz: `{"available": True, ...}` or `{"available": False, "reason": ...}`."""
+        if not self._running:
+            return {"available": False, "reason": "sandbox is not started"}
+        if not await self._ensure_engine():
+            return {"available": False, "reason": self._reason}
+        assert self._api is not None
+        try:
+            await self._call(self._api.ping)
+        except (DockerException, OSError) as exc:
+            return {"available": False, "reason": f"docker engine unreachable: {exc}"}
+        return {
+            "available": True,
+            "image": self._settings.sandbox_image,
+            "sessions": len(self._sessions),
+            "pool": len(self._pool),
+        }
+
+    async def _sweep(self, labels: dict[str, str]) -> int:
+        """Remove every container carrying `assistantd.sandbox=1` and these labels."""
+        api = self._api
+        assert api is not None
+        filters = [f"{dc.LABEL_SANDBOX}=1", *(f"{k}={v}" for k, v in labels.items())]
+        found = await self._call(api.containers, all=True, filters={"label": filters})
+        await asyncio.gather(*(self._remove(item["Id"]) for item in found))
+        return len(found)
+
+    async def _remove(self, container_id: str) -> None:
+        api = self._api
+        if api is None:
+            return  # stopped: stop() already swept everything of this run
+        with contextlib.suppress(NotFound):
+            try:
+                await self._call(api.remove_container, container_id, force=True)
+            except DockerException as exc:
+                if "already in progress" not in str(exc):
+                    log.warning("cannot remove sandbox container %s: %s", container_id, exc)
+
+    # -- containers -------------------------------------------------------------------------
+
+    def _create_sync(self, name: str, mount_dir: Path, session: str) -> tuple[str, Any]:
+        api = self._api
+        assert api is not None
+        kwargs = dc.create_kwargs(
+            self._settings, name=name, mount_dir=mount_dir, labels=self._labels(session)
+        )
+        container_id = api.create_container(**kwargs)["Id"]
+        try:
+            attach = api.attach_socket(
+                container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            api.start(container_id)
+        except BaseException:
+            with contextlib.suppress(DockerException):
+                api.remove_container(container_id, force=True)
+            raise
+        return container_id, attach
+
+    async def _launch(self, mount_dir: Path, session: str, *, warm: bool) -> Container:
+        """Create, attach, start; wait until the kernel is ready (and warm, for the pool)."""
+        name = f"assistantd-sbx-{self.run_id}-{secrets.token_hex(4)}"
+        async with self._start_slots:
+            loop = asyncio.get_running_loop()
+            created = loop.run_in_executor(
+                self._threads, self._create_sync, name, mount_dir, session
+            )
+            try:
+                container_id, attach = await asyncio.shield(created)
+            except asyncio.CancelledError:
+                # The engine call goes on in its thread: remove what it creates.
+                created.add_done_callback(self._remove_when_created)
+                raise
+            container = Container(container_id, name, attach, mount_dir)
+            try:
+                timeout = self._settings.sandbox_start_timeout_s
+                await asyncio.wait_for(container.ready, timeout)
+                if warm:
+                    await asyncio.wait_for(container.warm, timeout)
+            except BaseException:
+                await self._discard(container)
+                raise
+        return container
+
+    def _remove_when_created(self, created: asyncio.Future[tuple[str, Any]]) -> None:
+        if not created.cancelled() and created.exception() is None:
+            container_id, attach = created.result()
+            attach.close()
+            self._spawn(self._remove(container_id))
+
+    async def _discard(self, container: Container) -> None:
+        await container.close()
+        await self._remove(container.id)
+
+    # -- pool -------------------------------------------------------------------------------
+
+    async def _pool_loop(self) -> None:
+        while True:
+            if self._api is None:
+                await asyncio.sleep(5.0)
+                continue
+            self._pool = [c for c in self._pool if c.alive]
+            missing = self._settings.sandbox_pool_size - len(self._pool) - self._pool_starting
+            for _ in range(max(0, missing)):
+                self._pool_starting += 1
+                self._spawn(self._add_pool_container())
+            self._pool_wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pool_wakeup.wait(), 5.0)
+
+    async def _add_pool_container(self) -> None:
+        try:
+            mount_dir = await self._call(self.files.new_pool_dir)
+            try:
+                container = await self._launch(mount_dir, dc.POOL_SESSION, warm=True)
+            except BaseException:
+                await self._call(self.files.remove_dir, mount_dir)
+                raise
+            self._pool.append(container)
+        except (DockerException, OSError, ContainerGone, TimeoutError) as exc:
+            log.warning("sandbox pool start failed: %s", exc)
+            await asyncio.sleep(1.0)  # don't spin against a failing engine
+        finally:
+            self._pool_starting -= 1
+            self._pool_wakeup.set()
+
+    async def _claim(self, key: str) -> Container | None:
+        while self._pool:
+            container = self._pool.pop(0)
+            self._pool_wakeup.set()
+            if not container.alive:
+                self._spawn(self._discard(container))
+                continue
+            try:
+                container.mount_dir = await self._call(self.files.adopt, container.mount_dir, key)
+            except OSError as exc:
+                log.warning("sandbox pool claim failed: %s", exc)
+                self._spawn(self._discard(container))
+                return None
+            container.last_used = container.created_at = time.monotonic()
+            self._spawn(self._rename(container, key))
+            return container
+        return None
+
+    async def _rename(self, container: Container, key: str) -> None:
+        """Show the session in `docker ps` (labels can't change after creation)."""
+        new_name = f"assistantd-sbx-{key}-{secrets.token_hex(3)}"
+        with contextlib.suppress(DockerException):
+            if self._api is not None:
+                await self._call(self._api.rename, container.id, new_name)
+                container.name = new_name
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def _check_available(self) -> None:
+        if not self._running:
+            raise SandboxUnavailable("sandbox is not started" if not self._stopped else "stopped")
+        if not await self._ensure_engine():
+            raise SandboxUnavailable(self._reason or "docker engine unavailable")
+
+    async def _session(self, key: str) -> Container:
+        container = self._sessions.get(key)
+        if container is not None and container.alive:
+            return container
+        if container is not None:
+            del self._sessions[key]
+            self._spawn(self._discard(container))
+        container = await self._claim(key)
+        if container is None:
+            mount_dir = await self._call(self.files.session_dir, key)
+            try:
+                container = await self._launch(mount_dir, key, warm=False)
+            except (DockerException, OSError, ContainerGone, TimeoutError) as exc:
+                raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+        self._sessions[key] = container
+        return container
+
+    async def execute(
+        self, session_key: str, code: str, *, timeout_s: float | None = None
+    ) -> AsyncGenerator[SandboxEvent, None]:
+        """Run `code` in the session's kernel; yield logs and images as they come, then Done.
+
+        Close the generator early (`aclose()`, or cancel the consumer) to abandon the call: the
+        kernel is interrupted in the background and the next call waits for it.
+        """
+        check_session_key(session_key)
+        await self._check_available()
+        timeout = timeout_s if timeout_s is not None else self._settings.sandbox_exec_timeout_s
+        grace = self._settings.sandbox_kill_grace_s
+        lock = self._locks.setdefault(session_key, asyncio.Lock())
+        await lock.acquire()
+        container: Container | None = None
+        finished = False
+        try:
+            container = await self._session(session_key)
+            container.busy = True
+            exec_id = next(self._exec_ids)
+            await container.send(
+                {"op": "exec", "id": exec_id, "code": code, "timeout": timeout, "grace": grace}
+            )
+            # A supervisor always answers by timeout + grace; this watchdog is for a hung one.
+            watchdog = time.monotonic() + timeout + grace + 15.0
+            while not finished:
+                event = await self._next_event(session_key, container, exec_id, watchdog)
+                if isinstance(event, Done):
+                    finished = True
+                    self._ran_code.add(session_key)
+                yield event
+        finally:
+            if container is not None:
+                container.busy = False
+                container.last_used = time.monotonic()
+            if finished or container is None or not container.alive:
+                lock.release()
+            else:
+                self._spawn(self._abandon(container, lock, grace))
+
+    async def _next_event(
+        self, key: str, container: Container, exec_id: int, watchdog: float
+    ) -> SandboxEvent:
+        while True:
+            remaining = watchdog - time.monotonic()
+            try:
+                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+            except TimeoutError:
+                await self._discard(container)
+                return Done("killed")
+            if item is None:
+                return await self._container_died(container)
+            message, payload = item
+            if message.get("id") != exec_id:
+                continue  # left over from an abandoned call
+            ev = message.get("ev")
+            if ev == "log":
+                return LogChunk(str(message.get("text", "")))
+            if ev == "image":
+                return Image(payload)
+            if ev == "done":
+                return self._done(key, message)
+
+    def _done(self, key: str, message: dict[str, Any]) -> Done:
+        status = message.get("status")
+        files = [
+            ChangedFile(str(item["path"]), int(item["size"]))
+            for item in message.get("files", [])
+            if isinstance(item, dict)
+        ]
+        reset = bool(message.get("fresh")) and key in self._ran_code
+        final: DoneStatus = next((s for s in STATUSES if s == status), "error")
+        return Done(final, files, reset)
+
+    async def _container_died(self, container: Container) -> Done:
+        """The attach stream ended mid-call: find out why, clean up, report."""
+        status: DoneStatus = "killed"
+        api = self._api
+        if api is not None:
+            with contextlib.suppress(DockerException):
+                state = (await self._call(api.inspect_container, container.id))["State"]
+                if state.get("OOMKilled"):
+                    status = "oom"
+        self._spawn(self._discard(container))
+        container.queue.put_nowait(None)  # later reads see the death again
+        return Done(status)
+
+    async def _abandon(self, container: Container, lock: asyncio.Lock, grace: float) -> None:
+        """The consumer walked away mid-call: interrupt, wait for the end, then unlock."""
+        try:
+            with contextlib.suppress(ContainerGone):
+                await container.send({"op": "interrupt"})
+            deadline = time.monotonic() + grace + 5.0
+            while True:
+                remaining = deadline - time.monotonic()
+                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+                if item is None or item[0].get("ev") == "done":
+                    break
+        except TimeoutError:
+            await self._discard(container)
+        finally:
+            lock.release()
+
+    async def interrupt(self, session_key: str) -> None:
+        container = self._sessions.get(session_key)
+        if container is not None and container.alive and container.busy:
+            with contextlib.suppress(ContainerGone):
+                await container.send({"op": "interrupt"})
+
+    async def put_file(self, session_key: str, name: str, data: bytes) -> None:
+        check_session_key(session_key)
+        lock = self._locks.setdefault(session_key, asyncio.Lock())
+        if lock.locked() and self._sessions.get(session_key) is None:
+            async with lock:  # a pool claim may be moving the folder
+                await self._call(self.files.put, session_key, name, data)
+        else:
+            await self._call(self.files.put, session_key, name, data)
+
+    async def read_file(self, session_key: str, relative_path: str) -> bytes:
+        max_bytes = self._settings.sandbox_max_read_bytes
+        return await self._call(self.files.read, session_key, relative_path, max_bytes)
+
+    async def close_session(self, session_key: str, *, delete_files: bool = False) -> None:
+        """Remove the session's container; its files stay unless `delete_files`."""
+        container = self._sessions.pop(session_key, None)
+        if container is not None:
+            await self._discard(container)
+        if delete_files:
+            await self._call(self.files.delete, session_key)
+            self._ran_code.discard(session_key)
+
+    # -- reaper -----------------------------------------------------------------------------
+
+    async def _reap_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.sandbox_reap_interval_s)
+            await self.reap()
+
+    async def reap(self) -> int:
+        """Remove idle, too old and dead session containers now; return how many."""
+        now = time.monotonic()
+        idle, life = self._settings.sandbox_idle_timeout_s, self._settings.sandbox_max_life_s
+        expired = [
+            key
+            for key, c in self._sessions.items()
+            if not c.alive
+            or (not c.busy and (now - c.last_used > idle or now - c.created_at > life))
+        ]
+        removed = 0
+        for key in expired:
+            lock = self._locks.get(key)
+            if lock is not None and lock.locked():
+                continue
+            container = self._sessions.pop(key)
+            await self._discard(container)
+            removed += 1
+        return removed
