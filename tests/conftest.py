@@ -48,6 +48,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: Any) -> Settin
         "api_keys": API_KEYS,
         "upstream_base_url": "http://127.0.0.1:9/v1",
         "upstream_max_retries": 2,
+        "sandbox_enabled": False,  # the Docker suite (tests/docker) turns it on
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -39,6 +39,8 @@ from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
 from assistantd.settings import Settings
 from assistantd.threads.router import router as threads_router
+from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
+from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
 from assistantd.upstream import UpstreamClient
 from assistantd.validation import to_api_error
 
@@ -52,6 +54,7 @@ def create_app(
     *,
     migrate: bool = True,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
+    sandbox_factory: Callable[[Settings], Sandbox] = DockerSandbox,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,19 +65,27 @@ def create_app(
         blobs = LocalBlobStore(settings.data_dir / "files")
         broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
         upstream = UpstreamClient(settings, transport=upstream_transport)
-        executor = RunExecutor(settings, db, broker, upstream, blobs)
+        sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
+        runners = {}
+        if sandbox is not None:
+            await sandbox.start()  # never raises for a missing engine: status() says why
+            runners["code_interpreter"] = CodeInterpreterRunner(settings, sandbox, db, blobs)
+        executor = RunExecutor(settings, db, broker, upstream, blobs, runners)
         scheduler = Scheduler(db, broker, executor)
         app.state.settings = settings
         app.state.db = db
         app.state.blobs = blobs
         app.state.broker = broker
         app.state.scheduler = scheduler
+        app.state.sandbox = sandbox
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
         await scheduler.start()
         try:
             yield
         finally:
             await scheduler.stop()
+            if sandbox is not None:
+                await sandbox.stop()
             await upstream.aclose()
             await db.dispose()
 
@@ -111,8 +122,15 @@ def _add_health(app: FastAPI) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Response:
-        checks: dict[str, Any] = {"database": await _database_check(request.app.state.db)}
+        state = request.app.state
+        checks: dict[str, Any] = {"database": await _database_check(state.db)}
         ready = all(check["ok"] for check in checks.values())
+        # The sandbox is optional: without it everything but the code interpreter works.
+        checks["sandbox"] = (
+            await state.sandbox.status()
+            if state.sandbox is not None
+            else {"available": False, "reason": "disabled by settings"}
+        )
         body = {"status": "ready" if ready else "not_ready", "checks": checks}
         return Response(
             orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"

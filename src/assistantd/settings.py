@@ -65,6 +65,8 @@ class Settings(BaseSettings):
         return keys
 
     # -- code-interpreter sandbox (tools/code_interpreter) ---------------------------------------
+    sandbox_enabled: bool = True
+    """Run the code interpreter in Docker; off, runs that call it fail with a clear error."""
     sandbox_docker_url: str = "unix:///var/run/docker.sock"
     sandbox_image: str = "assistantd-sandbox:latest"
     sandbox_instance: str = "default"

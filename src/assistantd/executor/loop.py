@@ -138,6 +138,7 @@ class RunExecutor:
             self._publisher(run),
             self._saver(ctx.project),
             code_tool_name=CODE_INTERPRETER_FUNCTION,
+            finalize=self._finalizer(run),
         )
         accumulator = ChatAccumulator()
         async with contextlib.aclosing(self._upstream.stream_chat(body)) as chunks:
@@ -311,6 +312,13 @@ class RunExecutor:
             ctx.run = ctx.run.model_copy(update={"status": current.status})
         ctx.run = run
         self._broker.publish(run.id, ev.run_event(name, run))
+
+    def _finalizer(self, run: Run) -> Any:
+        runner = self._runners.get("code_interpreter")
+        finalize = getattr(runner, "finalize", None)
+        if finalize is None:
+            return None
+        return lambda message_id, blocks, publish: finalize(run, message_id, blocks, publish)
 
     def _publisher(self, run: Run) -> Any:
         return lambda event: self._broker.publish(run.id, event)

@@ -55,6 +55,8 @@ from assistantd.runs.state import advance_step
 Publish = Callable[[ev.StreamEvent], None]
 Save = Callable[[Message | RunStep], Awaitable[None]]
 AbortReason = Literal["cancelled", "failed", "expired"]
+Finalize = Callable[[str, list[MessageContent], Publish], Awaitable[list[MessageContent]]]
+"""Completes a message's content (message id, blocks, publish) before `message.completed`."""
 _MESSAGE_REASON: dict[AbortReason, Literal["run_cancelled", "run_failed", "run_expired"]] = {
     "cancelled": "run_cancelled",
     "failed": "run_failed",
@@ -84,12 +86,14 @@ class ModelTurn:
         save: Save,
         *,
         code_tool_name: str | None = None,
+        finalize: Finalize | None = None,
         clock: Callable[[], int] = _now,
     ) -> None:
         self._run = run
         self._publish = publish
         self._save = save
         self._code_tool_name = code_tool_name  # the function that *is* the code interpreter
+        self._finalize = finalize
         self._clock = clock
         self.message: Message | None = None
         self.message_step: RunStep | None = None
@@ -237,7 +241,10 @@ class ModelTurn:
     ) -> Message:
         assert self.message is not None and self.message_step is not None
         now = self._clock()
-        update: dict[str, object] = {"content": self._content_blocks()}
+        blocks = self._content_blocks()
+        if self._finalize is not None:  # annotations and figures from the tools
+            blocks = await self._finalize(self.message.id, blocks, self._publish)
+        update: dict[str, object] = {"content": blocks}
         if incomplete is None:
             update |= {"status": "completed", "completed_at": now}
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from assistantd.auth import Project
 from assistantd.db.deps import ReadConn, WriteConn
@@ -33,5 +33,11 @@ async def modify_thread(
 
 
 @router.delete("/{thread_id}")
-async def delete_thread(thread_id: str, project: Project, conn: WriteConn) -> ObjectResponse:
-    return ObjectResponse(await service.delete(conn, project, thread_id))
+async def delete_thread(
+    thread_id: str, request: Request, project: Project, conn: WriteConn
+) -> ObjectResponse:
+    deleted = await service.delete(conn, project, thread_id)
+    sandbox = request.app.state.sandbox
+    if sandbox is not None:  # the thread's code-interpreter session and files go with it
+        await sandbox.close_session(thread_id, delete_files=True)
+    return ObjectResponse(deleted)

@@ -1,0 +1,287 @@
+"""The code interpreter tool: runs the model's code in the thread's sandbox session and turns
+what comes back into run-step outputs, Files and message parts.
+
+* Inputs: the assistant's and thread's `tool_resources.code_interpreter.file_ids` and message
+  attachments for the code interpreter are copied to `/mnt/data/<original name>` first.
+* Outputs: stdout/stderr stream as one `logs` output (deltas as they are produced); each figure
+  becomes a File (`assistants_output`), an `image` output, and an `image_file` part of the next
+  assistant message; other files the code writes become Files, and `sandbox:/mnt/data/<name>`
+  links in the answer get `file_path` annotations (see `finalize`).
+* Failures of the code are outputs the model reads (tracebacks, plus a plain note for timeouts,
+  memory exhaustion and restarted sessions); only an unusable sandbox fails the run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from assistantd.assistants import store as assistants_store
+from assistantd.db.engine import Database
+from assistantd.events.models import StreamEvent, ThreadMessageDelta
+from assistantd.executor import deltas
+from assistantd.files import service as files_service
+from assistantd.files import store as files_store
+from assistantd.files.blobs import BlobStore
+from assistantd.messages import store as messages_store
+from assistantd.messages.deltas import (
+    FilePathDeltaAnnotation,
+    ImageFileDeltaBlock,
+    MessageDelta,
+    MessageDeltaEvent,
+    TextDelta,
+    TextDeltaBlock,
+)
+from assistantd.messages.schemas import (
+    FilePath,
+    FilePathAnnotation,
+    ImageFile,
+    ImageFileContentBlock,
+    MessageContent,
+    TextContentBlock,
+)
+from assistantd.run_steps.schemas import (
+    CodeInterpreter,
+    CodeInterpreterOutput,
+    CodeInterpreterOutputImage,
+    CodeInterpreterOutputImageImage,
+    CodeInterpreterOutputLogs,
+    CodeInterpreterToolCall,
+    ToolCall,
+)
+from assistantd.runs.schemas import Run
+from assistantd.settings import Settings
+from assistantd.threads import store as threads_store
+from assistantd.tools.base import ToolContext, ToolUnavailable
+from assistantd.tools.code_interpreter.events import (
+    Done,
+    Image,
+    LogChunk,
+    SandboxError,
+    SandboxUnavailable,
+)
+from assistantd.tools.code_interpreter.sandbox import Sandbox
+
+MAX_OUTPUT_FILES = 50
+RESET_NOTE = (
+    "[The Python session was restarted since the last call: earlier variables and "
+    "imports are gone. Files in /mnt/data are still there.]\n"
+)
+# A link to a sandbox file as models write it, right or a little wrong:
+# sandbox:/mnt/data/x.csv, sandbox://mnt/data/x.csv, sandbox:x.csv, /mnt/data/x.csv
+SANDBOX_LINK = re.compile(
+    r"(?:sandbox:/{0,2}(?:mnt/data/)?|(?<![\w/])/mnt/data/)"
+    r"(?P<path>[^\s()\[\]<>\"'`]+[^\s()\[\]<>\"'`.,;:!?])"
+)
+
+
+def _done_note(done: Done, settings: Settings) -> str:
+    if done.status == "timeout":
+        return (
+            f"\n[The code ran longer than the {settings.sandbox_exec_timeout_s:g} s limit and "
+            "was stopped.]"
+        )
+    if done.status == "oom":
+        limit = settings.sandbox_memory_bytes / 1024**3
+        return (
+            f"\n[The code ran out of memory (limit {limit:g} GiB) and the Python session was "
+            "restarted: variables are gone, files in /mnt/data are kept.]"
+        )
+    if done.status == "killed":
+        return (
+            "\n[The Python session died and was restarted: variables are gone, files in "
+            "/mnt/data are kept.]"
+        )
+    return ""
+
+
+class CodeInterpreterRunner:
+    tool_type = "code_interpreter"
+
+    def __init__(
+        self, settings: Settings, sandbox: Sandbox, db: Database, blobs: BlobStore
+    ) -> None:
+        self._settings = settings
+        self._sandbox = sandbox
+        self._db = db
+        self._blobs = blobs
+        self._staged: dict[str, set[str]] = defaultdict(set)  # thread -> file ids copied in
+        self._made: dict[str, dict[str, str]] = defaultdict(dict)  # thread -> path -> file id
+        self._images: dict[str, list[str]] = defaultdict(list)  # run -> images for its answer
+
+    async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
+        assert isinstance(call, CodeInterpreterToolCall)
+        session = context.run.thread_id
+        try:
+            await self._stage_inputs(context)
+            outputs = await self._execute(session, call.code_interpreter.input, context)
+        except SandboxUnavailable as error:
+            raise ToolUnavailable(f"The code interpreter is unavailable: {error}") from error
+        return call.model_copy(
+            update={
+                "code_interpreter": CodeInterpreter(
+                    input=call.code_interpreter.input, outputs=outputs
+                )
+            }
+        )
+
+    async def interrupt(self, context: ToolContext) -> None:
+        await self._sandbox.interrupt(context.run.thread_id)
+
+    async def _execute(
+        self, session: str, code: str, context: ToolContext
+    ) -> list[CodeInterpreterOutput]:
+        outputs: list[CodeInterpreterOutput] = []
+        logs: list[str] = []
+        log_index: int | None = None
+
+        def add_log(text: str) -> None:
+            nonlocal log_index
+            if log_index is None:
+                log_index = len(outputs)
+                outputs.append(CodeInterpreterOutputLogs(logs=""))
+            logs.append(text)
+            context.publish(deltas.code_logs(context.step.id, context.index, log_index, text))
+
+        async for event in self._sandbox.execute(session, code):
+            if isinstance(event, LogChunk):
+                add_log(event.text)
+            elif isinstance(event, Image):
+                file_id = await self._save_output(
+                    context, f"{context.step.id}-{len(outputs)}.png", event.png
+                )
+                self._images[context.run.id].append(file_id)
+                context.publish(
+                    deltas.code_image(context.step.id, context.index, len(outputs), file_id)
+                )
+                outputs.append(
+                    CodeInterpreterOutputImage(
+                        image=CodeInterpreterOutputImageImage(file_id=file_id)
+                    )
+                )
+            elif isinstance(event, Done):
+                if event.session_reset:
+                    add_log(RESET_NOTE)
+                if note := _done_note(event, self._settings):
+                    add_log(note)
+                await self._collect_files(session, event, context)
+        if log_index is not None:
+            outputs[log_index] = CodeInterpreterOutputLogs(logs="".join(logs))
+        return outputs
+
+    async def _stage_inputs(self, context: ToolContext) -> None:
+        """Copy the thread's code-interpreter files into /mnt/data (once per server life)."""
+        run = context.run
+        staged = self._staged[run.thread_id]
+        wanted = [
+            file_id
+            for file_id in await self._input_ids(context.project, run)
+            if file_id not in staged
+        ]
+        if not wanted:
+            return
+        async with self._db.read() as conn:
+            files = await files_store.get_many(conn, context.project, wanted)
+        for file in files:
+            await self._sandbox.put_file(
+                run.thread_id, file.filename, await self._blobs.read(file.id)
+            )
+            staged.add(file.id)
+
+    async def _input_ids(self, project: str, run: Run) -> list[str]:
+        async with self._db.read() as conn:
+            assistant = await assistants_store.get(conn, project, run.assistant_id)
+            thread = await threads_store.get(conn, project, run.thread_id)
+            messages = await messages_store.of_thread(conn, run.thread_id)
+        ids: list[str] = []
+        for owner in (assistant, thread):
+            resources = owner.tool_resources if owner is not None else None
+            if resources is not None and resources.code_interpreter is not None:
+                ids += resources.code_interpreter.file_ids
+        for message in messages:
+            for attachment in message.attachments or ():
+                if any(tool.type == "code_interpreter" for tool in attachment.tools):
+                    ids.append(attachment.file_id)
+        return list(dict.fromkeys(ids))
+
+    async def _collect_files(self, session: str, done: Done, context: ToolContext) -> None:
+        """Files the code wrote become Files (assistants_output) the answer can link to."""
+        made = self._made[session]
+        for changed in done.files[:MAX_OUTPUT_FILES]:
+            try:
+                data = await self._sandbox.read_file(session, changed.path)
+            except SandboxError:
+                continue  # vanished, a symlink, too large: not offered
+            made[changed.path] = await self._save_output(
+                context, changed.path.rsplit("/", 1)[-1], data
+            )
+
+    async def _save_output(self, context: ToolContext, name: str, data: bytes) -> str:
+        async with self._db.write() as conn:
+            file = await files_service.create_output(conn, self._blobs, context.project, name, data)
+        return file.id
+
+    # --- the answer after the tool calls ---------------------------------------------------------
+
+    async def finalize(
+        self, run: Run, message_id: str, blocks: list[MessageContent], publish: Any
+    ) -> list[MessageContent]:
+        """Annotate sandbox links and add the run's figures to a completed assistant message."""
+        blocks = list(blocks)
+        made = self._made.get(run.thread_id, {})
+        for index, block in enumerate(blocks):
+            if not isinstance(block, TextContentBlock):
+                continue
+            found = _link_annotations(block.text.value, made)
+            if not found:
+                continue
+            block.text.annotations = [*block.text.annotations, *found]
+            publish(_annotation_delta(message_id, index, found))
+        for file_id in self._images.pop(run.id, []):
+            blocks.append(ImageFileContentBlock(image_file=ImageFile(file_id=file_id)))
+            publish(_image_delta(message_id, len(blocks) - 1, file_id))
+        return blocks
+
+
+def _link_annotations(text: str, made: dict[str, str]) -> list[FilePathAnnotation]:
+    annotations = []
+    for match in SANDBOX_LINK.finditer(text):
+        file_id = made.get(match.group("path"))
+        if file_id is not None:
+            annotations.append(
+                FilePathAnnotation(
+                    text=match.group(0),
+                    file_path=FilePath(file_id=file_id),
+                    start_index=match.start(),
+                    end_index=match.end(),
+                )
+            )
+    return annotations
+
+
+def _annotation_delta(
+    message_id: str, index: int, annotations: list[FilePathAnnotation]
+) -> StreamEvent:
+    parts = [
+        FilePathDeltaAnnotation(
+            index=number,
+            text=a.text,
+            file_path=a.file_path,
+            start_index=a.start_index,
+            end_index=a.end_index,
+        )
+        for number, a in enumerate(annotations)
+    ]
+    # value "" rather than none: handlers print `delta.value` on every text delta.
+    block = TextDeltaBlock(index=index, text=TextDelta(value="", annotations=parts))
+    return ThreadMessageDelta(
+        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
+    )
+
+
+def _image_delta(message_id: str, index: int, file_id: str) -> StreamEvent:
+    block = ImageFileDeltaBlock(index=index, image_file=ImageFile(file_id=file_id))
+    return ThreadMessageDelta(
+        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
+    )
