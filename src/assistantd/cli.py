@@ -85,6 +85,13 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sandbox_build(args: argparse.Namespace, settings: Settings) -> int:
+    from assistantd.tools.code_interpreter.image import build_image
+
+    print(build_image(tag=args.tag or settings.sandbox_image, offline=args.offline))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistantd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--project", required=True)
     create.add_argument("--name")
     create.set_defaults(handler=_keys_create)
+    sandbox = commands.add_parser("sandbox", help="the code interpreter's sandbox image")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    build = sandbox_commands.add_parser(
+        "build", help="build the image (a quick no-op when it is up to date)"
+    )
+    build.add_argument("--offline", action="store_true",
+                       help="build from Debian's packages, no image registry needed")
+    build.add_argument("--tag", help="image name (default: ASSISTANTD_SANDBOX_IMAGE)")
+    build.set_defaults(handler=_sandbox_build)
     return parser
 
 
