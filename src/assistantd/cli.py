@@ -25,14 +25,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from assistantd.app import create_app
 
-    if not settings.env_api_keys() and not _is_loopback(args.host) and not args.insecure_no_auth:
-        if not asyncio.run(_has_db_keys(settings)):
-            print(
-                f"refusing to serve on {args.host} without API keys: set ASSISTANTD_API_KEYS or "
-                "run `assistantd keys create --project NAME`, or pass --insecure-no-auth.",
-                file=sys.stderr,
-            )
-            return 2
+    exposed = not _is_loopback(args.host) and not args.insecure_no_auth
+    if exposed and not settings.env_api_keys() and not asyncio.run(_has_db_keys(settings)):
+        print(
+            f"refusing to serve on {args.host} without API keys: set ASSISTANTD_API_KEYS or "
+            "run `assistantd keys create --project NAME`, or pass --insecure-no-auth.",
+            file=sys.stderr,
+        )
+        return 2
     uvicorn.run(
         create_app(settings),
         host=args.host,

@@ -49,7 +49,7 @@ def _same_as_missing(
 ) -> None:
     response = http.request(method, path, json=body)
     missing_path = path
-    for kind, object_id in real.items():
+    for object_id in real.values():
         missing_path = missing_path.replace(object_id, object_id[:-6] + "ZZZZZZ")
     missing = http.request(method, missing_path, json=body)
     assert response.status_code == missing.status_code == 404, (method, path)
