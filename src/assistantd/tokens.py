@@ -12,10 +12,15 @@ current OpenAI model, which is a fair estimate for other modern tokenizers too.
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from typing import Protocol
 
-import bpe_openai
+# bpe_openai 0.1.4 reads its rank tables with importlib.resources.open_binary, deprecated since
+# Python 3.11; harmless, and it must not trip warnings-as-errors in tests.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import bpe_openai
 
 DEFAULT_ENCODING = "o200k_base"
 
@@ -62,7 +67,9 @@ def encoding_name_for_model(model: str | None) -> str:
 @cache
 def get_encoding(name: str) -> Encoding:
     """A process-wide encoding instance (building the rank tables is not free)."""
-    encoding: Encoding = bpe_openai.get_encoding(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        encoding: Encoding = bpe_openai.get_encoding(name)
     return encoding
 
 
