@@ -22,8 +22,9 @@ async def _index(engine: AsyncEngine, store: str, file_id: str, content: str, **
     chunks = chunk_text(content, StaticChunking(100, 50))
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.begin() as conn:
-        await index.register_store(conn, store, EMBEDDER.name, EMBEDDER.dimensions)
-        await index.add_file(conn, store, file_id, chunks, vectors, attributes=attrs)
+        await index.add_file(
+            conn, store, file_id, chunks, vectors, embedder=EMBEDDER.name, attributes=attrs
+        )
 
 
 async def _search(engine: AsyncEngine, stores: list[str], query: str, **kw: object) -> list[index.Hit]:
@@ -130,8 +131,7 @@ async def test_a_rolled_back_file_is_never_visible(engine: AsyncEngine) -> None:
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        await index.register_store(conn, "vs_a", EMBEDDER.name, EMBEDDER.dimensions)
-        await index.add_file(conn, "vs_a", "file-space", chunks, vectors)
+        await index.add_file(conn, "vs_a", "file-space", chunks, vectors, embedder=EMBEDDER.name)
         await transaction.rollback()
     assert not await _search(engine, ["vs_a"], "rocket orbit")
 

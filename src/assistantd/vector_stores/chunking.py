@@ -11,11 +11,11 @@ It does not parse files or embed anything.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
+
+import numpy as np
 
 from assistantd.tokens import Encoding, get_encoding
 
@@ -109,19 +109,22 @@ def chunk_text(
     tokens = enc.encode_ordinary(text)
     if not tokens:
         return []
-    # Byte offset of each token boundary, and of each character start (plus the end).
+    # Byte offset of each token boundary, and of each character start (plus the end): a byte
+    # starts a character unless it is a UTF-8 continuation byte (0b10xxxxxx).
     token_bytes = [len(enc.decode_single_token_bytes(t)) for t in tokens]
-    token_offsets = [0, *accumulate(token_bytes)]
-    char_offsets = [0, *accumulate(len(c.encode("utf-8", "surrogatepass")) for c in text)]
+    token_offsets = np.cumsum([0, *token_bytes])
+    raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    char_offsets = np.append(np.flatnonzero((raw & 0xC0) != 0x80), len(raw))
+    # Round window starts down and ends up to whole characters.
+    starts = np.searchsorted(char_offsets, token_offsets, side="right") - 1
+    ends = np.searchsorted(char_offsets, token_offsets, side="left")
     size, overlap = strategy.max_chunk_size_tokens, strategy.chunk_overlap_tokens
     step = size - overlap
     chunks: list[Chunk] = []
     first = 0
     while True:
         last = min(first + size, len(tokens))
-        # Round the start down and the end up to whole characters.
-        start = bisect_right(char_offsets, token_offsets[first]) - 1
-        end = bisect_left(char_offsets, token_offsets[last])
+        start, end = int(starts[first]), int(ends[last])
         piece = text[start:end]
         if piece.strip():
             chunks.append(Chunk(len(chunks), start, end, piece, last - first))

@@ -25,6 +25,7 @@ _CJK_CHARS = (
 # A CJK run, or a run of word characters that are not CJK (and not '_').
 _TOKEN = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W_])+")
 _CJK_RUN = re.compile(rf"[{_CJK_CHARS}]")
+_WORD = re.compile(r"[^\W_]+")
 
 MAX_QUERY_TERMS = 64
 
@@ -41,6 +42,8 @@ def terms(text: str) -> list[str]:
 
 
 def _terms(text: str, *, trailing_unigram: bool) -> list[str]:
+    if not _CJK_RUN.search(text):  # fast path: no CJK, so words only
+        return _WORD.findall(text.casefold())
     out: list[str] = []
     for match in _TOKEN.finditer(text):
         token = match.group()

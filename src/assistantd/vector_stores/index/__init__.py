@@ -95,17 +95,21 @@ async def store_embedder(conn: AsyncConnection, store_id: str) -> tuple[str, int
 async def register_store(
     conn: AsyncConnection, store_id: str, embedder: str, dimensions: int
 ) -> None:
-    """Record a store's embedder on first use; raise if it was built with another one."""
+    """Record a store's embedder on first use; raise if it was built with another one.
+
+    Safe against concurrent first ingestions. Writing first also makes a SQLite transaction
+    take the write lock at once (and wait for it), instead of failing to upgrade a read lock.
+    """
+    await conn.execute(
+        text(
+            "INSERT INTO vector_store_index_stores (store_id, embedder, dimensions) "
+            "VALUES (:store_id, :embedder, :dimensions) ON CONFLICT (store_id) DO NOTHING"
+        ),
+        {"store_id": store_id, "embedder": embedder, "dimensions": dimensions},
+    )
     current = await store_embedder(conn, store_id)
-    if current is None:
-        await conn.execute(
-            text(
-                "INSERT INTO vector_store_index_stores (store_id, embedder, dimensions) "
-                "VALUES (:store_id, :embedder, :dimensions)"
-            ),
-            {"store_id": store_id, "embedder": embedder, "dimensions": dimensions},
-        )
-    elif current != (embedder, dimensions):
+    if current != (embedder, dimensions):
+        assert current is not None
         raise EmbedderMismatchError(
             f"Vector store {store_id} was built with {current[0]} ({current[1]} dimensions), "
             f"not {embedder} ({dimensions} dimensions)."
@@ -119,22 +123,20 @@ async def add_file(
     chunks: Sequence[Chunk],
     vectors: Sequence[Sequence[float]],
     *,
+    embedder: str,
     attributes: Mapping[str, Any] | None = None,
 ) -> None:
     """Index a file's chunks (replacing any earlier version), inside the caller's transaction.
 
-    The store must be registered (`register_store`) and `vectors` match its dimensions.
+    Registers the store with `embedder` on first use (see `register_store`); `vectors` must
+    have the store's dimensions.
     """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors.")
-    registered = await store_embedder(conn, store_id)
-    if registered is None:
-        raise EmbedderMismatchError(f"Vector store {store_id} has no registered embedder.")
-    matrix = unit_matrix(vectors) if vectors else np.zeros((0, registered[1]), np.float32)
-    if matrix.shape[1] != registered[1]:
-        raise EmbedderMismatchError(
-            f"Vectors have {matrix.shape[1]} dimensions; store {store_id} has {registered[1]}."
-        )
+    if not vectors:
+        raise ValueError("A file needs at least one chunk.")
+    matrix = unit_matrix(vectors)
+    await register_store(conn, store_id, embedder, matrix.shape[1])
     await delete_file(conn, store_id, file_id)
     rows = [
         ChunkRow(c.index, c.start, c.end, c.tokens, c.text, encode_embedding(v), sign_bits(v))
@@ -157,13 +159,15 @@ async def add_file(
 
 async def delete_file(conn: AsyncConnection, store_id: str, file_id: str) -> int:
     """Remove a file from a store's index; returns the number of chunks removed."""
-    await conn.execute(
+    result = await conn.execute(
         text(
             "DELETE FROM vector_store_index_files WHERE store_id = :store_id "
             "AND file_id = :file_id"
         ),
         {"store_id": store_id, "file_id": file_id},
     )
+    if not result.rowcount:
+        return 0  # chunks are only ever written together with the file's row
     removed: int = await _backend(conn).delete_chunks(conn, store_id, file_id)
     return removed
 

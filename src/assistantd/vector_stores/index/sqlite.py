@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.vector_stores import keywords
@@ -21,11 +31,20 @@ def _store_token(store_id: str) -> str:
     return "s" + store_id.encode().hex()
 
 
-_INSERT_CHUNK = text(
-    """INSERT INTO vector_store_chunks (store_id, file_id, chunk_index, start_offset,
-        end_offset, tokens, embedding_bits, embedding, text)
-    VALUES (:store_id, :file_id, :chunk_index, :start, :end, :tokens, :bits, :embedding, :text)
-    RETURNING id"""
+# Only the columns written here; a Core table lets one INSERT … RETURNING cover every chunk.
+_CHUNKS = Table(
+    "vector_store_chunks",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("store_id", String),
+    Column("file_id", String),
+    Column("chunk_index", Integer),
+    Column("start_offset", Integer),
+    Column("end_offset", Integer),
+    Column("tokens", Integer),
+    Column("embedding_bits", LargeBinary),
+    Column("embedding", LargeBinary),
+    Column("text", String),
 )
 _INSERT_FTS = text(
     "INSERT INTO vector_store_chunks_fts (rowid, terms, store_id) VALUES (:id, :terms, :store)"
@@ -35,30 +54,30 @@ _INSERT_FTS = text(
 async def insert_chunks(
     conn: AsyncConnection, store_id: str, file_id: str, rows: Sequence[ChunkRow]
 ) -> None:
+    if not rows:
+        return
+    values = [
+        {
+            "store_id": store_id,
+            "file_id": file_id,
+            "chunk_index": row.index,
+            "start_offset": row.start,
+            "end_offset": row.end,
+            "tokens": row.tokens,
+            "embedding_bits": row.bits,
+            "embedding": row.embedding,
+            "text": row.text,
+        }
+        for row in rows
+    ]
+    statement = insert(_CHUNKS).returning(_CHUNKS.c.id, sort_by_parameter_order=True)
+    ids = (await conn.execute(statement, values)).scalars().all()
     store = _store_token(store_id)
-    fts_rows = []
-    for row in rows:
-        chunk_id = (
-            await conn.execute(
-                _INSERT_CHUNK,
-                {
-                    "store_id": store_id,
-                    "file_id": file_id,
-                    "chunk_index": row.index,
-                    "start": row.start,
-                    "end": row.end,
-                    "tokens": row.tokens,
-                    "bits": row.bits,
-                    "embedding": row.embedding,
-                    "text": row.text,
-                },
-            )
-        ).scalar_one()
-        fts_rows.append(
-            {"id": chunk_id, "terms": " ".join(keywords.terms(row.text)), "store": store}
-        )
-    if fts_rows:
-        await conn.execute(_INSERT_FTS, fts_rows)
+    fts_rows = [
+        {"id": chunk_id, "terms": " ".join(keywords.terms(row.text)), "store": store}
+        for chunk_id, row in zip(ids, rows, strict=True)
+    ]
+    await conn.execute(_INSERT_FTS, fts_rows)
 
 
 async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | None) -> int:
