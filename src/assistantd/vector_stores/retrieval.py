@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,17 +22,7 @@ from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import AUTO, Chunk, StaticChunking, chunk_text
 from assistantd.vector_stores.embeddings import Embedder
 from assistantd.vector_stores.parsing import InvalidFileError, parse_file
-
-
-_sqlite_write_locks: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
-
-
-def _write_lock(engine: AsyncEngine) -> AbstractAsyncContextManager[object]:
-    """SQLite has one writer at a time, and a writer that finds the database locked sleeps in
-    growing steps (1, 2, 5, 10 … ms): queueing this process's index writes is much faster."""
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    return _sqlite_write_locks.setdefault(engine, asyncio.Lock())
+from assistantd.vector_stores.writer import FileWrite, writer_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +48,16 @@ async def ingest_file(
     strategy: StaticChunking = AUTO,
     attributes: Mapping[str, Any] | None = None,
 ) -> IngestResult:
-    """Make a file searchable in a store; its chunks appear in one commit, or not at all."""
+    """Make a file searchable in a store; its chunks appear in one commit, or not at all.
+
+    Files ingested concurrently share commits (see `writer`).
+    """
     chunks = await asyncio.to_thread(prepare, data, filename, strategy)
     if not chunks:
         raise InvalidFileError("The file contains no text.")
     vectors = await embedder.embed([c.text for c in chunks])
-    async with _write_lock(engine), engine.begin() as conn:
-        await index.add_file(
-            conn, store_id, file_id, chunks, vectors, embedder=embedder.name, attributes=attributes
-        )
+    job = FileWrite(store_id, file_id, chunks, vectors, embedder.name, attributes)
+    await writer_for(engine).write(job)
     return IngestResult(
         chunks=len(chunks),
         tokens=sum(c.tokens for c in chunks),
