@@ -22,20 +22,22 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import AUTO, Chunk, StaticChunking
+from assistantd.vector_stores.chunking import AUTO, Chunk
 from assistantd.vector_stores.embeddings import Embedder, LocalEmbedder
 from assistantd.vector_stores.retrieval import ingest_file, prepare
 from assistantd.vector_stores.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.retrieval_set import distractor_documents
 from tests.file_search.schema import recreate_schema
 
+T = TypeVar("T")
 DIMENSIONS = 512
 CONCURRENCY = 8
 
@@ -86,13 +88,13 @@ async def _engine(url: str | None, directory: Path) -> AsyncEngine:
     return engine
 
 
-async def _bounded(jobs: Sequence[object], work: object) -> float:
+async def _bounded(jobs: Sequence[T], work: Callable[[T], Awaitable[None]]) -> float:
     """Run `work(job)` for every job, CONCURRENCY at a time; returns the elapsed seconds."""
     semaphore = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(job: object) -> None:
+    async def one(job: T) -> None:
         async with semaphore:
-            await work(job)  # type: ignore[operator]
+            await work(job)
 
     start = time.perf_counter()
     await asyncio.gather(*(one(job) for job in jobs))
@@ -106,15 +108,15 @@ async def bench_ingestion(
     total = sum(len(chunks) for chunks in chunked)
     await embedder.embed(["warm up"])
 
-    async def embed_only(chunks: object) -> None:
-        await embedder.embed([c.text for c in chunks])  # type: ignore[attr-defined]
+    async def embed_only(chunks: list[Chunk]) -> None:
+        await embedder.embed([c.text for c in chunks])
 
     embed_seconds = await _bounded(chunked, embed_only)
     engine = await _engine(url, directory)
     numbered = list(enumerate(files))
 
-    async def ingest(job: object) -> None:
-        number, data = job  # type: ignore[misc]
+    async def ingest(job: tuple[int, bytes]) -> None:
+        number, data = job
         await ingest_file(engine, "vs_bench", f"file-{number}", data, "f.txt", embedder=embedder)
 
     ingest_seconds = await _bounded(numbered, ingest)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (prose paragraphs of test documents)
 """A small labelled retrieval set, written for these tests (all text is original and fictional).
 
 Eight documents (five English, three Japanese) with one fact per paragraph, and questions that
@@ -155,37 +156,103 @@ QUESTIONS: tuple[Question, ...] = (
     # kettle.md
     Question("What does error E4 mean on the K-200?", "kettle.md", "Error code E4 means"),
     Question("How do I remove limescale from the kettle?", "kettle.md", "half white vinegar"),
-    Question("The kettle's temperature probe is faulty, what should I do?", "kettle.md", "Error code E7"),
-    Question("How long does Aurora's guarantee last?", "kettle.md", "covers manufacturing defects for 24 months"),
-    Question("Can the water be kept hot after boiling?", "kettle.md", "holds the water at 80 degrees"),
+    Question(
+        "The kettle's temperature probe is faulty, what should I do?", "kettle.md", "Error code E7"
+    ),
+    Question(
+        "How long does Aurora's guarantee last?",
+        "kettle.md",
+        "covers manufacturing defects for 24 months",
+    ),
+    Question(
+        "Can the water be kept hot after boiling?", "kettle.md", "holds the water at 80 degrees"
+    ),
     Question("How many litres does the Aurora K-200 hold?", "kettle.md", "holds 1.7 litres"),
     # expenses.md
-    Question("Can I fly business class on a long trip?", "expenses.md", "Business class may be booked"),
-    Question("What is the maximum hotel price per night in a capital?", "expenses.md", "180 euros in capital cities"),
-    Question("How much money do I get for food each day when travelling?", "expenses.md", "daily meal allowance of 45 euros"),
-    Question("What is the deadline for submitting receipts to Ledgerline?", "expenses.md", "within 30 days of returning"),
-    Question("Am I allowed to rent a car for a business trip?", "expenses.md", "Car hire is permitted only"),
-    Question("Can I add a holiday to the end of a work trip?", "expenses.md", "Personal travel added to a business trip"),
+    Question(
+        "Can I fly business class on a long trip?", "expenses.md", "Business class may be booked"
+    ),
+    Question(
+        "What is the maximum hotel price per night in a capital?",
+        "expenses.md",
+        "180 euros in capital cities",
+    ),
+    Question(
+        "How much money do I get for food each day when travelling?",
+        "expenses.md",
+        "daily meal allowance of 45 euros",
+    ),
+    Question(
+        "What is the deadline for submitting receipts to Ledgerline?",
+        "expenses.md",
+        "within 30 days of returning",
+    ),
+    Question(
+        "Am I allowed to rent a car for a business trip?",
+        "expenses.md",
+        "Car hire is permitted only",
+    ),
+    Question(
+        "Can I add a holiday to the end of a work trip?",
+        "expenses.md",
+        "Personal travel added to a business trip",
+    ),
     # library.md
-    Question("When does the library close on Saturday?", "library.md", "On Saturdays it closes at 5"),
+    Question(
+        "When does the library close on Saturday?", "library.md", "On Saturdays it closes at 5"
+    ),
     Question("How many books can an adult borrow at once?", "library.md", "up to twelve items"),
     Question("What is the fine for returning a book late?", "library.md", "20 cents per day"),
-    Question("Where can I reserve a quiet room to study?", "library.md", "Study rooms on the second floor"),
-    Question("Is training required before using the laser cutter?", "library.md", "one-hour safety induction"),
-    Question("I lost my library card, what does a new one cost?", "library.md", "Lost cards are replaced"),
+    Question(
+        "Where can I reserve a quiet room to study?",
+        "library.md",
+        "Study rooms on the second floor",
+    ),
+    Question(
+        "Is training required before using the laser cutter?",
+        "library.md",
+        "one-hour safety induction",
+    ),
+    Question(
+        "I lost my library card, what does a new one cost?", "library.md", "Lost cards are replaced"
+    ),
     # tomatoes.md
-    Question("When should tomato seeds be sown?", "tomatoes.md", "start seeds indoors in late February"),
-    Question("What causes blossom end rot?", "tomatoes.md", "Irregular watering causes blossom end rot"),
+    Question(
+        "When should tomato seeds be sown?", "tomatoes.md", "start seeds indoors in late February"
+    ),
+    Question(
+        "What causes blossom end rot?", "tomatoes.md", "Irregular watering causes blossom end rot"
+    ),
     Question("How do I get rid of whitefly?", "tomatoes.md", "yellow sticky traps"),
-    Question("Which shoots should be removed from cordon tomatoes?", "tomatoes.md", "pinch out the side shoots"),
-    Question("What fertiliser should fruiting plants get?", "tomatoes.md", "high-potash liquid feed"),
-    Question("Why must the greenhouse not get too hot?", "tomatoes.md", "open the vents when the greenhouse rises above 27 degrees"),
+    Question(
+        "Which shoots should be removed from cordon tomatoes?",
+        "tomatoes.md",
+        "pinch out the side shoots",
+    ),
+    Question(
+        "What fertiliser should fruiting plants get?", "tomatoes.md", "high-potash liquid feed"
+    ),
+    Question(
+        "Why must the greenhouse not get too hot?",
+        "tomatoes.md",
+        "open the vents when the greenhouse rises above 27 degrees",
+    ),
     # orion.md
     Question("When was Orion-7 launched?", "orion.md", "lifted off on 14 March 2024"),
-    Question("At what height does the satellite orbit the Earth?", "orion.md", "altitude of 705 kilometres"),
+    Question(
+        "At what height does the satellite orbit the Earth?",
+        "orion.md",
+        "altitude of 705 kilometres",
+    ),
     Question("What does the HELIX instrument measure?", "orion.md", "HELIX spectrometer"),
-    Question("How does the spacecraft get its electricity?", "orion.md", "two deployable solar wings"),
-    Question("Can the public download the satellite pictures?", "orion.md", "free to download after a delay of 48 hours"),
+    Question(
+        "How does the spacecraft get its electricity?", "orion.md", "two deployable solar wings"
+    ),
+    Question(
+        "Can the public download the satellite pictures?",
+        "orion.md",
+        "free to download after a delay of 48 hours",
+    ),
     Question("How many years will the mission last?", "orion.md", "planned to last seven years"),
     # remote_work_ja.md
     Question("在宅勤務は週に何日までできますか", "remote_work_ja.md", "週に三日まで"),
@@ -205,7 +272,9 @@ QUESTIONS: tuple[Question, ...] = (
     Question("三段仕込みとは何ですか", "sake_ja.md", "三段仕込みと呼び"),
     Question("麹は何をするものですか", "sake_ja.md", "でんぷんを糖に変える"),
     Question("もろみはどのくらいの期間発酵させますか", "sake_ja.md", "三週間から一か月"),
-    Question("How is sake separated from the lees after fermentation?", "sake_ja.md", "酒と酒粕に分ける"),
+    Question(
+        "How is sake separated from the lees after fermentation?", "sake_ja.md", "酒と酒粕に分ける"
+    ),
 )
 
 

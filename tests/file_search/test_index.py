@@ -18,7 +18,9 @@ DOCS = {
 }
 
 
-async def _index(engine: AsyncEngine, store: str, file_id: str, content: str, **attrs: object) -> None:
+async def _index(
+    engine: AsyncEngine, store: str, file_id: str, content: str, **attrs: object
+) -> None:
     chunks = chunk_text(content, StaticChunking(100, 50))
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.begin() as conn:
@@ -27,11 +29,18 @@ async def _index(engine: AsyncEngine, store: str, file_id: str, content: str, **
         )
 
 
-async def _search(engine: AsyncEngine, stores: list[str], query: str, **kw: object) -> list[index.Hit]:
+async def _search(
+    engine: AsyncEngine, stores: list[str], query: str, **kw: object
+) -> list[index.Hit]:
     vector = (await EMBEDDER.embed([query]))[0]
     async with engine.connect() as conn:
         return await index.search(
-            conn, stores, query_text=query, query_vector=vector, embedder=EMBEDDER.name, **kw  # type: ignore[arg-type]
+            conn,
+            stores,
+            query_text=query,
+            query_vector=vector,
+            embedder=EMBEDDER.name,
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -98,7 +107,10 @@ async def test_updated_attributes_apply(loaded: AsyncEngine) -> None:
     async with loaded.begin() as conn:
         await index.set_file_attributes(conn, "vs_a", "file-fruit", {"topic": "science"})
     hits = await _search(
-        loaded, ["vs_a"], "orchard rocket", filters={"type": "eq", "key": "topic", "value": "science"}
+        loaded,
+        ["vs_a"],
+        "orchard rocket",
+        filters={"type": "eq", "key": "topic", "value": "science"},
     )
     assert {h.file_id for h in hits} == {"file-fruit", "file-space"}
 

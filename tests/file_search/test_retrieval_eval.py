@@ -66,7 +66,10 @@ async def _recalls(
     async with engine.connect() as conn:
         for question, vector in zip(QUESTIONS, vectors, strict=True):
             hits = await index.search(
-                conn, [STORE], query_text=question.text, query_vector=vector,
+                conn,
+                [STORE],
+                query_text=question.text,
+                query_vector=vector,
                 k=20,
                 mode=mode,
                 fusion=fusion,

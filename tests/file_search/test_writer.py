@@ -17,9 +17,14 @@ EMBEDDER = HashingEmbedder(32)
 
 
 async def test_concurrent_ingestion_and_one_failing_file(engine: AsyncEngine) -> None:
-    files = {f"file-{i}": f"Document {i} mentions topic{i} and shared words.".encode() for i in range(20)}
+    files = {
+        f"file-{i}": f"Document {i} mentions topic{i} and shared words.".encode() for i in range(20)
+    }
     results = await asyncio.gather(
-        *(ingest_file(engine, "vs_w", name, data, "a.txt", embedder=EMBEDDER) for name, data in files.items()),
+        *(
+            ingest_file(engine, "vs_w", name, data, "a.txt", embedder=EMBEDDER)
+            for name, data in files.items()
+        ),
         # Registered for 32 dimensions by then or not: either this or the others get refused.
         ingest_file(engine, "vs_w", "file-bad", b"words", "a.txt", embedder=HashingEmbedder(16)),
         ingest_file(engine, "vs_w", "file-empty", b"  ", "a.txt", embedder=EMBEDDER),

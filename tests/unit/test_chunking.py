@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from assistantd.tokens import get_encoding
@@ -66,7 +68,7 @@ def test_chunks_are_exact_slices_within_budget(text: str, strategy: StaticChunki
         assert text[chunk.start : chunk.end] == chunk.text
         # Widening to whole characters adds at most a token at each edge.
         assert len(encoding.encode_ordinary(chunk.text)) <= strategy.max_chunk_size_tokens + 2
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert before.start < after.start <= before.end  # windows advance and leave no gap
 
 

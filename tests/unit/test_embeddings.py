@@ -50,7 +50,9 @@ async def test_upstream_retries_429_and_5xx() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         status = next(statuses)
-        return _ok(request) if status == 200 else httpx.Response(status, headers={"retry-after": "0"})
+        return (
+            _ok(request) if status == 200 else httpx.Response(status, headers={"retry-after": "0"})
+        )
 
     async with _client(httpx.MockTransport(handler)) as client:
         embedder = UpstreamEmbedder(client, model="m", dimensions=3, backoff_seconds=0)
@@ -66,7 +68,9 @@ async def test_upstream_gives_up_after_retries() -> None:
         return httpx.Response(500)
 
     async with _client(httpx.MockTransport(handler)) as client:
-        embedder = UpstreamEmbedder(client, model="m", dimensions=3, max_retries=2, backoff_seconds=0)
+        embedder = UpstreamEmbedder(
+            client, model="m", dimensions=3, max_retries=2, backoff_seconds=0
+        )
         with pytest.raises(EmbeddingError, match="500"):
             await embedder.embed(["x"])
     assert calls == 3
@@ -86,7 +90,9 @@ async def test_upstream_transport_errors_are_retried_then_fail() -> None:
         raise httpx.ConnectError("refused")
 
     async with _client(httpx.MockTransport(handler)) as client:
-        embedder = UpstreamEmbedder(client, model="m", dimensions=3, max_retries=1, backoff_seconds=0)
+        embedder = UpstreamEmbedder(
+            client, model="m", dimensions=3, max_retries=1, backoff_seconds=0
+        )
         with pytest.raises(EmbeddingError, match="refused"):
             await embedder.embed(["x"])
 

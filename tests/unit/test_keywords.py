@@ -17,7 +17,16 @@ def test_cjk_runs_become_bigrams_plus_a_final_unigram() -> None:
     assert terms("東京都") == ["東京", "京都", "都"]
     assert terms("寺") == ["寺"]
     assert terms("Tokyoは東京") == ["tokyo", "は東", "東京", "京"]
-    assert terms("カタカナ、ひらがな") == ["カタ", "タカ", "カナ", "ナ", "ひら", "らが", "がな", "な"]
+    assert terms("カタカナ、ひらがな") == [
+        "カタ",
+        "タカ",
+        "カナ",
+        "ナ",
+        "ひら",
+        "らが",
+        "がな",
+        "な",
+    ]
 
 
 def test_query_terms_drop_stopwords_and_repeats() -> None:

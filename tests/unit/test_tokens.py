@@ -36,4 +36,6 @@ def test_count_tokens() -> None:
     assert count_tokens("hello world") == 2
     # Special-token text is counted as ordinary text, never rejected.
     assert count_tokens("<|endoftext|>", "gpt-4") > 1
-    assert count_tokens("東京は日本の首都です", "gpt-4o") < count_tokens("東京は日本の首都です", "gpt-4")
+    assert count_tokens("東京は日本の首都です", "gpt-4o") < count_tokens(
+        "東京は日本の首都です", "gpt-4"
+    )

@@ -159,8 +159,7 @@ class UpstreamEmbedder:
                 continue
             if response.is_error:
                 raise EmbeddingError(
-                    f"Embeddings request failed with {response.status_code}: "
-                    f"{response.text[:500]}"
+                    f"Embeddings request failed with {response.status_code}: {response.text[:500]}"
                 )
             return response
         raise EmbeddingError(

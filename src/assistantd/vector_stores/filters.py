@@ -47,9 +47,7 @@ def validate_filter(spec: Any, param: str = "filters") -> None:
             if not isinstance(value, list) or not all(_is_scalar(v) for v in value):
                 raise FilterError(f"'{kind}' needs an array 'value'.", f"{param}.value")
         elif not _is_scalar(value):
-            raise FilterError(
-                "'value' must be a string, number or boolean.", f"{param}.value"
-            )
+            raise FilterError("'value' must be a string, number or boolean.", f"{param}.value")
     else:
         raise FilterError(f"Unknown filter type {kind!r}.", f"{param}.type")
 

@@ -32,7 +32,7 @@ MAX_QUERY_TERMS = 64
 STOPWORDS = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if
     in into is it its of on or our so than that the their them then there these they this to
-    was we were what when where which who whom why will with would you your""".split()
+    was we were what when where which who whom why will with would you your""".split()  # noqa: SIM905  (a word list reads best as text)
 )
 
 
@@ -89,4 +89,3 @@ def tsvector_literal(text: str, max_positions: int = 255) -> str:
 def tsquery_literal(query: list[str]) -> str:
     """A PostgreSQL tsquery literal matching any of the terms."""
     return " | ".join(f"'{t}':*" if is_prefix(t) else f"'{t}'" for t in query)
-

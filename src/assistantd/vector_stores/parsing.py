@@ -47,13 +47,34 @@ TEXT_EXTENSIONS = frozenset(
     """txt text md markdown rst json jsonl csv tsv log yaml yml toml ini cfg xml tex
     py pyi js mjs cjs jsx ts tsx c h cc cpp cxx hpp hh cs java kt kts scala go rs rb php pl
     sh bash zsh ps1 bat css scss less sql r lua swift m mm dart ex exs erl hs ml clj vue
-    svelte""".split()
+    svelte""".split()  # noqa: SIM905  (a word list reads best as text)
 )
 HTML_EXTENSIONS = frozenset({"html", "htm", "xhtml"})
 
 _HTML_BLOCKS = [
-    "p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
-    "blockquote", "section", "article", "header", "footer", "table", "title", "dt", "dd",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "blockquote",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "table",
+    "title",
+    "dt",
+    "dd",
 ]
 
 _BOMS: tuple[tuple[bytes, str], ...] = (

@@ -91,7 +91,9 @@ async def search_stores(
     return [hit for hit in hits if hit.score >= score_threshold]
 
 
-def fit_to_budget(hits: Sequence[index.Hit], max_tokens: int, model: str | None = None) -> list[index.Hit]:
+def fit_to_budget(
+    hits: Sequence[index.Hit], max_tokens: int, model: str | None = None
+) -> list[index.Hit]:
     """The leading hits whose texts together fit in `max_tokens` (as `model` counts them)."""
     kept: list[index.Hit] = []
     used = 0

@@ -161,8 +161,7 @@ async def delete_file(conn: AsyncConnection, store_id: str, file_id: str) -> int
     """Remove a file from a store's index; returns the number of chunks removed."""
     result = await conn.execute(
         text(
-            "DELETE FROM vector_store_index_files WHERE store_id = :store_id "
-            "AND file_id = :file_id"
+            "DELETE FROM vector_store_index_files WHERE store_id = :store_id AND file_id = :file_id"
         ),
         {"store_id": store_id, "file_id": file_id},
     )
@@ -232,9 +231,9 @@ async def _vector_ranked(
     )
     if not ids:
         return []
-    statement = text(
-        "SELECT id, embedding FROM vector_store_chunks WHERE id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
+    statement = text("SELECT id, embedding FROM vector_store_chunks WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
     rows = (await conn.execute(statement, {"ids": ids})).all()
     similarity = decode_embeddings([bytes(r[1]) for r in rows]) @ query
     order = np.argsort(-similarity, kind="stable")[:depth]
@@ -245,7 +244,9 @@ def _top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def fuse_rrf(ranked_lists: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+def fuse_rrf(
+    ranked_lists: Sequence[Sequence[tuple[int, float]]], k: int
+) -> list[tuple[int, float]]:
     """Reciprocal rank fusion: ids by descending sum of 1/(RRF_K + rank), scaled to [0, 1]."""
     scores: dict[int, float] = {}
     for ranked in ranked_lists:

@@ -1,4 +1,4 @@
-"""The PostgreSQL half of the chunk index: tsvector + GIN and BM25 for keywords, BIT VARYING Hamming.
+"""The PostgreSQL half of the chunk index: tsvector + GIN for keywords, BIT VARYING Hamming.
 
 Owns the dialect-specific SQL only; the shared logic is in the package `__init__`. The tsvector
 and tsquery are built from `keywords` terms as literals (cast from text), so PostgreSQL's own
@@ -58,9 +58,7 @@ async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | Non
     return int(result.rowcount)
 
 
-def _scoped(
-    sql: str, file_ids: Collection[str] | None, params: dict[str, object]
-) -> TextClause:
+def _scoped(sql: str, file_ids: Collection[str] | None, params: dict[str, object]) -> TextClause:
     statement = text(sql).bindparams(bindparam("stores", expanding=True))
     if file_ids is not None:
         statement = statement.bindparams(bindparam("files", expanding=True))
@@ -68,40 +66,34 @@ def _scoped(
     return statement
 
 
-# BM25 as SQLite FTS5 computes it (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)),
-# floored at 1e-6), so both databases rank keywords alike; PostgreSQL's ts_rank has no idf.
-BM25_K1 = 1.2
-BM25_B = 0.75
-_BM25 = """
-SELECT c.id, sum(w.idf * t.tf * :k1p1 / (t.tf + :k1 * (1 - :b + :b * c.tokens / :avg))) AS score
-FROM vector_store_chunks AS c
-CROSS JOIN LATERAL (
-    SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf FROM unnest(c.terms) AS u
-) AS t
-JOIN unnest(CAST(:terms AS TEXT[]), CAST(:idfs AS FLOAT8[]), CAST(:prefix AS BOOLEAN[]))
-    AS w (term, idf, prefix)
-    ON t.lexeme = w.term OR (w.prefix AND starts_with(t.lexeme, w.term))
-WHERE c.store_id IN :stores AND c.terms @@ CAST(CAST(:match AS TEXT) AS TSQUERY){files}
-GROUP BY c.id ORDER BY score DESC, c.id LIMIT :limit
+# Keyword ranking close to SQLite FTS5's BM25: each query term contributes its BM25 idf,
+# ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, times PostgreSQL's ts_rank of the chunk for that
+# term alone, which saturates with the term's frequency as BM25's tf part does (and divides by
+# 1 + log(length) with normalization 1). Plain ts_rank has no idf: rare terms would weigh no
+# more than common ones. Everything is computed by PostgreSQL's C functions, per matching row.
+_RANKED = """
+SELECT id, {score} AS score FROM vector_store_chunks
+WHERE store_id IN :stores AND terms @@ CAST(CAST(:match AS TEXT) AS TSQUERY){files}
+ORDER BY score DESC, id LIMIT :limit
 """
 
 
 async def _term_statistics(
     conn: AsyncConnection, store_ids: Sequence[str], query: list[str]
-) -> tuple[int, float, list[int]]:
-    """(chunks in the stores, their mean token count, chunks containing each term)."""
+) -> tuple[int, list[int]]:
+    """(chunks in the stores, chunks containing each term), counted through the GIN index."""
+    scope = "FROM vector_store_chunks WHERE store_id IN :stores"
     counts = ", ".join(
-        f"count(*) FILTER (WHERE terms @@ CAST(CAST(:t{i} AS TEXT) AS TSQUERY))"
+        f"(SELECT count(*) {scope} AND terms @@ CAST(CAST(:t{i} AS TEXT) AS TSQUERY))"
         for i in range(len(query))
     )
     params: dict[str, object] = {"stores": list(store_ids)}
     params.update({f"t{i}": keywords.tsquery_literal([t]) for i, t in enumerate(query)})
-    sql = f"SELECT count(*), coalesce(avg(tokens), 1), {counts} FROM vector_store_chunks"
-    statement = text(sql + " WHERE store_id IN :stores").bindparams(
+    statement = text(f"SELECT (SELECT count(*) {scope}), {counts}").bindparams(
         bindparam("stores", expanding=True)
     )
     row = (await conn.execute(statement, params)).one()
-    return int(row[0]), float(row[1]) or 1.0, [int(n) for n in row[2:]]
+    return int(row[0]), [int(n) for n in row[1:]]
 
 
 async def keyword_ranked(
@@ -111,27 +103,24 @@ async def keyword_ranked(
     query: list[str],
     limit: int,
 ) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score, higher is better) for chunks matching any term, best first."""
-    total, mean_tokens, frequencies = await _term_statistics(conn, store_ids, query)
+    """(chunk id, idf-weighted ts_rank, higher is better) for chunks matching any term."""
+    total, frequencies = await _term_statistics(conn, store_ids, query)
     present = [(t, n) for t, n in zip(query, frequencies, strict=True) if n > 0]
     if not present:
         return []
-    idfs = [max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6) for _, n in present]
-    # Terms in more than half the chunks score ~nothing but would make every chunk a candidate.
-    selective = [t for t, n in present if n <= total / 2] or [t for t, _ in present]
+    score = " + ".join(
+        f"ts_rank(terms, CAST(CAST(:q{i} AS TEXT) AS TSQUERY), 1) * :idf{i}"
+        for i in range(len(present))
+    )
     params: dict[str, object] = {
         "stores": list(store_ids),
-        "terms": [t for t, _ in present],
-        "idfs": idfs,
-        "prefix": [keywords.is_prefix(t) for t, _ in present],
-        "match": keywords.tsquery_literal(selective),
-        "k1": BM25_K1,
-        "k1p1": BM25_K1 + 1,
-        "b": BM25_B,
-        "avg": mean_tokens,
+        "match": keywords.tsquery_literal([t for t, _ in present]),
         "limit": limit,
     }
-    sql = _BM25.format(files="" if file_ids is None else " AND c.file_id IN :files")
+    for i, (term, n) in enumerate(present):
+        params[f"q{i}"] = keywords.tsquery_literal([term])
+        params[f"idf{i}"] = max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
+    sql = _RANKED.format(score=score, files="" if file_ids is None else " AND file_id IN :files")
     statement = _scoped(sql, file_ids, params)
     rows = (await conn.execute(statement, params)).all()
     return [(int(r[0]), float(r[1])) for r in rows]
