@@ -53,7 +53,7 @@ def encoding_name_for_model(model: str | None) -> str:
 
 
 @cache
-def _encoding(name: str) -> Encoding:
+def get_encoding(name: str) -> Encoding:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return bpe_openai.get_encoding(name)
@@ -61,7 +61,7 @@ def _encoding(name: str) -> Encoding:
 
 def encoding_for_model(model: str | None) -> Encoding:
     """The tokenizer for `model` (see the module docstring for the mapping and fallback)."""
-    return _encoding(encoding_name_for_model(model))
+    return get_encoding(encoding_name_for_model(model))
 
 
 def count_tokens(text: str, model: str | None = None) -> int:

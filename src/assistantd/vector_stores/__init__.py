@@ -1,0 +1,1 @@
+"""Vector stores: parsing, chunking, embeddings, the hybrid chunk index and retrieval."""
