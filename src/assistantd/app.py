@@ -43,6 +43,10 @@ from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
 from assistantd.upstream import UpstreamClient
 from assistantd.validation import to_api_error
+from assistantd.vector_stores.sqlite_extensions import (
+    install_sqlite_extensions,
+    register_sqlite_extensions,
+)
 
 log = logging.getLogger("assistantd")
 
@@ -61,7 +65,9 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade_async(settings.effective_database_url)
+        register_sqlite_extensions()  # sqlite-vec for file search, before any connection opens
         db = Database(settings.effective_database_url)
+        install_sqlite_extensions(db.engine)
         blobs = LocalBlobStore(settings.data_dir / "files")
         broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
         upstream = UpstreamClient(settings, transport=upstream_transport)

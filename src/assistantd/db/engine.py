@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,15 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn, conn.begin():
-            yield conn
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.sync_connection.info["autocommit_read"] = True  # type: ignore[union-attr]
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                if self.is_sqlite:
+                    conn.sync_connection.info.pop("autocommit_read", None)  # type: ignore[union-attr]
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -74,6 +81,11 @@ class Database:
                     yield conn
             finally:
                 conn.sync_connection.info.pop("begin_immediate", None)  # type: ignore[union-attr]
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """The write transaction, under the name AsyncEngine gives it (for code that takes
+        either, like the file-search index writer)."""
+        return self.write()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -103,9 +115,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Writes take the write lock up front. Reads run each statement in SQLite's autocommit
-        # mode (its own WAL snapshot): the API's reads don't need a snapshot across statements.
-        if conn.info.get("begin_immediate"):
-            cursor = conn.connection.dbapi_connection.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.close()
+        # Writes take the write lock up front. Reads (Database.read) run each statement in
+        # SQLite's autocommit mode (its own WAL snapshot): the API's reads don't need one
+        # snapshot across statements. Anything else gets a plain transaction.
+        if conn.info.get("autocommit_read"):
+            return
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if conn.info.get("begin_immediate") else "BEGIN")
+        cursor.close()

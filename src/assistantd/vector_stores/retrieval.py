@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.tokens import count_tokens
 from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import AUTO, Chunk, StaticChunking, chunk_text
 from assistantd.vector_stores.embeddings import Embedder
 from assistantd.vector_stores.parsing import InvalidFileError, parse_file
-from assistantd.vector_stores.writer import FileWrite, writer_for
+from assistantd.vector_stores.writer import FileWrite, Transactional, writer_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ def prepare(data: bytes, filename: str, strategy: StaticChunking = AUTO) -> list
 
 
 async def ingest_file(
-    engine: AsyncEngine,
+    engine: Transactional,
     store_id: str,
     file_id: str,
     data: bytes,

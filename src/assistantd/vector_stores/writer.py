@@ -14,10 +14,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import Chunk
@@ -46,10 +47,16 @@ class FileWrite:
         )
 
 
+class Transactional(Protocol):
+    """An AsyncEngine, or the server's Database (whose `begin` takes its write lock)."""
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+
 class IndexWriter:
     """Writes files for one engine; `write` returns once the file is committed."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Transactional) -> None:
         self._engine = engine
         self._lock = asyncio.Lock()
         self._pending: list[tuple[FileWrite, asyncio.Future[None]]] = []
@@ -81,10 +88,10 @@ class IndexWriter:
             future.set_result(None)
 
 
-_writers: WeakKeyDictionary[AsyncEngine, IndexWriter] = WeakKeyDictionary()
+_writers: WeakKeyDictionary[Transactional, IndexWriter] = WeakKeyDictionary()
 
 
-def writer_for(engine: AsyncEngine) -> IndexWriter:
+def writer_for(engine: Transactional) -> IndexWriter:
     """The process's writer for `engine` (created on first use)."""
     writer = _writers.get(engine)
     if writer is None:
