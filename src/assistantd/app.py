@@ -43,6 +43,9 @@ from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
 from assistantd.upstream import UpstreamClient
 from assistantd.validation import to_api_error
+from assistantd.vector_stores.embeddings import make_embedder
+from assistantd.vector_stores.ingestion import Ingestor
+from assistantd.vector_stores.router import router as vector_stores_router
 from assistantd.vector_stores.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
@@ -76,6 +79,7 @@ def create_app(
         if sandbox is not None:
             await sandbox.start()  # never raises for a missing engine: status() says why
             runners["code_interpreter"] = CodeInterpreterRunner(settings, sandbox, db, blobs)
+        ingestor = Ingestor(db, blobs, make_embedder(settings))
         executor = RunExecutor(settings, db, broker, upstream, blobs, runners)
         scheduler = Scheduler(db, broker, executor)
         app.state.settings = settings
@@ -84,11 +88,14 @@ def create_app(
         app.state.broker = broker
         app.state.scheduler = scheduler
         app.state.sandbox = sandbox
+        app.state.ingestor = ingestor
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
         await scheduler.start()
+        await ingestor.recover()
         try:
             yield
         finally:
+            await ingestor.stop()
             await scheduler.stop()
             if sandbox is not None:
                 await sandbox.stop()
@@ -110,6 +117,7 @@ def create_app(
         messages_router,
         run_steps_router,
         files_router,
+        vector_stores_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -121,8 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     build = sandbox_commands.add_parser(
         "build", help="build the image (a quick no-op when it is up to date)"
     )
-    build.add_argument("--offline", action="store_true",
-                       help="build from Debian's packages, no image registry needed")
+    build.add_argument(
+        "--offline",
+        action="store_true",
+        help="build from Debian's packages, no image registry needed",
+    )
     build.add_argument("--tag", help="image name (default: ASSISTANTD_SANDBOX_IMAGE)")
     build.set_defaults(handler=_sandbox_build)
     return parser

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = 32 * 1024 * 1024
     max_message_chars: int = 256_000
 
+    embedding_model: str = "local"
+    """`local` (the packaged multilingual model, no network) or an upstream embeddings model."""
+    embedding_dimensions: int = 1536
+    """Vector size of an upstream embeddings model (ignored for `local`)."""
+
     run_expiry_seconds: int = 600
     """A run waiting for tool outputs expires this long after it was created."""
 

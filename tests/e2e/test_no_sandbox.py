@@ -16,8 +16,10 @@ from tests.support.server import run_server
 
 def test_missing_engine_fails_only_code_runs(tmp_path: Path, fake: FakeUpstream) -> None:
     settings = make_settings(
-        tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
-        upstream_base_url=fake.base_url, sandbox_enabled=True,
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        upstream_base_url=fake.base_url,
+        sandbox_enabled=True,
         sandbox_docker_url=f"unix://{tmp_path / 'no-docker.sock'}",
     )
     with run_server(settings) as server:
@@ -26,17 +28,21 @@ def test_missing_engine_fails_only_code_runs(tmp_path: Path, fake: FakeUpstream)
         sandbox = ready["checks"]["sandbox"]
         assert sandbox["available"] is False and sandbox["reason"]
         with openai.OpenAI(base_url=server.api, api_key=KEY_A, max_retries=0) as client:
-            assistant = client.beta.assistants.create(model="gpt-4o",
-                                                      tools=[{"type": "code_interpreter"}])
+            assistant = client.beta.assistants.create(
+                model="gpt-4o", tools=[{"type": "code_interpreter"}]
+            )
             thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
             fake.script(Turn(text="Hello without tools"))
-            run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
-                                                           assistant_id=assistant.id)
+            run = client.beta.threads.runs.create_and_poll(
+                thread_id=thread.id, assistant_id=assistant.id
+            )
             assert run.status == "completed"  # no code needed: the run works
-            fake.script(Turn(tool_calls=[Call("code_interpreter",
-                                              json.dumps({"code": "print(1)"}))]))
-            run = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
-                                                           assistant_id=assistant.id)
+            fake.script(
+                Turn(tool_calls=[Call("code_interpreter", json.dumps({"code": "print(1)"}))])
+            )
+            run = client.beta.threads.runs.create_and_poll(
+                thread_id=thread.id, assistant_id=assistant.id
+            )
             assert run.status == "failed"
             assert run.last_error is not None and run.last_error.code == "server_error"
             assert "code interpreter is unavailable" in run.last_error.message

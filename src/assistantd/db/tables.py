@@ -104,3 +104,46 @@ run_steps = Table(
     Index(None, "run_id", "id"),
     Index(None, "thread_id", "id"),
 )
+
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("expires_at", BigInteger),
+    Column("body", Text, nullable=False),
+    Index(None, "project", "id"),
+)
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    Column(
+        "vector_store_id",
+        ID,
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("id", ID, primary_key=True),  # the file's id, as OpenAI reports it
+    Column("project", PROJECT, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("batch_id", ID),
+    Column("usage_bytes", BigInteger, nullable=False, default=0),
+    Column("body", Text, nullable=False),
+    Index(None, "batch_id"),
+    Index(None, "status"),
+)
+
+vector_store_file_batches = Table(
+    "vector_store_file_batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column(
+        "vector_store_id",
+        ID,
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("body", Text, nullable=False),
+)

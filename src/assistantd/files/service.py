@@ -17,6 +17,7 @@ from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import UPLOAD_PURPOSES, FileDeleted, FileObject
 from assistantd.pagination import PageParams
 from assistantd.schemas import Page
+from assistantd.vector_stores import service as vector_stores
 
 MAX_FILENAME = 255
 
@@ -131,6 +132,8 @@ async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> 
         key = await store.blob_key(conn, project, file_id)
         if key is None or not await store.delete(conn, project, file_id):
             raise _not_found(file_id)
+        # A deleted file leaves every vector store, and so every search, at once.
+        await vector_stores.forget_file(conn, project, file_id)
     await blobs.delete(key)
     return FileDeleted(id=file_id)
 

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from assistantd.settings import Settings
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -205,3 +207,27 @@ class HashingEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [self.embed_one(text) for text in texts]
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings choose: the packaged local model (`local`, the default), or
+    an OpenAI-compatible `/embeddings` model of the upstream (`ASSISTANTD_EMBEDDING_MODEL`,
+    with its `ASSISTANTD_EMBEDDING_DIMENSIONS`)."""
+    if settings.embedding_model == "local":
+        return LocalEmbedder()
+    headers = (
+        {"Authorization": f"Bearer {settings.upstream_api_key}"}
+        if (settings.upstream_api_key)
+        else {}
+    )
+    client = httpx.AsyncClient(
+        base_url=settings.upstream_base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=settings.upstream_timeout_s,
+    )
+    return UpstreamEmbedder(
+        client,
+        model=settings.embedding_model,
+        dimensions=settings.embedding_dimensions,
+        send_dimensions=settings.embedding_model.startswith("text-embedding-3"),
+    )

@@ -11,7 +11,7 @@ It does not touch vector store objects or statuses.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ async def ingest_file(
     embedder: Embedder,
     strategy: StaticChunking = AUTO,
     attributes: Mapping[str, Any] | None = None,
+    after: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> IngestResult:
     """Make a file searchable in a store; its chunks appear in one commit, or not at all.
 
@@ -56,7 +57,7 @@ async def ingest_file(
     if not chunks:
         raise InvalidFileError("The file contains no text.")
     vectors = await embedder.embed([c.text for c in chunks])
-    job = FileWrite(store_id, file_id, chunks, vectors, embedder.name, attributes)
+    job = FileWrite(store_id, file_id, chunks, vectors, embedder.name, attributes, after)
     await writer_for(engine).write(job)
     return IngestResult(
         chunks=len(chunks),

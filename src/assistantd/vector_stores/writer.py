@@ -12,9 +12,9 @@ never fails the others. It does not parse, chunk or embed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
@@ -34,6 +34,8 @@ class FileWrite:
     vectors: Sequence[Sequence[float]]
     embedder: str
     attributes: Mapping[str, Any] | None = None
+    after: Callable[[AsyncConnection], Awaitable[None]] | None = None
+    """Runs in the same transaction (e.g. marks the vector store file `completed`)."""
 
     async def apply(self, conn: AsyncConnection) -> None:
         await index.add_file(
@@ -45,6 +47,8 @@ class FileWrite:
             embedder=self.embedder,
             attributes=self.attributes,
         )
+        if self.after is not None:
+            await self.after(conn)
 
 
 class Transactional(Protocol):

@@ -1,0 +1,124 @@
+"""Background ingestion of vector store files: parse → chunk → embed → index, then `completed`
+(in the same transaction as the chunks, so a file is never searchable while `in_progress`), or
+`failed` with `last_error`. Files left `in_progress` by a stopped server are picked up again on
+start. A cancelled batch stops its files that have not finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db.engine import Database
+from assistantd.files import store as files_store
+from assistantd.files.blobs import BlobStore
+from assistantd.vector_stores import store
+from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
+from assistantd.vector_stores.embeddings import Embedder, EmbeddingError
+from assistantd.vector_stores.index import EmbedderMismatchError
+from assistantd.vector_stores.parsing import FileParseError
+from assistantd.vector_stores.retrieval import ingest_file
+from assistantd.vector_stores.schemas import FileLastError, VectorStoreFile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    project: str
+    store_id: str
+    file_id: str
+    batch_id: str | None = None
+
+
+class Ingestor:
+    def __init__(
+        self, db: Database, blobs: BlobStore, embedder: Embedder, *, concurrency: int = 4
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self.embedder = embedder
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[Job, asyncio.Task[None]] = {}
+
+    def submit(self, job: Job) -> None:
+        task = asyncio.create_task(self._run(job), name=f"ingest:{job.store_id}:{job.file_id}")
+        self._tasks[job] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job, None))
+
+    def cancel_batch(self, batch_id: str) -> None:
+        for job, task in list(self._tasks.items()):
+            if job.batch_id == batch_id:
+                task.cancel()
+
+    async def recover(self) -> None:
+        async with self._db.read() as conn:
+            pending = await store.files_with_status(conn, "in_progress")
+        for project, file in pending:
+            self.submit(Job(project, file.vector_store_id, file.id))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait_idle(self) -> None:
+        """Wait until every submitted file is done (tests and benchmarks)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+    async def _run(self, job: Job) -> None:
+        async with self._slots:
+            try:
+                await self._ingest(job)
+            except asyncio.CancelledError:
+                raise
+            except FileParseError as error:
+                await self._fail(job, error.code, str(error))
+            except (EmbeddingError, EmbedderMismatchError, ChunkingStrategyError) as error:
+                await self._fail(job, "server_error", str(error))
+            except Exception:
+                log.exception("ingesting %s into %s failed", job.file_id, job.store_id)
+                await self._fail(job, "server_error", "The file could not be processed.")
+
+    async def _ingest(self, job: Job) -> None:
+        async with self._db.read() as conn:
+            file = await files_store.get(conn, job.project, job.file_id)
+            vs_file = await store.get_file(conn, job.project, job.store_id, job.file_id)
+        if file is None or vs_file is None or vs_file.status != "in_progress":
+            return
+        raw_strategy: Any = (
+            vs_file.chunking_strategy.model_dump() if vs_file.chunking_strategy else None
+        )
+        data = await self._blobs.read(job.file_id)
+        done = vs_file.model_copy(update={"status": "completed", "usage_bytes": file.bytes})
+
+        async def mark_completed(conn: AsyncConnection) -> None:
+            await store.upsert_file(conn, job.project, done)
+
+        await ingest_file(
+            self._db,
+            job.store_id,
+            job.file_id,
+            data,
+            file.filename,
+            embedder=self.embedder,
+            strategy=strategy_from_request(raw_strategy),
+            attributes=vs_file.attributes,
+            after=mark_completed,
+        )
+
+    async def _fail(self, job: Job, code: str, message: str) -> None:
+        async with self._db.write() as conn:
+            current = await store.get_file(conn, job.project, job.store_id, job.file_id)
+            if current is None or current.status != "in_progress":
+                return
+            failed: VectorStoreFile = current.model_copy(
+                update={"status": "failed", "last_error": FileLastError(code=code, message=message)}
+            )  # type: ignore[arg-type]
+            await store.upsert_file(conn, job.project, failed)
