@@ -39,8 +39,10 @@ from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
 from assistantd.settings import Settings
 from assistantd.threads.router import router as threads_router
+from assistantd.tools.base import ToolRunner
 from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
+from assistantd.tools.file_search import FileSearchRunner
 from assistantd.upstream import UpstreamClient
 from assistantd.validation import to_api_error
 from assistantd.vector_stores.embeddings import make_embedder
@@ -75,11 +77,12 @@ def create_app(
         broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
         upstream = UpstreamClient(settings, transport=upstream_transport)
         sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
-        runners = {}
+        runners: dict[str, ToolRunner] = {}
         if sandbox is not None:
             await sandbox.start()  # never raises for a missing engine: status() says why
             runners["code_interpreter"] = CodeInterpreterRunner(settings, sandbox, db, blobs)
         ingestor = Ingestor(db, blobs, make_embedder(settings))
+        runners["file_search"] = FileSearchRunner(db, ingestor.embedder)
         executor = RunExecutor(settings, db, broker, upstream, blobs, runners)
         scheduler = Scheduler(db, broker, executor)
         app.state.settings = settings
@@ -91,7 +94,7 @@ def create_app(
         app.state.ingestor = ingestor
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
         await scheduler.start()
-        await ingestor.recover()
+        await ingestor.start()
         try:
             yield
         finally:

@@ -16,6 +16,9 @@ from assistantd.schemas import (
     ToolResources,
     ToolResourcesRequest,
 )
+from assistantd.vector_stores import service as vector_stores
+from assistantd.vector_stores import store as vector_stores_store
+from assistantd.vector_stores.schemas import CreateVectorStoreRequest
 
 
 async def check_file_ids(
@@ -41,22 +44,37 @@ async def resolve(
         await check_file_ids(conn, project, file_ids, f"{param}.code_interpreter.file_ids")
         resources.code_interpreter = CodeInterpreterResources(file_ids=file_ids)
     if request.file_search is not None:
-        resources.file_search = await _resolve_file_search(request, param)
+        resources.file_search = await _resolve_file_search(conn, project, request, param)
     return resources
 
 
-async def _resolve_file_search(request: ToolResourcesRequest, param: str) -> FileSearchResources:
+async def _resolve_file_search(
+    conn: AsyncConnection, project: str, request: ToolResourcesRequest, param: str
+) -> FileSearchResources:
     file_search = request.file_search
     assert file_search is not None
-    if file_search.vector_stores:
+    param = f"{param}.file_search"
+    if file_search.vector_store_ids and file_search.vector_stores:
         raise InvalidRequestError(
-            "Creating vector stores through tool_resources is not supported yet.",
-            param=f"{param}.file_search.vector_stores",
+            "Provide either vector_store_ids or vector_stores, not both.", param=param
         )
+    if file_search.vector_stores:  # the helper: make a store from files, attach it
+        helper = file_search.vector_stores[0]
+        store, _jobs = await vector_stores.create_store(
+            conn,
+            project,
+            CreateVectorStoreRequest(
+                file_ids=helper.file_ids,
+                chunking_strategy=helper.chunking_strategy,
+                metadata=helper.metadata,
+            ),
+        )  # the ingestor picks the files up once committed
+        return FileSearchResources(vector_store_ids=[store.id])
     ids = file_search.vector_store_ids or []
-    if ids:  # vector stores arrive with the file search feature; none can exist before it
-        raise InvalidRequestError(
-            f"No vector store found with id '{ids[0]}'.",
-            param=f"{param}.file_search.vector_store_ids",
-        )
-    return FileSearchResources(vector_store_ids=[])
+    found = await vector_stores_store.existing_store_ids(conn, project, ids)
+    for store_id in ids:
+        if store_id not in found:
+            raise InvalidRequestError(
+                f"No vector store found with id '{store_id}'.", param=f"{param}.vector_store_ids"
+            )
+    return FileSearchResources(vector_store_ids=ids)

@@ -121,7 +121,7 @@ def test_tool_steps_replayed_with_results_only() -> None:
     assert rendered[2:] == [
         {"role": "tool", "tool_call_id": "call_1", "content": "42"},
         {"role": "tool", "tool_call_id": "call_3", "content": "hi\n\n[Image file file-9]"},
-        {"role": "tool", "tool_call_id": "call_4", "content": "a.txt (score 0.50)"},
+        {"role": "tool", "tool_call_id": "call_4", "content": "【0:0†a.txt】 (score 0.50)\n"},
     ]
 
 

@@ -32,6 +32,7 @@ from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import ImageFileContentBlock, Message
+from assistantd.run_steps import service as steps_service
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import FunctionToolCall, LastError, RunStep, ToolCallsStepDetails
 from assistantd.runs import state, store
@@ -41,6 +42,8 @@ from assistantd.tokens import count_tokens
 from assistantd.tools.base import (
     CODE_INTERPRETER_DEFINITION,
     CODE_INTERPRETER_FUNCTION,
+    FILE_SEARCH_DEFINITION,
+    FILE_SEARCH_FUNCTION,
     ToolContext,
     ToolRunner,
     ToolUnavailable,
@@ -51,6 +54,11 @@ log = logging.getLogger(__name__)
 
 SERVER_TOOL_DEFINITIONS: dict[str, dict[str, Any]] = {
     "code_interpreter": CODE_INTERPRETER_DEFINITION,
+    "file_search": FILE_SEARCH_DEFINITION,
+}
+TOOL_FUNCTION_NAMES = {
+    "code_interpreter": CODE_INTERPRETER_FUNCTION,
+    "file_search": FILE_SEARCH_FUNCTION,
 }
 
 
@@ -138,6 +146,7 @@ class RunExecutor:
             self._publisher(run),
             self._saver(ctx.project),
             code_tool_name=CODE_INTERPRETER_FUNCTION,
+            file_search_tool_name=FILE_SEARCH_FUNCTION,
             finalize=self._finalizer(run),
         )
         accumulator = ChatAccumulator()
@@ -215,7 +224,14 @@ class RunExecutor:
             runner = self._runners.get(call.type)
             if runner is None:
                 raise ToolUnavailable(f"The {call.type} tool is not available on this server.")
-            context = ToolContext(ctx.project, ctx.run, step, index, self._publisher(ctx.run))
+            context = ToolContext(
+                ctx.project,
+                ctx.run,
+                step,
+                index,
+                self._publisher(ctx.run),
+                result.arguments.get(call.id, ""),
+            )
             ctx.tool = (runner, context)
             calls[index] = await runner.run(call, context)
             ctx.tool = None
@@ -291,7 +307,7 @@ class RunExecutor:
     async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
         closed, name = state.advance_step(step, to, _now(), **changes)
         await self._save_step(ctx.project, closed)
-        self._broker.publish(ctx.run.id, ev.step_event(name, closed))
+        self._broker.publish(ctx.run.id, ev.step_event(name, steps_service.shown(closed, None)))
 
     # --- state and storage -----------------------------------------------------------------------
 
@@ -314,11 +330,18 @@ class RunExecutor:
         self._broker.publish(run.id, ev.run_event(name, run))
 
     def _finalizer(self, run: Run) -> Any:
-        runner = self._runners.get("code_interpreter")
-        finalize = getattr(runner, "finalize", None)
-        if finalize is None:
-            return None
-        return lambda message_id, blocks, publish: finalize(run, message_id, blocks, publish)
+        """Completes an answer with what the run's tools produced (citations, file links,
+        figures): each runner that has a `finalize` gets its turn."""
+        steps = [
+            runner.finalize for runner in self._runners.values() if hasattr(runner, "finalize")
+        ]
+
+        async def finalize(message_id: str, blocks: Any, publish: Any) -> Any:
+            for step in steps:
+                blocks = await step(run, message_id, blocks, publish)
+            return blocks
+
+        return finalize if steps else None
 
     def _publisher(self, run: Run) -> Any:
         return lambda event: self._broker.publish(run.id, event)

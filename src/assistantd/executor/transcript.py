@@ -53,13 +53,14 @@ def render_transcript(
     tool_names: Mapping[str, str] = DEFAULT_TOOL_NAMES,
 ) -> list[ChatMessage]:
     rendered: list[ChatMessage] = []
+    searches: dict[str, int] = {}  # run id -> file-search calls seen (citation marker numbers)
     for item in items:
         if isinstance(item, Message):
             message = render_message(item, image_url_for)
             if message is not None:
                 rendered.append(message)
         else:
-            rendered.extend(render_tool_step(item, tool_names))
+            rendered.extend(render_tool_step(item, tool_names, searches))
     return rendered
 
 
@@ -97,15 +98,21 @@ def _image(url: str, detail: str) -> dict[str, Any]:
 
 
 def render_tool_step(
-    step: RunStep, tool_names: Mapping[str, str] = DEFAULT_TOOL_NAMES
+    step: RunStep,
+    tool_names: Mapping[str, str] = DEFAULT_TOOL_NAMES,
+    searches: dict[str, int] | None = None,
 ) -> list[ChatMessage]:
     """A tool-calls step as an assistant tool-calls message plus the tool results."""
     if not isinstance(step.step_details, ToolCallsStepDetails):
         return []
     calls: list[dict[str, Any]] = []
     results: list[ChatMessage] = []
+    searches = {} if searches is None else searches
     for call in step.step_details.tool_calls:
-        replay = _replay(call, tool_names)
+        ordinal = searches.get(step.run_id, 0)
+        if isinstance(call, FileSearchToolCall):
+            searches[step.run_id] = ordinal + 1
+        replay = _replay(call, tool_names, ordinal)
         if replay is None:
             continue
         name, arguments, output = replay
@@ -118,7 +125,9 @@ def render_tool_step(
     return [{"role": "assistant", "content": None, "tool_calls": calls}, *results]
 
 
-def _replay(call: ToolCall, tool_names: Mapping[str, str]) -> tuple[str, str, str] | None:
+def _replay(
+    call: ToolCall, tool_names: Mapping[str, str], ordinal: int = 0
+) -> tuple[str, str, str] | None:
     """(function name, arguments, output) of a finished call; None if it has no result."""
     if isinstance(call, FunctionToolCall):
         if call.function.output is None:
@@ -133,9 +142,36 @@ def _replay(call: ToolCall, tool_names: Mapping[str, str]) -> tuple[str, str, st
             else f"[Image file {out.image.file_id}]"
             for out in code.outputs
         ]
-        return tool_names["code_interpreter"], arguments, "\n".join(outputs)
+        return tool_names["code_interpreter"], arguments, _head_and_tail("\n".join(outputs))
     if isinstance(call, FileSearchToolCall):
-        results = call.file_search.results or []
-        lines = [f"{r.file_name} (score {r.score:.2f})" for r in results]
-        return tool_names["file_search"], "{}", "\n".join(lines) or "No results."
+        return tool_names["file_search"], "{}", file_search_output(call, ordinal)
     return None
+
+
+MODEL_OUTPUT_CHARS = 20_000
+
+
+def _head_and_tail(text: str, limit: int = MODEL_OUTPUT_CHARS) -> str:
+    """What the model reads of a long tool output: its start and its end."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - limit} characters truncated ...]\n{text[-half:]}"
+
+
+def citation_marker(ordinal: int, index: int, file_name: str) -> str:
+    """The marker the model copies into its answer to cite a passage (OpenAI's format)."""
+    return f"【{ordinal}:{index}†{file_name}】"
+
+
+def file_search_output(call: FileSearchToolCall, ordinal: int) -> str:
+    """The passages a file search found, each with the marker that cites it."""
+    results = call.file_search.results or []
+    if not results:
+        return "No results found in the files."
+    blocks = []
+    for index, result in enumerate(results):
+        text = "".join(part.text or "" for part in result.content or [])
+        marker = citation_marker(ordinal, index, result.file_name)
+        blocks.append(f"{marker} (score {result.score:.2f})\n{text}")
+    return "\n\n".join(blocks)

@@ -39,6 +39,7 @@ from assistantd.messages.schemas import (
 from assistantd.run_steps.schemas import (
     CodeInterpreter,
     CodeInterpreterToolCall,
+    FileSearchToolCall,
     Function,
     FunctionToolCall,
     LastError,
@@ -76,6 +77,7 @@ class TurnResult:
     message: Message | None
     tool_step: RunStep | None  # still in_progress: the run loop runs the tools or asks for them
     tool_calls: list[ToolCall] = field(default_factory=list)
+    arguments: dict[str, str] = field(default_factory=dict)  # call id -> the model's arguments
 
 
 class ModelTurn:
@@ -86,6 +88,7 @@ class ModelTurn:
         save: Save,
         *,
         code_tool_name: str | None = None,
+        file_search_tool_name: str | None = None,
         finalize: Finalize | None = None,
         clock: Callable[[], int] = _now,
     ) -> None:
@@ -94,6 +97,8 @@ class ModelTurn:
         self._save = save
         self._code_tool_name = code_tool_name  # the function that *is* the code interpreter
         self._finalize = finalize
+        self._file_search_tool_name = file_search_tool_name
+        self._file_search: set[int] = set()  # indexes of file-search calls (no argument deltas)
         self._clock = clock
         self.message: Message | None = None
         self.message_step: RunStep | None = None
@@ -135,12 +140,18 @@ class ModelTurn:
         if call.name == self._code_tool_name:
             self._code[call.index] = (StringFieldDecoder("code"), [])
             self._calls.header(call.index, deltas.code_header(step.id, call.index, call.id))
+        elif call.name == self._file_search_tool_name:
+            self._file_search.add(call.index)
+            self._calls.header(call.index, deltas.file_search_header(step.id, call.index, call.id))
         else:
             header = deltas.function_header(step.id, call.index, call.id, call.name)
             self._calls.header(call.index, header)
 
     def _arguments(self, index: int, arguments: str) -> None:
         assert self.tool_step is not None  # arguments only follow an announced call
+        if index in self._file_search:  # the step shows results, not the query
+            self._calls.arguments(index, arguments, [])
+            return
         code = self._code.get(index)
         if code is None:
             event = deltas.function_arguments(self.tool_step.id, index, arguments)
@@ -226,9 +237,14 @@ class ModelTurn:
             details = ToolCallsStepDetails(tool_calls=calls)
             self.tool_step = self.tool_step.model_copy(update={"step_details": details})
             await self._save(self.tool_step)
-        return TurnResult(acc.text, acc.finish_reason, usage, message, self.tool_step, calls)
+        arguments = {state.id: state.arguments for state in acc.tool_calls if state.announced}
+        return TurnResult(
+            acc.text, acc.finish_reason, usage, message, self.tool_step, calls, arguments
+        )
 
     def _final_call(self, index: int, call_id: str, name: str, arguments: str) -> ToolCall:
+        if index in self._file_search:
+            return FileSearchToolCall(id=call_id)
         code = self._code.get(index)
         if code is None:
             return FunctionToolCall(id=call_id, function=Function(name=name, arguments=arguments))

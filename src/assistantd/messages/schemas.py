@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from assistantd.schemas import Metadata, RequestSchema, Schema
+from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
 
 # --- annotations and content parts (objects) -----------------------------------------------------
 
 
-class FileCitation(Schema):
+class FileCitation(Sparse):
     file_id: str
+    quote: str | None = None  # not in v2's schema, but clients written for v1 read it
 
 
 class FileCitationAnnotation(Schema):

@@ -29,6 +29,7 @@ from assistantd.runs.lock import check_unlocked
 from assistantd.schemas import DeletedObject, Page
 from assistantd.threads import store as threads_store
 from assistantd.threads.schemas import Thread
+from assistantd.vector_stores import service as vector_stores
 
 MAX_CONTENT_CHARS = 256_000
 MAX_ATTACHMENTS = 10
@@ -99,6 +100,13 @@ async def add(
     """Append a message to `thread` (already loaded and checked by the caller)."""
     content = _content(request, param)
     await _check_files(conn, project, request, param)
+    searchable = [
+        a.file_id
+        for a in request.attachments or []
+        if any(tool.type == "file_search" for tool in a.tools)
+    ]
+    if searchable:
+        await vector_stores.add_to_thread_store(conn, project, thread, searchable)
     message_id = ids.new_id(ids.MESSAGE)
     created_at = int(time.time())
     message = Message(

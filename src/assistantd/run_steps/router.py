@@ -25,7 +25,7 @@ async def list_run_steps(
     conn: ReadConn,
     include: Include = None,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.page(conn, project, thread_id, run_id, params))
+    return ObjectResponse(await service.page(conn, project, thread_id, run_id, params, include))
 
 
 @router.get("/{step_id}")
@@ -37,4 +37,4 @@ async def get_run_step(
     conn: ReadConn,
     include: Include = None,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.get(conn, project, thread_id, run_id, step_id))
+    return ObjectResponse(await service.get(conn, project, thread_id, run_id, step_id, include))

@@ -7,23 +7,53 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.errors import NotFoundError
 from assistantd.pagination import PageParams
 from assistantd.run_steps import store
-from assistantd.run_steps.schemas import RunStep
+from assistantd.run_steps.schemas import FileSearchToolCall, RunStep, ToolCallsStepDetails
 from assistantd.runs import service as runs
 from assistantd.schemas import Page
 
+SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def shown(step: RunStep, include: list[str] | None) -> RunStep:
+    """The step as the API shows it: file-search result content only when `include[]` asks."""
+    if (include and SEARCH_CONTENT in include) or not isinstance(
+        step.step_details, ToolCallsStepDetails
+    ):
+        return step
+    calls = []
+    for call in step.step_details.tool_calls:
+        if isinstance(call, FileSearchToolCall) and call.file_search.results:
+            results = [r.model_copy(update={"content": None}) for r in call.file_search.results]
+            search = call.file_search.model_copy(update={"results": results})
+            call = call.model_copy(update={"file_search": search})
+        calls.append(call)
+    return step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
+
 
 async def get(
-    conn: AsyncConnection, project: str, thread_id: str, run_id: str, step_id: str
+    conn: AsyncConnection,
+    project: str,
+    thread_id: str,
+    run_id: str,
+    step_id: str,
+    include: list[str] | None = None,
 ) -> RunStep:
     step = await store.get(conn, project, thread_id, run_id, step_id)
     if step is None:
         await runs.get(conn, project, thread_id, run_id)
         raise NotFoundError.for_id("run step", step_id)
-    return step
+    return shown(step, include)
 
 
 async def page(
-    conn: AsyncConnection, project: str, thread_id: str, run_id: str, params: PageParams
+    conn: AsyncConnection,
+    project: str,
+    thread_id: str,
+    run_id: str,
+    params: PageParams,
+    include: list[str] | None = None,
 ) -> Page[RunStep]:
     await runs.get(conn, project, thread_id, run_id)
-    return await store.page(conn, project, run_id, params)
+    found = await store.page(conn, project, run_id, params)
+    found.data = [shown(step, include) for step in found.data]
+    return found

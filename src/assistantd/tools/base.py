@@ -38,6 +38,33 @@ CODE_INTERPRETER_DEFINITION: dict[str, Any] = {
 }
 
 
+FILE_SEARCH_FUNCTION = "file_search"
+
+FILE_SEARCH_DEFINITION: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": FILE_SEARCH_FUNCTION,
+        "description": (
+            "Search the files the user provided (the assistant's and the thread's vector "
+            "stores) and get the most relevant passages. Use it to answer questions about "
+            "their content. Cite a passage you use with its marker, exactly as given, e.g. "
+            "【0:2†notes.txt】."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "queries": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "One to five search queries, each a complete question.",
+                }
+            },
+            "required": ["queries"],
+        },
+    },
+}
+
+
 class ToolUnavailable(Exception):
     """The tool cannot run on this server now (e.g. no Docker engine for the sandbox)."""
 
@@ -49,6 +76,7 @@ class ToolContext:
     step: RunStep
     index: int  # the call's position in the step's tool_calls (for deltas)
     publish: Callable[[StreamEvent], None]
+    arguments: str = ""  # the model's raw JSON arguments
 
 
 class ToolRunner(Protocol):

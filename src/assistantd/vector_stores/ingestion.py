@@ -43,26 +43,46 @@ class Ingestor:
         self._blobs = blobs
         self.embedder = embedder
         self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: dict[Job, asyncio.Task[None]] = {}
+        self._tasks: dict[tuple[str, str], tuple[Job, asyncio.Task[None]]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     def submit(self, job: Job) -> None:
+        key = (job.store_id, job.file_id)
+        if key in self._tasks:
+            return
         task = asyncio.create_task(self._run(job), name=f"ingest:{job.store_id}:{job.file_id}")
-        self._tasks[job] = task
-        task.add_done_callback(lambda _: self._tasks.pop(job, None))
+        self._tasks[key] = (job, task)
+        task.add_done_callback(lambda _: self._tasks.pop(key, None))
 
     def cancel_batch(self, batch_id: str) -> None:
-        for job, task in list(self._tasks.items()):
+        for job, task in list(self._tasks.values()):
             if job.batch_id == batch_id:
                 task.cancel()
 
-    async def recover(self) -> None:
+    async def start(self, sweep_interval_s: float = 0.5) -> None:
+        """Pick up files left `in_progress` (by a restart, or attached through
+        `tool_resources` and message attachments), now and then every `sweep_interval_s`."""
+        await self.sweep()
+        self._sweeper = asyncio.create_task(self._sweep_forever(sweep_interval_s))
+
+    async def _sweep_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("ingestion sweep failed")
+
+    async def sweep(self) -> None:
         async with self._db.read() as conn:
             pending = await store.files_with_status(conn, "in_progress")
         for project, file in pending:
             self.submit(Job(project, file.vector_store_id, file.id))
 
     async def stop(self) -> None:
-        tasks = list(self._tasks.values())
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        tasks = [task for _, task in self._tasks.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -70,7 +90,9 @@ class Ingestor:
     async def wait_idle(self) -> None:
         """Wait until every submitted file is done (tests and benchmarks)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+            await asyncio.gather(
+                *[task for _, task in self._tasks.values()], return_exceptions=True
+            )
 
     async def _run(self, job: Job) -> None:
         async with self._slots:

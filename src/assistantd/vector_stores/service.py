@@ -18,7 +18,8 @@ from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
-from assistantd.schemas import DeletedObject, Page
+from assistantd.schemas import DeletedObject, FileSearchResources, Page
+from assistantd.threads import store as threads_store
 from assistantd.vector_stores import index, store
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
 from assistantd.vector_stores.embeddings import Embedder
@@ -30,6 +31,7 @@ from assistantd.vector_stores.schemas import (
     CreateFileBatchRequest,
     CreateVectorStoreFileRequest,
     CreateVectorStoreRequest,
+    ExpiresAfter,
     FileContentPage,
     SearchContent,
     SearchRequest,
@@ -146,6 +148,39 @@ async def touch(conn: AsyncConnection, project: str, vector_store: VectorStore) 
     vector_store.last_active_at = now
     vector_store.expires_at = _expiry(vector_store, now)
     await store.save_store(conn, project, vector_store)
+
+
+THREAD_STORE_DAYS = 7
+
+
+async def add_to_thread_store(
+    conn: AsyncConnection, project: str, thread: Any, file_ids: list[str]
+) -> None:
+    """Message attachments for file search go into the thread's store, made on demand
+    (expiring 7 days after its last use, like OpenAI's)."""
+    resources = thread.tool_resources
+    current = (
+        resources.file_search.vector_store_ids
+        if resources is not None and resources.file_search is not None
+        else []
+    )
+    if current:
+        store_id = current[0]
+    else:
+        created, _ = await create_store(
+            conn,
+            project,
+            CreateVectorStoreRequest(
+                name=f"{thread.id} files", expires_after=ExpiresAfter(days=THREAD_STORE_DAYS)
+            ),
+        )
+        store_id = created.id
+        resources.file_search = FileSearchResources(vector_store_ids=[store_id])
+        await threads_store.update(conn, project, thread)
+    strategy = _strategy(None, "chunking_strategy")
+    for file_id in file_ids:
+        if await store.get_file(conn, project, store_id, file_id) is None:
+            await _attach(conn, project, store_id, file_id, strategy, None)
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -236,8 +236,9 @@ class CodeInterpreterRunner:
             found = _link_annotations(block.text.value, made)
             if not found:
                 continue
+            start = len(block.text.annotations)
             block.text.annotations = [*block.text.annotations, *found]
-            publish(_annotation_delta(message_id, index, found))
+            publish(_annotation_delta(message_id, index, start, found))
         for file_id in self._images.pop(run.id, []):
             blocks.append(ImageFileContentBlock(image_file=ImageFile(file_id=file_id)))
             publish(_image_delta(message_id, len(blocks) - 1, file_id))
@@ -261,11 +262,11 @@ def _link_annotations(text: str, made: dict[str, str]) -> list[FilePathAnnotatio
 
 
 def _annotation_delta(
-    message_id: str, index: int, annotations: list[FilePathAnnotation]
+    message_id: str, index: int, start: int, annotations: list[FilePathAnnotation]
 ) -> StreamEvent:
     parts = [
         FilePathDeltaAnnotation(
-            index=number,
+            index=start + number,
             text=a.text,
             file_path=a.file_path,
             start_index=a.start_index,

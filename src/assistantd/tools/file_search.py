@@ -1,0 +1,213 @@
+"""The file search tool: the model's queries run hybrid (keyword + vector) over the assistant's
+and the thread's vector stores; the step records `ranking_options` and `results`; the passages
+go back to the model with citation markers, which become `file_citation` annotations.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from assistantd.assistants import store as assistants_store
+from assistantd.db.engine import Database
+from assistantd.events.models import StreamEvent, ThreadMessageDelta
+from assistantd.files import store as files_store
+from assistantd.messages.deltas import (
+    FileCitationDeltaAnnotation,
+    MessageDelta,
+    MessageDeltaEvent,
+    TextDelta,
+    TextDeltaBlock,
+)
+from assistantd.messages.schemas import (
+    FileCitation,
+    FileCitationAnnotation,
+    MessageContent,
+    TextContentBlock,
+)
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import (
+    FileSearch,
+    FileSearchResult,
+    FileSearchResultContent,
+    FileSearchToolCall,
+    ToolCall,
+    ToolCallsStepDetails,
+)
+from assistantd.runs.schemas import Run
+from assistantd.schemas import FileSearchTool, RankingOptions
+from assistantd.threads import store as threads_store
+from assistantd.tools.base import ToolContext, ToolUnavailable
+from assistantd.vector_stores import service as vector_stores
+from assistantd.vector_stores.embeddings import Embedder
+from assistantd.vector_stores.retrieval import fit_to_budget, search_stores
+
+DEFAULT_MAX_RESULTS = 20
+TOKEN_BUDGET = 16_000
+QUOTE_CHARS = 300
+# 【0:2†notes.txt】 (OpenAI's marker), also 【2†notes.txt】 for the latest search
+MARKER = re.compile(r"【(?:(?P<ordinal>\d+):)?(?P<index>\d+)†[^】]*】")
+
+
+def _queries(arguments: str) -> list[str]:
+    try:
+        parsed: Any = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return [arguments] if arguments.strip() else []
+    if isinstance(parsed, dict):
+        found = parsed.get("queries") or parsed.get("query") or []
+        found = [found] if isinstance(found, str) else found
+        return [str(query) for query in found if str(query).strip()][:5]
+    return []
+
+
+def _options(run: Run) -> tuple[int, RankingOptions]:
+    for tool in run.tools:
+        if isinstance(tool, FileSearchTool) and tool.file_search is not None:
+            options = tool.file_search
+            ranking = options.ranking_options or RankingOptions(score_threshold=0.0)
+            return options.max_num_results or DEFAULT_MAX_RESULTS, ranking
+    return DEFAULT_MAX_RESULTS, RankingOptions(score_threshold=0.0)
+
+
+class FileSearchRunner:
+    tool_type = "file_search"
+
+    def __init__(self, db: Database, embedder: Embedder) -> None:
+        self._db = db
+        self._embedder = embedder
+
+    async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
+        assert isinstance(call, FileSearchToolCall)
+        run = context.run
+        max_results, ranking = _options(run)
+        store_ids = await self._store_ids(context.project, run)
+        if not store_ids:
+            return FileSearchToolCall(
+                id=call.id, file_search=FileSearch(ranking_options=ranking, results=[])
+            )
+        hits = {}
+        async with self._db.read() as conn:
+            for query in _queries(context.arguments):
+                for hit in await search_stores(
+                    conn,
+                    store_ids,
+                    query,
+                    embedder=self._embedder,
+                    k=max_results,
+                    score_threshold=ranking.score_threshold,
+                ):
+                    if hit.chunk_id not in hits or hits[hit.chunk_id].score < hit.score:
+                        hits[hit.chunk_id] = hit
+            ranked = sorted(hits.values(), key=lambda hit: -hit.score)[:max_results]
+            kept = fit_to_budget(ranked, TOKEN_BUDGET, run.model)
+            names = {
+                f.id: f.filename
+                for f in await files_store.get_many(
+                    conn, context.project, sorted({hit.file_id for hit in kept})
+                )
+            }
+        results = [
+            FileSearchResult(
+                file_id=hit.file_id,
+                file_name=names.get(hit.file_id, ""),
+                score=round(min(max(hit.score, 0.0), 1.0), 6),
+                content=[FileSearchResultContent(text=hit.text)],
+            )
+            for hit in kept
+        ]
+        return FileSearchToolCall(
+            id=call.id, file_search=FileSearch(ranking_options=ranking, results=results)
+        )
+
+    async def interrupt(self, context: ToolContext) -> None:
+        return None  # a search is short; cancelling the task stops it
+
+    async def _store_ids(self, project: str, run: Run) -> list[str]:
+        async with self._db.write() as conn:
+            assistant = await assistants_store.get(conn, project, run.assistant_id)
+            thread = await threads_store.get(conn, project, run.thread_id)
+            ids: list[str] = []
+            for owner in (assistant, thread):
+                resources = owner.tool_resources if owner is not None else None
+                if resources is not None and resources.file_search is not None:
+                    ids += resources.file_search.vector_store_ids
+            usable = []
+            for store_id in dict.fromkeys(ids):
+                store = await vector_stores.get_store(conn, project, store_id)
+                if store.status == "expired":
+                    raise ToolUnavailable(f"Vector store {store_id} has expired.")
+                await vector_stores.touch(conn, project, store)
+                usable.append(store_id)
+        return usable
+
+    # --- citations in the answer -----------------------------------------------------------------
+
+    async def finalize(
+        self, run: Run, message_id: str, blocks: list[MessageContent], publish: Any
+    ) -> list[MessageContent]:
+        """Turn the citation markers the model copied into `file_citation` annotations."""
+        sources = await self._sources(run.id)
+        if not sources:
+            return blocks
+        for index, block in enumerate(blocks):
+            if not isinstance(block, TextContentBlock):
+                continue
+            found = _citations(block.text.value, sources)
+            if found:
+                start = len(block.text.annotations)
+                block.text.annotations = [*block.text.annotations, *found]
+                publish(_citation_delta(message_id, index, start, found))
+        return blocks
+
+    async def _sources(self, run_id: str) -> list[list[FileSearchResult]]:
+        """The results of each file search of the run, in order (marker ordinal → results)."""
+        async with self._db.read() as conn:
+            steps = await steps_store.for_run(conn, run_id)
+        searches = []
+        for step in steps:
+            if isinstance(step.step_details, ToolCallsStepDetails):
+                for call in step.step_details.tool_calls:
+                    if isinstance(call, FileSearchToolCall):
+                        searches.append(call.file_search.results or [])
+        return searches
+
+
+def _citations(text: str, sources: list[list[FileSearchResult]]) -> list[FileCitationAnnotation]:
+    found = []
+    for match in MARKER.finditer(text):
+        ordinal = int(match.group("ordinal")) if match.group("ordinal") else len(sources) - 1
+        index = int(match.group("index"))
+        if not (0 <= ordinal < len(sources) and 0 <= index < len(sources[ordinal])):
+            continue
+        result = sources[ordinal][index]
+        quote = "".join(part.text or "" for part in result.content or [])[:QUOTE_CHARS]
+        found.append(
+            FileCitationAnnotation(
+                text=match.group(0),
+                file_citation=FileCitation(file_id=result.file_id, quote=quote),
+                start_index=match.start(),
+                end_index=match.end(),
+            )
+        )
+    return found
+
+
+def _citation_delta(
+    message_id: str, part: int, start: int, annotations: list[FileCitationAnnotation]
+) -> StreamEvent:
+    parts = [
+        FileCitationDeltaAnnotation(
+            index=start + number,
+            text=a.text,
+            file_citation=a.file_citation,
+            start_index=a.start_index,
+            end_index=a.end_index,
+        )
+        for number, a in enumerate(annotations)
+    ]
+    block = TextDeltaBlock(index=part, text=TextDelta(value="", annotations=parts))
+    return ThreadMessageDelta(
+        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
+    )
