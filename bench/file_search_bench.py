@@ -179,6 +179,8 @@ async def main() -> None:
     parser.add_argument("--chunk-words", type=int, default=200)
     parser.add_argument("--postgres", help="a postgresql+asyncpg:// URL (its tables are reset)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to smoke-test")
+    parser.add_argument("--skip-ingestion", action="store_true")
+    parser.add_argument("--skip-search", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.files, args.local_files, args.sizes, args.queries = 50, 5, "2000", 20
@@ -187,12 +189,12 @@ async def main() -> None:
     urls = [None, *([args.postgres] if args.postgres else [])]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for url in urls:
+        for url in [] if args.skip_ingestion else urls:
             await bench_ingestion("mock upstream", MockUpstreamEmbedder(), files, url, directory)
             await bench_ingestion(
                 "local USE-m-v3", LocalEmbedder(), files[: args.local_files], url, directory
             )
-        for url in urls:
+        for url in [] if args.skip_search else urls:
             engine = await _engine(url, directory)
             await bench_search(engine, sizes, args.queries, args.chunk_words)
             await engine.dispose()
