@@ -181,12 +181,13 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, to smoke-test")
     parser.add_argument("--skip-ingestion", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --postgres")
     args = parser.parse_args()
     if args.quick:
         args.files, args.local_files, args.sizes, args.queries = 50, 5, "2000", 20
     sizes = [int(s) for s in args.sizes.split(",")]
     files = make_files(args.files, args.file_kb)
-    urls = [None, *([args.postgres] if args.postgres else [])]
+    urls = [*([] if args.skip_sqlite else [None]), *([args.postgres] if args.postgres else [])]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         for url in [] if args.skip_ingestion else urls:
