@@ -3,7 +3,9 @@
 Owns the index tables of migration 0100 (chunks with offsets and embeddings, keyword terms,
 per-file attributes, the embedder each store was built with) and the search over them:
 
-* keyword: BM25 on SQLite FTS5 / ts_rank on PostgreSQL, over `keywords.terms` (CJK bigrams);
+* keyword: BM25 on SQLite FTS5 / idf-weighted ts_rank on PostgreSQL, over `keywords.terms`
+  (CJK bigrams); query terms found in more than half the chunks are left out unless nothing
+  else is left (their idf is floored to ~0, so they would only widen the candidate set);
 * vector: a Hamming pre-selection on the embeddings' sign bits (sqlite-vec on SQLite, BIT
   VARYING on PostgreSQL; SQLite reads a narrow covering index, never the wide rows), then exact
   cosine re-scoring of those candidates (sqlite-vec in SQL; numpy for PostgreSQL);
