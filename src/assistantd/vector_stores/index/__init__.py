@@ -3,10 +3,12 @@
 Owns the index tables of migration 0100 (chunks with offsets and embeddings, keyword terms,
 per-file attributes, the embedder each store was built with) and the search over them:
 
-* keyword: BM25 on SQLite FTS5 / ts_rank on PostgreSQL, over `keywords.terms` (CJK bigrams);
+* keyword: BM25 on SQLite FTS5 / idf-weighted ts_rank on PostgreSQL, over `keywords.terms`
+  (CJK bigrams); query terms found in more than half the chunks are left out unless nothing
+  else is left (their idf is floored to ~0, so they would only widen the candidate set);
 * vector: a Hamming pre-selection on the embeddings' sign bits (sqlite-vec on SQLite, BIT
-  VARYING on PostgreSQL; both read a narrow index, never the wide rows), then exact cosine
-  re-scoring of those candidates in numpy;
+  VARYING on PostgreSQL; SQLite reads a narrow covering index, never the wide rows), then exact
+  cosine re-scoring of those candidates (sqlite-vec in SQL; numpy for PostgreSQL);
 * hybrid: both lists (50 deep at least) fused. The default is relative score fusion (each list's
   scores min-max scaled to [0, 1], then averaged: Weaviate's default fusion); reciprocal rank
   fusion (k = 60) is the alternative. On the labelled set (tests/file_search) RRF let a keyword
@@ -27,7 +29,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,13 +36,7 @@ from assistantd.vector_stores import filters as attribute_filters
 from assistantd.vector_stores import keywords
 from assistantd.vector_stores.chunking import Chunk
 from assistantd.vector_stores.index import postgres, sqlite
-from assistantd.vector_stores.index.rows import (
-    ChunkRow,
-    decode_embeddings,
-    encode_embedding,
-    sign_bits,
-    unit_matrix,
-)
+from assistantd.vector_stores.index.rows import ChunkRow, encode_embedding, sign_bits, unit_matrix
 
 SearchMode = Literal["hybrid", "keyword", "vector"]
 Fusion = Literal["relative", "rrf"]
@@ -225,19 +220,11 @@ async def _vector_ranked(
     depth: int,
 ) -> list[tuple[int, float]]:
     query = unit_matrix([query_vector])[0]
-    limit = max(MIN_VECTOR_CANDIDATES, VECTOR_OVERSAMPLING * depth)
-    ids = await _backend(conn).vector_candidates(
-        conn, store_ids, file_ids, sign_bits(query), limit, len(query)
+    candidates = max(MIN_VECTOR_CANDIDATES, VECTOR_OVERSAMPLING * depth)
+    ranked: list[tuple[int, float]] = await _backend(conn).vector_ranked(
+        conn, store_ids, file_ids, query, candidates, depth
     )
-    if not ids:
-        return []
-    statement = text("SELECT id, embedding FROM vector_store_chunks WHERE id IN :ids").bindparams(
-        bindparam("ids", expanding=True)
-    )
-    rows = (await conn.execute(statement, {"ids": ids})).all()
-    similarity = decode_embeddings([bytes(r[1]) for r in rows]) @ query
-    order = np.argsort(-similarity, kind="stable")[:depth]
-    return [(int(rows[i][0]), float(similarity[i])) for i in order]
+    return ranked
 
 
 def _top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:

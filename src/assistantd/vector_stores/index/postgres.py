@@ -12,11 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.vector_stores import keywords
-from assistantd.vector_stores.index.rows import ChunkRow, bit_string
+from assistantd.vector_stores.index.rows import (
+    ChunkRow,
+    bit_string,
+    decode_embeddings,
+    sign_bits,
+)
 
 _INSERT_CHUNK = text(
     """INSERT INTO vector_store_chunks (store_id, file_id, chunk_index, start_offset,
@@ -106,6 +113,8 @@ async def keyword_ranked(
     """(chunk id, idf-weighted ts_rank, higher is better) for chunks matching any term."""
     total, frequencies = await _term_statistics(conn, store_ids, query)
     present = [(t, n) for t, n in zip(query, frequencies, strict=True) if n > 0]
+    # As on SQLite: terms in more than half the chunks (idf floored) only widen the candidates.
+    present = [(t, n) for t, n in present if n <= total / 2 or keywords.is_prefix(t)] or present
     if not present:
         return []
     score = " + ".join(
@@ -126,15 +135,16 @@ async def keyword_ranked(
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-async def vector_candidates(
+async def vector_ranked(
     conn: AsyncConnection,
     store_ids: Sequence[str],
     file_ids: Collection[str] | None,
-    bits: bytes,
-    limit: int,
-    dimensions: int,
-) -> list[int]:
-    """Chunk ids nearest to the query's sign bits by Hamming distance."""
+    query: npt.NDArray[np.float32],
+    candidates: int,
+    depth: int,
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first: the `candidates` nearest by Hamming distance
+    on the sign bits, re-scored exactly in numpy."""
     sql = (
         "SELECT id FROM vector_store_chunks WHERE store_id IN :stores"
         + ("" if file_ids is None else " AND file_id IN :files")
@@ -143,8 +153,17 @@ async def vector_candidates(
     )
     params: dict[str, object] = {
         "stores": list(store_ids),
-        "bits": bit_string(bits, dimensions),
-        "limit": limit,
+        "bits": bit_string(sign_bits(query), len(query)),
+        "limit": candidates,
     }
     statement = _scoped(sql, file_ids, params)
-    return [int(r[0]) for r in (await conn.execute(statement, params)).all()]
+    ids = [int(r[0]) for r in (await conn.execute(statement, params)).all()]
+    if not ids:
+        return []
+    fetch = text("SELECT id, embedding FROM vector_store_chunks WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    rows = (await conn.execute(fetch, {"ids": ids})).all()
+    similarity = decode_embeddings([bytes(r[1]) for r in rows]) @ query
+    order = np.argsort(-similarity, kind="stable")[:depth]
+    return [(int(rows[i][0]), float(similarity[i])) for i in order]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import (
     Column,
     Integer,
@@ -23,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.vector_stores import keywords
-from assistantd.vector_stores.index.rows import ChunkRow
+from assistantd.vector_stores.index.rows import ChunkRow, encode_embedding, sign_bits
 
 
 def _store_token(store_id: str) -> str:
@@ -95,6 +97,31 @@ async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | Non
     return int(result.rowcount)
 
 
+async def _selective_terms(conn: AsyncConnection, query: list[str]) -> list[str]:
+    """The query terms that can change a BM25 ranking.
+
+    FTS5's idf, ln((N - n + 0.5) / (n + 0.5)), is floored at 1e-6 for a term in more than half
+    the rows, so such a term adds nothing to a score; as an OR operand it would only make (nearly)
+    every row a candidate to score. They are left out unless nothing else is left; terms no row
+    has are left out too. One-character (prefix) terms are always kept.
+    """
+    exact = [t for t in query if not keywords.is_prefix(t)]
+    if not exact:
+        return query
+    statement = text(
+        "SELECT term, doc FROM vector_store_chunks_fts_vocab WHERE term IN :terms"
+    ).bindparams(bindparam("terms", expanding=True))
+    counts = {str(r[0]): int(r[1]) for r in await conn.execute(statement, {"terms": exact})}
+    # N as FTS5 counts it (every row of the table), from the per-file counts: far fewer rows.
+    total = await conn.scalar(
+        text("SELECT coalesce(sum(chunk_count), 0) FROM vector_store_index_files")
+    )
+    total = int(total or 0)
+    present = [t for t in query if keywords.is_prefix(t) or counts.get(t, 0) > 0]
+    selective = [t for t in present if keywords.is_prefix(t) or counts[t] <= total / 2]
+    return selective or present
+
+
 async def keyword_ranked(
     conn: AsyncConnection,
     store_ids: Sequence[str],
@@ -103,6 +130,9 @@ async def keyword_ranked(
     limit: int,
 ) -> list[tuple[int, float]]:
     """(chunk id, BM25 score, higher is better) for chunks matching any term, best first."""
+    query = await _selective_terms(conn, query)
+    if not query:
+        return []
     stores = " OR ".join(f'"{_store_token(s)}"' for s in store_ids)
     match = f"store_id : ({stores}) AND terms : ({keywords.fts5_query(query)})"
     sql = (
@@ -123,25 +153,38 @@ async def keyword_ranked(
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-async def vector_candidates(
+async def vector_ranked(
     conn: AsyncConnection,
     store_ids: Sequence[str],
     file_ids: Collection[str] | None,
-    bits: bytes,
-    limit: int,
-    dimensions: int,
-) -> list[int]:
-    """Chunk ids nearest to the query's sign bits (Hamming), from the covering index only."""
-    del dimensions  # the packed bytes say it all
-    sql = (
+    query: npt.NDArray[np.float32],
+    candidates: int,
+    depth: int,
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity), best first: the `candidates` nearest by Hamming distance
+    on the sign bits (from the covering index only), re-scored exactly, in one statement."""
+    preselect = (
         "SELECT id FROM vector_store_chunks INDEXED BY ix_vector_store_chunks_vector "
         "WHERE store_id IN :stores"
         + ("" if file_ids is None else " AND file_id IN :files")
-        + " ORDER BY vec_distance_hamming(vec_bit(embedding_bits), vec_bit(:bits)) LIMIT :limit"
+        + " ORDER BY vec_distance_hamming(vec_bit(embedding_bits), vec_bit(:bits))"
+        " LIMIT :candidates"
+    )
+    sql = (
+        "SELECT id, 1.0 - vec_distance_cosine(embedding, :vector) AS similarity "
+        f"FROM vector_store_chunks WHERE id IN ({preselect}) "
+        "ORDER BY similarity DESC, id LIMIT :depth"
     )
     statement = text(sql).bindparams(bindparam("stores", expanding=True))
-    params: dict[str, object] = {"stores": list(store_ids), "bits": bits, "limit": limit}
+    params: dict[str, object] = {
+        "stores": list(store_ids),
+        "bits": sign_bits(query),
+        "vector": encode_embedding(query),
+        "candidates": candidates,
+        "depth": depth,
+    }
     if file_ids is not None:
         statement = statement.bindparams(bindparam("files", expanding=True))
         params["files"] = list(file_ids)
-    return [int(r[0]) for r in (await conn.execute(statement, params)).all()]
+    rows = (await conn.execute(statement, params)).all()
+    return [(int(r[0]), float(r[1])) for r in rows]
