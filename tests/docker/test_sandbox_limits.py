@@ -161,3 +161,12 @@ async def test_sessions_run_concurrently(sandbox: DockerSandbox) -> None:
     results = await asyncio.gather(*(run(sandbox, f"limits-par-{i}", code) for i in range(3)))
     assert [r.logs for r in results] == ["done\n"] * 3
     assert time.monotonic() - started < 2.8  # not serialised (cold starts included)
+
+
+async def test_kernel_dying_between_calls_is_replaced(sandbox: DockerSandbox) -> None:
+    code = "import os, threading\nk = 1\nthreading.Timer(0.2, lambda: os._exit(3)).start()"
+    assert (await run(sandbox, "limits-exit", code)).status == "ok"
+    await asyncio.sleep(1.0)
+    after = await run(sandbox, "limits-exit", "'k' in globals()")
+    assert after.logs == "False\n"
+    assert after.done is not None and after.done.session_reset
