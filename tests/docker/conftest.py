@@ -92,7 +92,7 @@ async def make_sandbox(
     started: list[DockerSandbox] = []
 
     async def factory(**overrides: Any) -> DockerSandbox:
-        data_dir = tmp_path_factory.mktemp("sandbox-data")
+        data_dir = overrides.pop("data_dir", None) or tmp_path_factory.mktemp("sandbox-data")
         sandbox = DockerSandbox(sandbox_settings(data_dir, **overrides))
         await sandbox.start()
         started.append(sandbox)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -154,3 +155,19 @@ async def test_fails_closed_without_image(tmp_path, docker_api: docker.APIClient
     with pytest.raises(SandboxUnavailable, match="not found"):
         await run(sandbox, "life-noimage", "print(1)")
     await sandbox.stop()
+
+
+async def test_server_restart_keeps_files_and_reports_reset(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    first = await make_sandbox(data_dir=tmp_path)
+    await run(first, "life-restart", "open('a.txt', 'w').write('A'); r = 1")
+    await first.stop()
+    second = await make_sandbox(data_dir=tmp_path)
+    after = await run(second, "life-restart", "print(open('a.txt').read(), 'r' in globals())")
+    assert after.logs == "A False\n"
+    assert after.done is not None and after.done.session_reset
+    await second.close_session("life-restart", delete_files=True)
+    assert not (tmp_path / "sandbox" / "life-restart").exists()
+    fresh = await run(second, "life-restart", "print(1)")
+    assert fresh.done is not None and not fresh.done.session_reset

@@ -385,7 +385,7 @@ class DockerSandbox:
                 event = await self._next_event(session_key, container, exec_id, watchdog)
                 if isinstance(event, Done):
                     finished = True
-                    self._ran_code.add(session_key)
+                    await self._mark_ran(session_key)
                 yield event
         finally:
             if container is not None:
@@ -417,16 +417,25 @@ class DockerSandbox:
             if ev == "image":
                 return Image(payload)
             if ev == "done":
-                return self._done(key, message)
+                return await self._done(key, message)
 
-    def _done(self, key: str, message: dict[str, Any]) -> Done:
+    async def _mark_ran(self, key: str) -> None:
+        if key not in self._ran_code:
+            self._ran_code.add(key)
+            await self._call(self.files.mark_ran, key)
+
+    async def _has_run(self, key: str) -> bool:
+        """Has an earlier kernel of this session run code (in this or an earlier process)?"""
+        return key in self._ran_code or await self._call(self.files.has_run, key)
+
+    async def _done(self, key: str, message: dict[str, Any]) -> Done:
         status = message.get("status")
         files = [
             ChangedFile(str(item["path"]), int(item["size"]))
             for item in message.get("files", [])
             if isinstance(item, dict)
         ]
-        reset = bool(message.get("fresh")) and key in self._ran_code
+        reset = bool(message.get("fresh")) and await self._has_run(key)
         final: DoneStatus = next((s for s in STATUSES if s == status), "error")
         return Done(final, files, reset)
 
