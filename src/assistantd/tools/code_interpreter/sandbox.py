@@ -318,6 +318,9 @@ class DockerSandbox:
                 log.warning("sandbox pool claim failed: %s", exc)
                 self._spawn(self._discard(container))
                 return None
+            except asyncio.CancelledError:
+                self._spawn(self._discard(container))  # claimed by nobody: never reused
+                raise
             container.last_used = container.created_at = time.monotonic()
             self._spawn(self._rename(container, key))
             return container
@@ -492,6 +495,9 @@ class DockerSandbox:
         container = self._sessions.pop(session_key, None)
         if container is not None:
             await self._discard(container)
+        lock = self._locks.get(session_key)
+        if lock is not None and not lock.locked():
+            del self._locks[session_key]
         if delete_files:
             await self._call(self.files.delete, session_key)
             self._ran_code.discard(session_key)
@@ -519,6 +525,7 @@ class DockerSandbox:
             if lock is not None and lock.locked():
                 continue
             container = self._sessions.pop(key)
+            self._locks.pop(key, None)
             await self._discard(container)
             removed += 1
         return removed
