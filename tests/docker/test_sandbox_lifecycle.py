@@ -111,7 +111,7 @@ async def test_pool_containers_never_reused(
     await sandbox.put_file("life-pool-1", "in.txt", b"uploaded before the first call")
     started = time.monotonic()
     first = await run(sandbox, "life-pool-1", "print(open('in.txt').read())")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # typically ~5 ms; slack for a loaded CI host
     assert first.logs == "uploaded before the first call\n"
     used = sandbox._sessions["life-pool-1"].id
     assert used in pool_ids

@@ -36,7 +36,7 @@ async def test_interrupt_keeps_state(sandbox: DockerSandbox) -> None:
     started = time.monotonic()
     await sandbox.interrupt("limits-interrupt")
     result = await task
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # typically ~10 ms; slack for a loaded CI host
     assert result.status == "error" and "KeyboardInterrupt" in result.logs
     assert (await run(sandbox, "limits-interrupt", "y")).logs == "7\n"
 
