@@ -379,9 +379,10 @@ class DockerSandbox:
             container = await self._session(session_key)
             container.busy = True
             exec_id = next(self._exec_ids)
-            await container.send(
-                {"op": "exec", "id": exec_id, "code": code, "timeout": timeout, "grace": grace}
-            )
+            with contextlib.suppress(ContainerGone):  # died just now: the queue reports it
+                await container.send(
+                    {"op": "exec", "id": exec_id, "code": code, "timeout": timeout, "grace": grace}
+                )
             # A supervisor always answers by timeout + grace; this watchdog is for a hung one.
             watchdog = time.monotonic() + timeout + grace + 15.0
             while not finished:
