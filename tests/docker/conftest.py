@@ -7,6 +7,7 @@ reason. The image build is a no-op when the content hash label matches.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ def sandbox_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "sandbox_image": IMAGE_TAG,
-        "sandbox_instance": "pytest",
+        # Unique per sandbox: start() sweeps every container of its instance label.
+        "sandbox_instance": f"pytest-{secrets.token_hex(4)}",
         "sandbox_pool_size": 0,
         "sandbox_memory_bytes": 512 * 1024**2,
         "sandbox_kill_grace_s": 1.0,
