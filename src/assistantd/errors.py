@@ -83,6 +83,4 @@ class ServerError(APIError):
     """An unexpected bug: the message stays generic, the traceback goes to the log."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "The server had an error while processing your request. Sorry about that!"
-        )
+        super().__init__("The server had an error while processing your request. Sorry about that!")

@@ -84,17 +84,28 @@ class DockerSandbox:
         self._start_slots = asyncio.Semaphore(settings.sandbox_start_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
         self._exec_ids = itertools.count(1)
         self._running = False
         self._stopped = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Run a blocking (engine) call in the pool; stop() waits for every one in flight."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+        future = loop.run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        return future
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._submit(fn, *args, **kwargs)
 
     def _spawn(self, coro: Any) -> None:
+        if self._stopped:
+            coro.close()  # stop() sweeps whatever this would have cleaned up
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -172,6 +183,9 @@ class DockerSandbox:
         self._pool.clear()
         for container in containers:
             await container.close()
+        # Let engine calls already running finish (a cancelled create still creates), so the
+        # sweep below sees their containers and no connection outlives the client.
+        await asyncio.gather(*self._inflight, return_exceptions=True)
         if self._api is not None:
             await self._sweep({dc.LABEL_RUN: self.run_id})
             await self._call(self.files.clear_pool_dirs)
@@ -227,12 +241,15 @@ class DockerSandbox:
             self._settings, name=name, mount_dir=mount_dir, labels=self._labels(session)
         )
         container_id = api.create_container(**kwargs)["Id"]
+        attach = None
         try:
             attach = api.attach_socket(
                 container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             api.start(container_id)
         except BaseException:
+            if attach is not None:
+                attach.close()
             with contextlib.suppress(DockerException):
                 api.remove_container(container_id, force=True)
             raise
@@ -242,10 +259,7 @@ class DockerSandbox:
         """Create, attach, start; wait until the kernel is ready (and warm, for the pool)."""
         name = f"assistantd-sbx-{self.run_id}-{secrets.token_hex(4)}"
         async with self._start_slots:
-            loop = asyncio.get_running_loop()
-            created = loop.run_in_executor(
-                self._threads, self._create_sync, name, mount_dir, session
-            )
+            created = self._submit(self._create_sync, name, mount_dir, session)
             try:
                 container_id, attach = await asyncio.shield(created)
             except asyncio.CancelledError:
