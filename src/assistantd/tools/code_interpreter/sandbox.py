@@ -43,6 +43,7 @@ from .session_files import SessionFiles, check_session_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+STOP_WAIT_S = 15.0
 STATUSES: tuple[DoneStatus, ...] = ("ok", "error", "timeout", "oom", "killed")
 
 
@@ -85,6 +86,7 @@ class DockerSandbox:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._inflight: set[asyncio.Future[Any]] = set()
+        self._connecting = asyncio.Lock()
         self._exec_ids = itertools.count(1)
         self._running = False
         self._stopped = False
@@ -120,7 +122,7 @@ class DockerSandbox:
 
     # -- lifespan ---------------------------------------------------------------------------
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> docker.APIClient | None:
         """Reach the engine and find the image; on failure record why (fail closed)."""
         settings = self._settings
         api = self._client
@@ -130,7 +132,7 @@ class DockerSandbox:
             # Checked here because docker-py leaks the socket of a failed unix connect.
             self._reason = f"docker engine unreachable: {url} does not exist"
             log.warning("code interpreter unavailable: %s", self._reason)
-            return
+            return None
         try:
             await self._call(api.ping)
             await self._call(api.inspect_image, settings.sandbox_image)
@@ -142,18 +144,24 @@ class DockerSandbox:
         except (DockerException, OSError) as exc:
             self._reason = f"docker engine unreachable at {settings.sandbox_docker_url}: {exc}"
         else:
-            self._api, self._reason = api, None
-            return
+            self._reason = None
+            return api
         log.warning("code interpreter unavailable: %s", self._reason)
+        return None
 
     async def _ensure_engine(self) -> bool:
         """Connect if not connected yet; the first time, sweep leftovers of earlier runs."""
-        if self._api is None:
-            await self._connect()
+        if self._api is not None:
+            return True
+        async with self._connecting:
             if self._api is None:
-                return False
-            await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance})
-            await self._call(self.files.clear_pool_dirs)
+                api = await self._connect()
+                if api is None:
+                    return False
+                # Sweep before anyone can use the engine: the sweep would take their containers.
+                await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance}, api)
+                await self._call(self.files.clear_pool_dirs)
+                self._api = api
         return True
 
     async def start(self) -> None:
@@ -172,27 +180,36 @@ class DockerSandbox:
             return
         self._stopped = True
         self._running = False
-        for task in [*self._tasks, *self._background]:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._bounded(asyncio.gather(*tasks, return_exceptions=True), "background tasks")
         self._tasks = []
         containers = [*self._sessions.values(), *self._pool]
         self._sessions.clear()
         self._pool.clear()
-        for container in containers:
-            await container.close()
+        await self._bounded(
+            asyncio.gather(*(c.close() for c in containers), return_exceptions=True), "sockets"
+        )
         # Let engine calls already running finish (a cancelled create still creates), so the
         # sweep below sees their containers and no connection outlives the client.
-        await asyncio.gather(*self._inflight, return_exceptions=True)
+        inflight = asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._bounded(inflight, "engine calls")
         if self._api is not None:
-            await self._sweep({dc.LABEL_RUN: self.run_id})
+            await self._sweep({dc.LABEL_RUN: self.run_id}, self._api)
             await self._call(self.files.clear_pool_dirs)
             self._api = None
         self._client.close()
         self._reason = "sandbox is stopped"
         self._threads.shutdown(wait=False)
+
+    @staticmethod
+    async def _bounded(awaitable: Any, what: str) -> None:
+        """stop() must not hang on anything: wait a while, then go on (and say so)."""
+        try:
+            await asyncio.wait_for(awaitable, STOP_WAIT_S)
+        except TimeoutError:
+            log.warning("sandbox stop: gave up waiting for %s", what)
 
     async def status(self) -> dict[str, Any]:
         """For /readyz: `{"available": True, ...}` or `{"available": False, "reason": ...}`."""
@@ -212,17 +229,15 @@ class DockerSandbox:
             "pool": len(self._pool),
         }
 
-    async def _sweep(self, labels: dict[str, str]) -> int:
+    async def _sweep(self, labels: dict[str, str], api: docker.APIClient) -> int:
         """Remove every container carrying `assistantd.sandbox=1` and these labels."""
-        api = self._api
-        assert api is not None
         filters = [f"{dc.LABEL_SANDBOX}=1", *(f"{k}={v}" for k, v in labels.items())]
         found = await self._call(api.containers, all=True, filters={"label": filters})
-        await asyncio.gather(*(self._remove(item["Id"]) for item in found))
+        await asyncio.gather(*(self._remove(item["Id"], api) for item in found))
         return len(found)
 
-    async def _remove(self, container_id: str) -> None:
-        api = self._api
+    async def _remove(self, container_id: str, api: docker.APIClient | None = None) -> None:
+        api = api if api is not None else self._api
         if api is None:
             return  # stopped: stop() already swept everything of this run
         with contextlib.suppress(NotFound):
