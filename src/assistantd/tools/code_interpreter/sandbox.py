@@ -207,7 +207,8 @@ class DockerSandbox:
     async def _bounded(awaitable: Any, what: str) -> None:
         """stop() must not hang on anything: wait a while, then go on (and say so)."""
         try:
-            await asyncio.wait_for(awaitable, STOP_WAIT_S)
+            async with asyncio.timeout(STOP_WAIT_S):
+                await awaitable
         except TimeoutError:
             log.warning("sandbox stop: gave up waiting for %s", what)
 
@@ -284,9 +285,10 @@ class DockerSandbox:
             container = Container(container_id, name, attach, mount_dir)
             try:
                 timeout = self._settings.sandbox_start_timeout_s
-                await asyncio.wait_for(container.ready, timeout)
-                if warm:
-                    await asyncio.wait_for(container.warm, timeout)
+                async with asyncio.timeout(timeout):
+                    await container.ready
+                    if warm:
+                        await container.warm
             except BaseException:
                 await self._discard(container)
                 raise
@@ -305,7 +307,7 @@ class DockerSandbox:
     # -- pool -------------------------------------------------------------------------------
 
     async def _pool_loop(self) -> None:
-        while True:
+        while self._running:
             if self._api is None:
                 await asyncio.sleep(5.0)
                 continue
@@ -316,7 +318,8 @@ class DockerSandbox:
                 self._spawn(self._add_pool_container())
             self._pool_wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pool_wakeup.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._pool_wakeup.wait()
 
     async def _add_pool_container(self) -> None:
         try:
@@ -435,7 +438,8 @@ class DockerSandbox:
         while True:
             remaining = watchdog - time.monotonic()
             try:
-                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+                async with asyncio.timeout(max(0.0, remaining)):
+                    item = await container.queue.get()
             except TimeoutError:
                 await self._discard(container)
                 return Done("killed")
@@ -493,7 +497,8 @@ class DockerSandbox:
             deadline = time.monotonic() + grace + 5.0
             while True:
                 remaining = deadline - time.monotonic()
-                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+                async with asyncio.timeout(max(0.0, remaining)):
+                    item = await container.queue.get()
                 if item is None or item[0].get("ev") == "done":
                     break
         except TimeoutError:
@@ -535,7 +540,7 @@ class DockerSandbox:
     # -- reaper -----------------------------------------------------------------------------
 
     async def _reap_loop(self) -> None:
-        while True:
+        while self._running:
             await asyncio.sleep(self._settings.sandbox_reap_interval_s)
             await self.reap()
 
