@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ def sandbox_settings(data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "sandbox_image": IMAGE_TAG,
-        "sandbox_instance": "pytest",
+        # Unique per sandbox: start() sweeps every container of its instance label.
+        "sandbox_instance": f"pytest-{secrets.token_hex(4)}",
         "sandbox_pool_size": 0,
         "sandbox_memory_bytes": 512 * 1024**2,
         "sandbox_kill_grace_s": 1.0,
@@ -95,7 +97,7 @@ async def make_sandbox(
     started: list[DockerSandbox] = []
 
     async def factory(**overrides: Any) -> DockerSandbox:
-        data_dir = tmp_path_factory.mktemp("sandbox-data")
+        data_dir = overrides.pop("data_dir", None) or tmp_path_factory.mktemp("sandbox-data")
         sandbox = DockerSandbox(sandbox_settings(data_dir, **overrides))
         await sandbox.start()
         started.append(sandbox)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -110,7 +111,7 @@ async def test_pool_containers_never_reused(
     await sandbox.put_file("life-pool-1", "in.txt", b"uploaded before the first call")
     started = time.monotonic()
     first = await run(sandbox, "life-pool-1", "print(open('in.txt').read())")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # typically ~5 ms; slack for a loaded CI host
     assert first.logs == "uploaded before the first call\n"
     used = sandbox._sessions["life-pool-1"].id
     assert used in pool_ids
@@ -154,3 +155,19 @@ async def test_fails_closed_without_image(tmp_path, docker_api: docker.APIClient
     with pytest.raises(SandboxUnavailable, match="not found"):
         await run(sandbox, "life-noimage", "print(1)")
     await sandbox.stop()
+
+
+async def test_server_restart_keeps_files_and_reports_reset(
+    make_sandbox: SandboxFactory, tmp_path: Path
+) -> None:
+    first = await make_sandbox(data_dir=tmp_path)
+    await run(first, "life-restart", "open('a.txt', 'w').write('A'); r = 1")
+    await first.stop()
+    second = await make_sandbox(data_dir=tmp_path)
+    after = await run(second, "life-restart", "print(open('a.txt').read(), 'r' in globals())")
+    assert after.logs == "A False\n"
+    assert after.done is not None and after.done.session_reset
+    await second.close_session("life-restart", delete_files=True)
+    assert not (tmp_path / "sandbox" / "life-restart").exists()
+    fresh = await run(second, "life-restart", "print(1)")
+    assert fresh.done is not None and not fresh.done.session_reset

@@ -36,7 +36,7 @@ async def test_interrupt_keeps_state(sandbox: DockerSandbox) -> None:
     started = time.monotonic()
     await sandbox.interrupt("limits-interrupt")
     result = await task
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # typically ~10 ms; slack for a loaded CI host
     assert result.status == "error" and "KeyboardInterrupt" in result.logs
     assert (await run(sandbox, "limits-interrupt", "y")).logs == "7\n"
 
@@ -156,8 +156,19 @@ async def test_abandoned_call_is_interrupted(sandbox: DockerSandbox) -> None:
 
 
 async def test_sessions_run_concurrently(sandbox: DockerSandbox) -> None:
-    code = "import time; time.sleep(1); print('done')"
+    keys = [f"limits-par-{i}" for i in range(3)]
+    await asyncio.gather(*(run(sandbox, key, "pass") for key in keys))  # start all three
+    code = "import time; time.sleep(1.5); print('done')"
     started = time.monotonic()
-    results = await asyncio.gather(*(run(sandbox, f"limits-par-{i}", code) for i in range(3)))
+    results = await asyncio.gather(*(run(sandbox, key, code) for key in keys))
     assert [r.logs for r in results] == ["done\n"] * 3
-    assert time.monotonic() - started < 2.8  # not serialised (cold starts included)
+    assert time.monotonic() - started < 3.5  # serialised would take 4.5 s
+
+
+async def test_kernel_dying_between_calls_is_replaced(sandbox: DockerSandbox) -> None:
+    code = "import os, threading\nk = 1\nthreading.Timer(0.2, lambda: os._exit(3)).start()"
+    assert (await run(sandbox, "limits-exit", code)).status == "ok"
+    await asyncio.sleep(1.0)
+    after = await run(sandbox, "limits-exit", "'k' in globals()")
+    assert after.logs == "False\n"
+    assert after.done is not None and after.done.session_reset

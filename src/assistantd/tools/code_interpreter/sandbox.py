@@ -43,6 +43,7 @@ from .session_files import SessionFiles, check_session_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+STOP_WAIT_S = 15.0
 STATUSES: tuple[DoneStatus, ...] = ("ok", "error", "timeout", "oom", "killed")
 
 
@@ -84,17 +85,29 @@ class DockerSandbox:
         self._start_slots = asyncio.Semaphore(settings.sandbox_start_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._connecting = asyncio.Lock()
         self._exec_ids = itertools.count(1)
         self._running = False
         self._stopped = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Run a blocking (engine) call in the pool; stop() waits for every one in flight."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+        future = loop.run_in_executor(self._threads, lambda: fn(*args, **kwargs))
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
+        return future
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self._submit(fn, *args, **kwargs)
 
     def _spawn(self, coro: Any) -> None:
+        if self._stopped:
+            coro.close()  # stop() sweeps whatever this would have cleaned up
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -109,7 +122,7 @@ class DockerSandbox:
 
     # -- lifespan ---------------------------------------------------------------------------
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> docker.APIClient | None:
         """Reach the engine and find the image; on failure record why (fail closed)."""
         settings = self._settings
         api = self._client
@@ -119,7 +132,7 @@ class DockerSandbox:
             # Checked here because docker-py leaks the socket of a failed unix connect.
             self._reason = f"docker engine unreachable: {url} does not exist"
             log.warning("code interpreter unavailable: %s", self._reason)
-            return
+            return None
         try:
             await self._call(api.ping)
             await self._call(api.inspect_image, settings.sandbox_image)
@@ -131,18 +144,24 @@ class DockerSandbox:
         except (DockerException, OSError) as exc:
             self._reason = f"docker engine unreachable at {settings.sandbox_docker_url}: {exc}"
         else:
-            self._api, self._reason = api, None
-            return
+            self._reason = None
+            return api
         log.warning("code interpreter unavailable: %s", self._reason)
+        return None
 
     async def _ensure_engine(self) -> bool:
         """Connect if not connected yet; the first time, sweep leftovers of earlier runs."""
-        if self._api is None:
-            await self._connect()
+        if self._api is not None:
+            return True
+        async with self._connecting:
             if self._api is None:
-                return False
-            await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance})
-            await self._call(self.files.clear_pool_dirs)
+                api = await self._connect()
+                if api is None:
+                    return False
+                # Sweep before anyone can use the engine: the sweep would take their containers.
+                await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance}, api)
+                await self._call(self.files.clear_pool_dirs)
+                self._api = api
         return True
 
     async def start(self) -> None:
@@ -161,24 +180,37 @@ class DockerSandbox:
             return
         self._stopped = True
         self._running = False
-        for task in [*self._tasks, *self._background]:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._bounded(asyncio.gather(*tasks, return_exceptions=True), "background tasks")
         self._tasks = []
         containers = [*self._sessions.values(), *self._pool]
         self._sessions.clear()
         self._pool.clear()
-        for container in containers:
-            await container.close()
+        await self._bounded(
+            asyncio.gather(*(c.close() for c in containers), return_exceptions=True), "sockets"
+        )
+        # Let engine calls already running finish (a cancelled create still creates), so the
+        # sweep below sees their containers and no connection outlives the client.
+        inflight = asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._bounded(inflight, "engine calls")
         if self._api is not None:
-            await self._sweep({dc.LABEL_RUN: self.run_id})
+            await self._sweep({dc.LABEL_RUN: self.run_id}, self._api)
             await self._call(self.files.clear_pool_dirs)
             self._api = None
         self._client.close()
         self._reason = "sandbox is stopped"
         self._threads.shutdown(wait=False)
+
+    @staticmethod
+    async def _bounded(awaitable: Any, what: str) -> None:
+        """stop() must not hang on anything: wait a while, then go on (and say so)."""
+        try:
+            async with asyncio.timeout(STOP_WAIT_S):
+                await awaitable
+        except TimeoutError:
+            log.warning("sandbox stop: gave up waiting for %s", what)
 
     async def status(self) -> dict[str, Any]:
         """For /readyz: `{"available": True, ...}` or `{"available": False, "reason": ...}`."""
@@ -198,17 +230,15 @@ class DockerSandbox:
             "pool": len(self._pool),
         }
 
-    async def _sweep(self, labels: dict[str, str]) -> int:
+    async def _sweep(self, labels: dict[str, str], api: docker.APIClient) -> int:
         """Remove every container carrying `assistantd.sandbox=1` and these labels."""
-        api = self._api
-        assert api is not None
         filters = [f"{dc.LABEL_SANDBOX}=1", *(f"{k}={v}" for k, v in labels.items())]
         found = await self._call(api.containers, all=True, filters={"label": filters})
-        await asyncio.gather(*(self._remove(item["Id"]) for item in found))
+        await asyncio.gather(*(self._remove(item["Id"], api) for item in found))
         return len(found)
 
-    async def _remove(self, container_id: str) -> None:
-        api = self._api
+    async def _remove(self, container_id: str, api: docker.APIClient | None = None) -> None:
+        api = api if api is not None else self._api
         if api is None:
             return  # stopped: stop() already swept everything of this run
         with contextlib.suppress(NotFound):
@@ -227,12 +257,15 @@ class DockerSandbox:
             self._settings, name=name, mount_dir=mount_dir, labels=self._labels(session)
         )
         container_id = api.create_container(**kwargs)["Id"]
+        attach = None
         try:
             attach = api.attach_socket(
                 container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
             api.start(container_id)
         except BaseException:
+            if attach is not None:
+                attach.close()
             with contextlib.suppress(DockerException):
                 api.remove_container(container_id, force=True)
             raise
@@ -242,10 +275,7 @@ class DockerSandbox:
         """Create, attach, start; wait until the kernel is ready (and warm, for the pool)."""
         name = f"assistantd-sbx-{self.run_id}-{secrets.token_hex(4)}"
         async with self._start_slots:
-            loop = asyncio.get_running_loop()
-            created = loop.run_in_executor(
-                self._threads, self._create_sync, name, mount_dir, session
-            )
+            created = self._submit(self._create_sync, name, mount_dir, session)
             try:
                 container_id, attach = await asyncio.shield(created)
             except asyncio.CancelledError:
@@ -255,9 +285,10 @@ class DockerSandbox:
             container = Container(container_id, name, attach, mount_dir)
             try:
                 timeout = self._settings.sandbox_start_timeout_s
-                await asyncio.wait_for(container.ready, timeout)
-                if warm:
-                    await asyncio.wait_for(container.warm, timeout)
+                async with asyncio.timeout(timeout):
+                    await container.ready
+                    if warm:
+                        await container.warm
             except BaseException:
                 await self._discard(container)
                 raise
@@ -276,7 +307,7 @@ class DockerSandbox:
     # -- pool -------------------------------------------------------------------------------
 
     async def _pool_loop(self) -> None:
-        while True:
+        while self._running:
             if self._api is None:
                 await asyncio.sleep(5.0)
                 continue
@@ -287,7 +318,8 @@ class DockerSandbox:
                 self._spawn(self._add_pool_container())
             self._pool_wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pool_wakeup.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._pool_wakeup.wait()
 
     async def _add_pool_container(self) -> None:
         try:
@@ -318,6 +350,9 @@ class DockerSandbox:
                 log.warning("sandbox pool claim failed: %s", exc)
                 self._spawn(self._discard(container))
                 return None
+            except asyncio.CancelledError:
+                self._spawn(self._discard(container))  # claimed by nobody: never reused
+                raise
             container.last_used = container.created_at = time.monotonic()
             self._spawn(self._rename(container, key))
             return container
@@ -376,16 +411,17 @@ class DockerSandbox:
             container = await self._session(session_key)
             container.busy = True
             exec_id = next(self._exec_ids)
-            await container.send(
-                {"op": "exec", "id": exec_id, "code": code, "timeout": timeout, "grace": grace}
-            )
+            with contextlib.suppress(ContainerGone):  # died just now: the queue reports it
+                await container.send(
+                    {"op": "exec", "id": exec_id, "code": code, "timeout": timeout, "grace": grace}
+                )
             # A supervisor always answers by timeout + grace; this watchdog is for a hung one.
             watchdog = time.monotonic() + timeout + grace + 15.0
             while not finished:
                 event = await self._next_event(session_key, container, exec_id, watchdog)
                 if isinstance(event, Done):
                     finished = True
-                    self._ran_code.add(session_key)
+                    await self._mark_ran(session_key)
                 yield event
         finally:
             if container is not None:
@@ -402,7 +438,8 @@ class DockerSandbox:
         while True:
             remaining = watchdog - time.monotonic()
             try:
-                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+                async with asyncio.timeout(max(0.0, remaining)):
+                    item = await container.queue.get()
             except TimeoutError:
                 await self._discard(container)
                 return Done("killed")
@@ -417,16 +454,25 @@ class DockerSandbox:
             if ev == "image":
                 return Image(payload)
             if ev == "done":
-                return self._done(key, message)
+                return await self._done(key, message)
 
-    def _done(self, key: str, message: dict[str, Any]) -> Done:
+    async def _mark_ran(self, key: str) -> None:
+        if key not in self._ran_code:
+            self._ran_code.add(key)
+            await self._call(self.files.mark_ran, key)
+
+    async def _has_run(self, key: str) -> bool:
+        """Has an earlier kernel of this session run code (in this or an earlier process)?"""
+        return key in self._ran_code or await self._call(self.files.has_run, key)
+
+    async def _done(self, key: str, message: dict[str, Any]) -> Done:
         status = message.get("status")
         files = [
             ChangedFile(str(item["path"]), int(item["size"]))
             for item in message.get("files", [])
             if isinstance(item, dict)
         ]
-        reset = bool(message.get("fresh")) and key in self._ran_code
+        reset = bool(message.get("fresh")) and await self._has_run(key)
         final: DoneStatus = next((s for s in STATUSES if s == status), "error")
         return Done(final, files, reset)
 
@@ -451,7 +497,8 @@ class DockerSandbox:
             deadline = time.monotonic() + grace + 5.0
             while True:
                 remaining = deadline - time.monotonic()
-                item = await asyncio.wait_for(container.queue.get(), max(0.0, remaining))
+                async with asyncio.timeout(max(0.0, remaining)):
+                    item = await container.queue.get()
                 if item is None or item[0].get("ev") == "done":
                     break
         except TimeoutError:
@@ -483,6 +530,9 @@ class DockerSandbox:
         container = self._sessions.pop(session_key, None)
         if container is not None:
             await self._discard(container)
+        lock = self._locks.get(session_key)
+        if lock is not None and not lock.locked():
+            del self._locks[session_key]
         if delete_files:
             await self._call(self.files.delete, session_key)
             self._ran_code.discard(session_key)
@@ -490,7 +540,7 @@ class DockerSandbox:
     # -- reaper -----------------------------------------------------------------------------
 
     async def _reap_loop(self) -> None:
-        while True:
+        while self._running:
             await asyncio.sleep(self._settings.sandbox_reap_interval_s)
             await self.reap()
 
@@ -510,6 +560,7 @@ class DockerSandbox:
             if lock is not None and lock.locked():
                 continue
             container = self._sessions.pop(key)
+            self._locks.pop(key, None)
             await self._discard(container)
             removed += 1
         return removed

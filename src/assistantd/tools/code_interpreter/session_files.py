@@ -18,6 +18,7 @@ from .events import SandboxFileError
 
 SESSION_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 POOL_DIR = ".pool"
+STATE_DIR = ".state"  # markers outside any mount: "this session's kernel has run code"
 MAX_NAME_BYTES = 255
 MAX_PATH_PARTS = 32
 
@@ -104,6 +105,14 @@ class SessionFiles:
 
     def delete(self, key: str) -> None:
         shutil.rmtree(self.session_dir(key, create=False), ignore_errors=True)
+        (self.root / STATE_DIR / key).unlink(missing_ok=True)
+
+    def mark_ran(self, key: str) -> None:
+        (self.root / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / STATE_DIR / check_session_key(key)).touch()
+
+    def has_run(self, key: str) -> bool:
+        return (self.root / STATE_DIR / check_session_key(key)).exists()
 
     def put(self, key: str, name: str, data: bytes) -> None:
         """Write `/mnt/data/<name>` atomically; never through a symlink planted by user code."""

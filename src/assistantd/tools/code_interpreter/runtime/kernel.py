@@ -44,6 +44,7 @@ class Kernel:
         self._in_exec = False
         self._critical = False  # main thread is writing a frame: defer KeyboardInterrupt
         self._pending = False
+        self._preimporter: threading.Thread | None = None
         # Keep the kernel's own module alive: user code gets a fresh `__main__`.
         self._own_module = sys.modules.get("__main__")
         # User code runs as `__main__`, so pickling classes it defines works.
@@ -186,7 +187,8 @@ class Kernel:
             if preimport_at is not None:
                 wait = max(0.0, preimport_at - time.monotonic())
                 if not select.select([self._req_fd], [], [], wait)[0]:
-                    threading.Thread(target=self.preimport, daemon=True).start()
+                    self._preimporter = threading.Thread(target=self.preimport, daemon=True)
+                    self._preimporter.start()
                     preimport_at = None
                     continue
                 preimport_at = time.monotonic() + PREIMPORT_IDLE_S
@@ -198,6 +200,11 @@ class Kernel:
                     self.handle_exec(message)
 
     def handle_exec(self, message: dict[str, Any]) -> None:
+        if self._preimporter is not None:
+            # Importing in two threads at once can hand one of them a partially initialised
+            # module (importlib's answer to a cross-thread import cycle): let it finish first.
+            self._preimporter.join()
+            self._preimporter = None
         fresh = self.execs == 0
         self.execs += 1
         self._in_exec = True

@@ -7,6 +7,7 @@ set -eu
 grep -q '^sandbox:' /etc/group || echo 'sandbox:x:10001:' >> /etc/group
 grep -q '^sandbox:' /etc/passwd || echo 'sandbox:x:10001:10001:sandbox:/tmp:/usr/sbin/nologin' >> /etc/passwd
 
+rm -rf /opt/assistantd/runtime/__pycache__  # host-compiled leftovers of a source checkout
 mkdir -p /mnt/data /opt/assistantd/mpl
 chown 10001:10001 /mnt/data
 chmod 0755 /opt/assistantd /opt/assistantd/runtime

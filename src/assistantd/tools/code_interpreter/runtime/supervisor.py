@@ -265,7 +265,8 @@ class Supervisor:
         elif op == "restart":
             if self.current is not None:
                 self.end_killed("killed", "\n[kernel restarted; variables were reset]\n")
-            self.respawn()
+            else:
+                self.respawn()
             self.send({"ev": "restarted"})
         elif op == "ping":
             self.send({"ev": "pong"})
@@ -342,7 +343,9 @@ class Supervisor:
         assert kernel is not None
         code = kernel.returncode
         if cur is None:
-            self.respawn()  # died between calls (e.g. a background thread); be ready again
+            # Died between calls (e.g. os._exit from a thread): be ready again, without spinning.
+            time.sleep(0.2)
+            self.respawn()
             return
         oom_now = oom_kills()
         if code == -signal.SIGKILL and (oom_now is None or oom_now != cur.oom_before):
