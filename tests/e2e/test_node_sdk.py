@@ -44,5 +44,7 @@ def test_node_sdk_stream_and_function_round(server: RunningServer, fake: FakeUps
         "status: completed",
     ]
     assert fake.requests[2]["messages"][-1] == {
-        "role": "tool", "tool_call_id": "call_n", "content": "sunny",
+        "role": "tool",
+        "tool_call_id": "call_n",
+        "content": "sunny",
     }

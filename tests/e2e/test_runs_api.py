@@ -44,13 +44,17 @@ def test_list_retrieve_modify_and_steps(client: openai.OpenAI, fake: FakeUpstrea
     assert (second.temperature, second.top_p) == (0.5, 0.9)
     runs = client.beta.threads.runs.list(thread_id)
     assert [r.id for r in runs] == [second.id, first.id]
-    assert [r.id for r in client.beta.threads.runs.list(thread_id, order="asc", limit=1).data] == [first.id]
+    assert [r.id for r in client.beta.threads.runs.list(thread_id, order="asc", limit=1).data] == [
+        first.id
+    ]
     got = client.beta.threads.runs.retrieve(first.id, thread_id=thread_id)
     assert got.id == first.id and got.status == "completed"
     modified = client.beta.threads.runs.update(first.id, thread_id=thread_id, metadata={"a": "b"})
     assert modified.metadata == {"a": "b"}
     steps = client.beta.threads.runs.steps.list(
-        first.id, thread_id=thread_id, include=["step_details.tool_calls[*].file_search.results[*].content"]
+        first.id,
+        thread_id=thread_id,
+        include=["step_details.tool_calls[*].file_search.results[*].content"],
     )
     [step] = list(steps)
     assert step.type == "message_creation" and step.status == "completed" and step.usage
@@ -91,9 +95,7 @@ def test_thread_lock(client: openai.OpenAI, fake: FakeUpstream) -> None:
     run = client.beta.threads.runs.create(thread_id=thread_id, assistant_id=assistant_id)
     with pytest.raises(openai.BadRequestError) as raised:
         client.beta.threads.runs.create(thread_id=thread_id, assistant_id=assistant_id)
-    assert raised.value.message.endswith(
-        f"Thread {thread_id} already has an active run {run.id}."
-    )
+    assert raised.value.message.endswith(f"Thread {thread_id} already has an active run {run.id}.")
     with pytest.raises(openai.BadRequestError) as raised:
         client.beta.threads.messages.create(thread_id, role="user", content="more")
     assert raised.value.message.endswith(

@@ -36,7 +36,9 @@ def test_function_round_trip_replays_calls(client: openai.OpenAI, fake: FakeUpst
     run = _waiting_run(client, fake, Call("get_weather", '{"city": "Paris"}', id="call_w"))
     [call] = run.required_action.submit_tool_outputs.tool_calls
     assert (call.id, call.function.name, call.function.arguments) == (
-        "call_w", "get_weather", '{"city": "Paris"}',
+        "call_w",
+        "get_weather",
+        '{"city": "Paris"}',
     )
     handler = Recorder()
     with client.beta.threads.runs.submit_tool_outputs_stream(
@@ -47,7 +49,11 @@ def test_function_round_trip_replays_calls(client: openai.OpenAI, fake: FakeUpst
     ) as stream:
         stream.until_done()
     events = handler.names("event")
-    assert events[:3] == ["thread.run.step.completed", "thread.run.queued", "thread.run.in_progress"]
+    assert events[:3] == [
+        "thread.run.step.completed",
+        "thread.run.queued",
+        "thread.run.in_progress",
+    ]
     assert events[-1] == "thread.run.completed"
     assert handler.names("text_done") == ["It is sunny."]
     steps = list(client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id, order="asc"))
@@ -59,8 +65,11 @@ def test_function_round_trip_replays_calls(client: openai.OpenAI, fake: FakeUpst
         "role": "assistant",
         "content": None,
         "tool_calls": [
-            {"id": "call_w", "type": "function",
-             "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+            {
+                "id": "call_w",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+            }
         ],
     }
     assert replay[-1] == {"role": "tool", "tool_call_id": "call_w", "content": "22C sunny"}
@@ -80,7 +89,8 @@ def test_parallel_calls(client: openai.OpenAI, fake: FakeUpstream) -> None:
     assert len({c.id for c in calls}) == 2
     assert calls[0].function.arguments == '{"city": "Oslo"}'
     [step] = [
-        s for s in client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id)
+        s
+        for s in client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id)
         if s.type == "tool_calls"
     ]
     assert step.status == "in_progress" and len(step.step_details.tool_calls) == 2  # type: ignore[union-attr]
@@ -94,7 +104,9 @@ def test_parallel_calls(client: openai.OpenAI, fake: FakeUpstream) -> None:
     assert [m["tool_call_id"] for m in tool_messages] == [c.id for c in calls]
 
 
-def test_streamed_parallel_call_indices(client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream) -> None:
+def test_streamed_parallel_call_indices(
+    client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream
+) -> None:
     from tests.support.sse import post_stream, validate_events
 
     fake.script(Turn(tool_calls=[Call("get_weather", '{"city": "Rome"}'), Call("get_time")]))
@@ -120,7 +132,10 @@ def test_bad_submits(client: openai.OpenAI, http: httpx.Client, fake: FakeUpstre
     path = f"/threads/{run.thread_id}/runs/{run.id}/submit_tool_outputs"
     cases: list[tuple[list[dict[str, Any]], str]] = [
         ([{"tool_call_id": "call_1", "output": "a"}], "tool_outputs"),  # missing one
-        ([{"output": "a"}, {"tool_call_id": "call_2", "output": "b"}], "tool_outputs[0].tool_call_id"),
+        (
+            [{"output": "a"}, {"tool_call_id": "call_2", "output": "b"}],
+            "tool_outputs[0].tool_call_id",
+        ),
         ([{"tool_call_id": "call_x", "output": "a"}], "tool_outputs[0].tool_call_id"),
         (
             [
@@ -136,7 +151,10 @@ def test_bad_submits(client: openai.OpenAI, http: httpx.Client, fake: FakeUpstre
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error["param"] == param and error["type"] == "invalid_request_error", error
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id).status == "requires_action"
+    assert (
+        client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id).status
+        == "requires_action"
+    )
     good = [{"tool_call_id": "call_1", "output": "a"}, {"tool_call_id": "call_2", "output": "b"}]
     assert http.post(path, json={"tool_outputs": good}).status_code == 200
     client.beta.threads.runs.poll(run.id, thread_id=run.thread_id)
@@ -169,7 +187,10 @@ def test_tool_choice_forms(
     body = fake.requests[-1]
     assert body.get("tool_choice") == sent
     assert [t["function"]["name"] for t in body["tools"]] == ["get_weather", "get_time"]
-    assert run.tool_choice == tool_choice or run.tool_choice.model_dump(exclude_none=True) == tool_choice  # type: ignore[union-attr]
+    assert (
+        run.tool_choice == tool_choice
+        or run.tool_choice.model_dump(exclude_none=True) == tool_choice
+    )  # type: ignore[union-attr]
 
 
 def test_response_format_sampling_and_parallel(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -183,7 +204,10 @@ def test_response_format_sampling_and_parallel(client: openai.OpenAI, fake: Fake
     }
     fake.script(Turn(text='{"a": "b"}'), Turn(text='{"a": "c"}'))
     assistant = client.beta.assistants.create(
-        model="gpt-4o", tools=[WEATHER], temperature=0.2, top_p=0.3  # type: ignore[list-item]
+        model="gpt-4o",
+        tools=[WEATHER],
+        temperature=0.2,
+        top_p=0.3,  # type: ignore[list-item]
     )
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "json"}])
     run = client.beta.threads.runs.create_and_poll(

@@ -190,7 +190,9 @@ async def test_async_handler_every_callback(server: RunningServer, fake: FakeUps
         _check_function_round(first, second)
 
 
-def test_every_sse_payload_validates(client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream) -> None:
+def test_every_sse_payload_validates(
+    client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream
+) -> None:
     fake.script(
         Turn(text="Checking", tool_calls=[Call("f", '{"a": 1}'), Call("g", '{"b": 2}')]),
         Turn(text="All done now"),
@@ -198,7 +200,10 @@ def test_every_sse_payload_validates(client: openai.OpenAI, http: httpx.Client, 
     tool = {"type": "function", "function": {"name": "f"}}
     tool_g = {"type": "function", "function": {"name": "g"}}
     assistant = client.beta.assistants.create(model="gpt-4o", tools=[tool, tool_g])  # type: ignore[list-item]
-    body = {"assistant_id": assistant.id, "thread": {"messages": [{"role": "user", "content": "x"}]}}
+    body = {
+        "assistant_id": assistant.id,
+        "thread": {"messages": [{"role": "user", "content": "x"}]},
+    }
     first = post_stream(http, "/threads/runs", body)
     checked = validate_events(first)
     assert first[0][0] == "thread.created"
@@ -218,7 +223,9 @@ def test_every_sse_payload_validates(client: openai.OpenAI, http: httpx.Client, 
     # Deltas carry `index` on every list entry.
     for name, data in first + second:
         if name.endswith(".delta"):
-            entries = data["delta"].get("content") or data["delta"]["step_details"].get("tool_calls")
+            entries = data["delta"].get("content") or data["delta"]["step_details"].get(
+                "tool_calls"
+            )
             assert all("index" in entry for entry in entries)
 
 

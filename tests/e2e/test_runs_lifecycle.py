@@ -34,7 +34,9 @@ def test_requires_action_expires(tmp_path: Path, database: str, fake: FakeUpstre
         tool = {"type": "function", "function": {"name": "f"}}
         assistant = client.beta.assistants.create(model="gpt-4o", tools=[tool])  # type: ignore[list-item]
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "x"}])
-        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id
+        )
         assert run.status == "requires_action"
         assert run.expires_at is not None and run.expires_at - run.created_at == 2
         deadline = time.monotonic() + 10
@@ -46,7 +48,9 @@ def test_requires_action_expires(tmp_path: Path, database: str, fake: FakeUpstre
         assert step.status == "expired" and step.expired_at
         with pytest.raises(openai.BadRequestError) as raised:
             client.beta.threads.runs.submit_tool_outputs(
-                run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": "call_e", "output": "late"}]
+                run.id,
+                thread_id=thread.id,
+                tool_outputs=[{"tool_call_id": "call_e", "output": "late"}],
             )
         assert "expired" in raised.value.message
         client.beta.threads.messages.create(thread.id, role="user", content="unlocked")
@@ -71,7 +75,9 @@ def test_crash_recovery(tmp_path: Path, database: str, fake: FakeUpstream) -> No
             assert time.monotonic() < deadline
             time.sleep(0.05)
         time.sleep(0.2)
-        assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "in_progress"
+        assert (
+            client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "in_progress"
+        )
         process.send_signal(signal.SIGKILL)  # a crash: nothing gets to clean up
         process.wait()
     settings = make_settings(tmp_path, database, upstream_base_url=fake.base_url)
@@ -84,8 +90,9 @@ def test_crash_recovery(tmp_path: Path, database: str, fake: FakeUpstream) -> No
         [message] = list(client.beta.threads.messages.list(thread.id, run_id=run.id))
         assert message.status == "incomplete"
         client.beta.threads.messages.create(thread.id, role="user", content="unlocked")
-        done = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        done = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id
+        )
         assert done.status == "completed"
-    with httpx.Client() as raw:  # the killed process is gone
-        with pytest.raises(httpx.TransportError):
-            raw.get(f"{url}/healthz", timeout=1)
+    with httpx.Client() as raw, pytest.raises(httpx.TransportError):  # the killed process is gone
+        raw.get(f"{url}/healthz", timeout=1)

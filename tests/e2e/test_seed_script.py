@@ -23,7 +23,9 @@ def seed_script() -> str:
     return article[begin : article.index(END, begin) + len(END)] + "\n"
 
 
-def test_seed_script_runs_unchanged(server: RunningServer, fake: FakeUpstream, tmp_path: Path) -> None:
+def test_seed_script_runs_unchanged(
+    server: RunningServer, fake: FakeUpstream, tmp_path: Path
+) -> None:
     first, second = "わての名前はChatGPTやで。", "5050やで!"
     fake.script(Turn(text=first, tokens=["わての", "名前は", "ChatGPTやで。"]), Turn(text=second))
     script = tmp_path / "assistants.py"

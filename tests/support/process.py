@@ -19,12 +19,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def spawn_server(env: Mapping[str, str], *, log_level: str = "warning") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def spawn_server(
+    env: Mapping[str, str], *, log_level: str = "warning", quiet: bool = False
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield (base url, process); `env` holds ASSISTANTD_* settings."""
     port = free_port()
     full = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    command = [sys.executable, "-m", "assistantd", "serve", "--port", str(port), "--log-level", log_level]
-    process = subprocess.Popen(command, env=full, cwd=ROOT)
+    command = [
+        sys.executable,
+        "-m",
+        "assistantd",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        log_level,
+    ]
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, env=full, cwd=ROOT, stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
