@@ -102,6 +102,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
+def delta_text(event: Any) -> str:
+    """The text of a `thread.message.delta` event (one text part per delta here)."""
+    return str(event.data.delta.content[0].text.value)
+
+
 # --- one stream each way -------------------------------------------------------------------------
 
 
@@ -131,7 +136,7 @@ def through(client: openai.OpenAI, assistant_id: str) -> tuple[float, float, str
     for event in stream:
         if event.event == "thread.message.delta":
             first = first or time.perf_counter() - start
-            text.append(event.data.delta.content[0].text.value)  # type: ignore[union-attr]
+            text.append(delta_text(event))
     return first, time.perf_counter() - start, "".join(text)
 
 
@@ -167,7 +172,7 @@ def ab(
 
 def cpu_per_delta(client: openai.OpenAI, pid: int, runs: int, tokens: int) -> None:
     long_model, short_model = f"bench-0-0-{tokens}", "bench-0-0-1"
-    costs = {}
+    costs: dict[str, list[float]] = {}
     for model in (short_model, long_model, short_model, long_model):
         assistant = client.beta.assistants.create(model=model)
         through(client, assistant.id)  # warm-up
@@ -199,7 +204,8 @@ async def concurrent_level(
 ) -> bool:
     limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
     http = httpx.AsyncClient(limits=limits, timeout=120)
-    client = openai.AsyncOpenAI(base_url=api, api_key=KEY, http_client=http, max_retries=0)
+    sdk_http: Any = http  # the SDK types its own httpx fork; a plain httpx client works
+    client = openai.AsyncOpenAI(base_url=api, api_key=KEY, http_client=sdk_http, max_retries=0)
     expected = words(tokens)
 
     async def one_raw(delay: float) -> tuple[float, bool, str | None]:
@@ -242,7 +248,7 @@ async def concurrent_level(
             async for event in stream:
                 if event.event == "thread.message.delta":
                     first = first or time.perf_counter() - start
-                    got.append(event.data.delta.content[0].text.value)  # type: ignore[union-attr]
+                    got.append(delta_text(event))
                 elif event.event.startswith("thread.run.") and event.event.count(".") == 2:
                     status = event.data.status  # type: ignore[union-attr]
         except Exception as error:

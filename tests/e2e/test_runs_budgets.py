@@ -23,7 +23,7 @@ def _thread(client: openai.OpenAI, count: int) -> tuple[str, str]:
 
 
 def _contents(body: dict[str, object]) -> list[str]:
-    return [str(m["content"]).split(" ", 1)[0] for m in body["messages"]]  # type: ignore[attr-defined,index]
+    return [str(m["content"]).split(" ", 1)[0] for m in body["messages"]]  # type: ignore[attr-defined]
 
 
 def test_last_messages(client: openai.OpenAI, fake: FakeUpstream) -> None:
@@ -34,7 +34,7 @@ def test_last_messages(client: openai.OpenAI, fake: FakeUpstream) -> None:
         truncation_strategy={"type": "last_messages", "last_messages": 2},
     )
     assert run.status == "completed"
-    assert run.truncation_strategy.type == "last_messages"
+    assert run.truncation_strategy and run.truncation_strategy.type == "last_messages"
     assert _contents(fake.requests[-1]) == ["Sys.", "m3", "m4"]
 
 

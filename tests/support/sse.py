@@ -24,7 +24,7 @@ COMPONENT_BY_PREFIX: list[tuple[str, str]] = [
 def frames(lines: Iterable[str]) -> list[tuple[str, str]]:
     """(event, data) pairs of an SSE stream; comments and ids are skipped."""
     out: list[tuple[str, str]] = []
-    event, data = "", []
+    event, data = "", list[str]()
     for line in lines:
         if not line:
             if event or data:
