@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from assistantd import __version__
+from assistantd import __version__, tokens
 from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
 from assistantd.db.engine import Database
@@ -68,6 +69,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(tokens.preload)  # not on the loop during the first run
         if migrate:
             await upgrade_async(settings.effective_database_url)
         register_sqlite_extensions()  # sqlite-vec for file search, before any connection opens

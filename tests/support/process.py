@@ -1,0 +1,60 @@
+"""assistantd as a separate OS process (`python -m assistantd serve`), for crash tests and
+benchmarks: it can be SIGKILLed, and its CPU time read from /proc."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def spawn_server(
+    env: Mapping[str, str], *, log_level: str = "warning", quiet: bool = False
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yield (base url, process); `env` holds ASSISTANTD_* settings."""
+    port = free_port()
+    full = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    command = [
+        sys.executable,
+        "-m",
+        "assistantd",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        log_level,
+    ]
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen(command, env=full, cwd=ROOT, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("assistantd did not start")
+            time.sleep(0.05)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
