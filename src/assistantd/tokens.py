@@ -63,7 +63,7 @@ def preload() -> None:
     """Load every encoding now: a first load takes ~0.1 s of CPU, which must not happen on the
     event loop in the middle of a run (it would stall every stream). Call it off the loop."""
     for name in {FALLBACK_ENCODING, "o200k_base", "cl100k_base"}:
-        _encoding(name)
+        get_encoding(name)
 
 
 def encoding_for_model(model: str | None) -> Encoding:
