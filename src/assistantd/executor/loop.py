@@ -28,6 +28,7 @@ from assistantd.executor.context import build_context
 from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.transcript import render_transcript
 from assistantd.executor.turn import ModelTurn, TurnResult
+from assistantd.executor.writeback import WriteBehind
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.messages import store as messages_store
@@ -70,6 +71,7 @@ class RunEnded(Exception):
 class RunContext:
     project: str
     run: Run
+    writer: WriteBehind
     turn: ModelTurn | None = None
     tool: tuple[ToolRunner, ToolContext] | None = None  # the server tool call under way
 
@@ -99,7 +101,8 @@ class RunExecutor:
             loaded = await store.get_by_id(conn, run_id)
         if loaded is None or state.is_terminal(loaded[1].status):
             return
-        ctx = RunContext(*loaded)
+        project, run = loaded
+        ctx = RunContext(project, run, WriteBehind(self._db, project))
         try:
             await self._drive(ctx)
         except asyncio.CancelledError:
@@ -114,6 +117,8 @@ class RunExecutor:
         except Exception:
             log.exception("run %s failed", run_id)
             await self._fail(ctx, "server_error", "The server had an error while running.")
+        finally:
+            await asyncio.shield(ctx.writer.close())
 
     async def _drive(self, ctx: RunContext) -> None:
         if ctx.run.status == "cancelling":
@@ -144,7 +149,7 @@ class RunExecutor:
         ctx.turn = ModelTurn(
             run,
             self._publisher(run),
-            self._saver(ctx.project),
+            ctx.writer.save,
             code_tool_name=CODE_INTERPRETER_FUNCTION,
             file_search_tool_name=FILE_SEARCH_FUNCTION,
             finalize=self._finalizer(run),
@@ -167,6 +172,7 @@ class RunExecutor:
         self, ctx: RunContext, prompt_left: int | None
     ) -> tuple[list[dict[str, Any]], int]:
         run = ctx.run
+        await ctx.writer.flush()
         async with self._db.read() as conn:
             thread_messages = await messages_store.of_thread(conn, run.thread_id)
             steps = await steps_store.tool_steps_of_thread(conn, run.thread_id)
@@ -238,7 +244,7 @@ class RunExecutor:
         step = step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
         functions = [call for call in calls if isinstance(call, FunctionToolCall)]
         if functions:
-            await self._save_step(ctx.project, step)
+            await self._save_step(ctx, step)
             action = {
                 "type": "submit_tool_outputs",
                 "submit_tool_outputs": {
@@ -297,6 +303,7 @@ class RunExecutor:
         await self._advance(ctx, "cancelled")
 
     async def _close_open_steps(self, ctx: RunContext, to: str, error: LastError | None) -> None:
+        await ctx.writer.flush()
         async with self._db.read() as conn:
             steps = await steps_store.for_run(conn, ctx.run.id)
         for step in steps:
@@ -306,7 +313,7 @@ class RunExecutor:
 
     async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
         closed, name = state.advance_step(step, to, _now(), **changes)
-        await self._save_step(ctx.project, closed)
+        await self._save_step(ctx, closed)
         self._broker.publish(ctx.run.id, ev.step_event(name, steps_service.shown(closed, None)))
 
     # --- state and storage -----------------------------------------------------------------------
@@ -319,6 +326,7 @@ class RunExecutor:
             run, name = state.advance(ctx.run, to, _now(), **changes)
             async with self._db.write() as conn:
                 if await store.set_status_if(conn, run, before):
+                    await ctx.writer.flush(conn)  # what the run made, with its new status
                     break
                 loaded = await store.get_by_id(conn, run.id)
             assert loaded is not None
@@ -346,19 +354,10 @@ class RunExecutor:
     def _publisher(self, run: Run) -> Any:
         return lambda event: self._broker.publish(run.id, event)
 
-    def _saver(self, project: str) -> Any:
-        async def save(obj: Message | RunStep) -> None:
-            if isinstance(obj, Message):
-                async with self._db.write() as conn:
-                    await messages_store.upsert(conn, project, obj)
-            else:
-                await self._save_step(project, obj)
-
-        return save
-
-    async def _save_step(self, project: str, step: RunStep) -> None:
-        async with self._db.write() as conn:
-            await steps_store.upsert(conn, project, step)
+    async def _save_step(self, ctx: RunContext, step: RunStep) -> None:
+        """Save now (through the write-behind queue, so no older copy can overwrite it)."""
+        await ctx.writer.save(step)
+        await ctx.writer.flush()
 
 
 def _left(budget: int | None, used: int) -> int | None:

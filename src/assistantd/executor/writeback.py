@@ -1,0 +1,69 @@
+"""Write-behind for what a run creates while it streams (its messages and steps).
+
+A streaming run announces a step, then a message, then deltas; writing each object before its
+event would put two SQLite write transactions (and the queue for the one write lock, when many
+runs stream) between the model's first token and the client's. Instead objects are saved a
+moment later, coalesced per object, and always before anything that reads them back: the next
+model call's context, the run's status changes (in the same transaction), its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db.engine import Database
+from assistantd.messages import store as messages_store
+from assistantd.messages.schemas import Message
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import RunStep
+
+DELAY_S = 0.05
+
+
+class WriteBehind:
+    def __init__(self, db: Database, project: str, delay_s: float = DELAY_S) -> None:
+        self._db = db
+        self._project = project
+        self._delay_s = delay_s
+        self._pending: dict[str, Message | RunStep] = {}
+        self._timer: asyncio.Task[None] | None = None
+        self._order = asyncio.Lock()  # flushes write in the order objects changed
+
+    async def save(self, obj: Message | RunStep) -> None:
+        self._pending[obj.id] = obj
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._later())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(self._delay_s)
+        await self.flush()
+
+    async def flush(self, conn: AsyncConnection | None = None) -> None:
+        """Write what is pending, in `conn`'s transaction if given, else in a new one."""
+        async with self._order:
+            if not self._pending:
+                return
+            items = list(self._pending.values())
+            self._pending.clear()
+            if conn is not None:
+                await self._write(conn, items)
+                return
+            async with self._db.write() as own:
+                await self._write(own, items)
+
+    async def _write(self, conn: AsyncConnection, items: list[Message | RunStep]) -> None:
+        for item in items:
+            if isinstance(item, Message):
+                await messages_store.upsert(conn, self._project, item)
+            else:
+                await steps_store.upsert(conn, self._project, item)
+
+    async def close(self) -> None:
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        await self.flush()
