@@ -148,6 +148,8 @@ class FileSearchRunner:
         self, run: Run, message_id: str, blocks: list[MessageContent], publish: Any
     ) -> list[MessageContent]:
         """Turn the citation markers the model copied into `file_citation` annotations."""
+        if not any(tool.type == "file_search" for tool in run.tools):
+            return blocks  # nothing to cite; spare the query
         sources = await self._sources(run.id)
         if not sources:
             return blocks
