@@ -1,17 +1,24 @@
 """Queries shared by the document tables (id, project, body, plus indexed columns).
 
-Stores call these with their table and schema class; they are the only place the paging and
-project-scoping SQL is written. Objects go in and come out as API schemas.
+Stores call these with their table, their schema class and equality filters on indexed columns
+(`thread_id=...`); this is the only place the paging and project-scoping SQL is written.
+Objects go in and come out as API schemas.
+
+On SQLite the statements run straight on the driver connection (see db/sqlite_inloop.py), in
+the transaction SQLAlchemy opened: building and executing a SQLAlchemy statement costs ~10x
+more than the indexed SQLite query itself, and requests make several. The SQL is the same
+text SQLAlchemy would send; PostgreSQL goes through SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.pagination import PageParams
@@ -26,21 +33,29 @@ def _page_class(model: type[M]) -> type[Page[M]]:
     return Page[model]  # type: ignore[valid-type]
 
 
+def _sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
+    """The raw sqlite3 connection under `conn` (None on other databases)."""
+    if conn.dialect.name != "sqlite":
+        return None
+    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    return getattr(driver, "raw", None)
+
+
+def _where(names: Sequence[str]) -> str:
+    return " AND ".join(f"{name} = ?" for name in names)
+
+
 async def insert_doc(
     conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
 ) -> None:
-    body = obj.model_dump_json()
-    await conn.execute(
-        insert(table).values(id=obj.id, project=project, body=body, **columns)  # type: ignore[attr-defined]
-    )
-
-
-@functools.cache
-def _get_statement(table: Table) -> Select[tuple[str]]:
-    """Built once per table: making SQLAlchemy expressions costs more than running the query."""
-    return select(table.c.body).where(
-        table.c.id == bindparam("object_id"), table.c.project == bindparam("project")
-    )
+    values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}  # type: ignore[attr-defined]
+    raw = _sqlite(conn)
+    if raw is None:
+        await conn.execute(insert(table).values(**values))
+        return
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    raw.execute(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", tuple(values.values()))
 
 
 async def get_doc(
@@ -49,11 +64,18 @@ async def get_doc(
     project: str,
     object_id: str,
     model: type[M],
-    *where: ColumnElement[bool],
+    **filters: str,
 ) -> M | None:
-    query = _get_statement(table).where(*where) if where else _get_statement(table)
-    params = {"object_id": object_id, "project": project}
-    body = (await conn.execute(query, params)).scalar_one_or_none()
+    where = {"id": object_id, "project": project, **filters}
+    raw = _sqlite(conn)
+    if raw is None:
+        query = select(table.c.body).where(*(table.c[k] == v for k, v in where.items()))
+        body = (await conn.execute(query)).scalar_one_or_none()
+    else:
+        row = raw.execute(
+            f"SELECT body FROM {table.name} WHERE {_where(list(where))}", tuple(where.values())
+        ).fetchone()
+        body = row[0] if row else None
     return None if body is None else model.model_validate_json(body)
 
 
@@ -61,17 +83,33 @@ async def update_doc(
     conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
 ) -> bool:
     """Replace the stored object; False if there was none."""
-    query = (
-        update(table)
-        .where(table.c.id == obj.id, table.c.project == project)  # type: ignore[attr-defined]
-        .values(body=obj.model_dump_json(), **columns)
+    values = {"body": obj.model_dump_json(), **columns}
+    object_id = obj.id  # type: ignore[attr-defined]
+    raw = _sqlite(conn)
+    if raw is None:
+        query = (
+            update(table)
+            .where(table.c.id == object_id, table.c.project == project)
+            .values(**values)
+        )
+        return bool((await conn.execute(query)).rowcount)
+    sets = ", ".join(f"{name} = ?" for name in values)
+    cursor = raw.execute(
+        f"UPDATE {table.name} SET {sets} WHERE id = ? AND project = ?",
+        (*values.values(), object_id, project),
     )
-    return bool((await conn.execute(query)).rowcount)
+    return bool(cursor.rowcount)
 
 
 async def delete_doc(conn: AsyncConnection, table: Table, project: str, object_id: str) -> bool:
-    query = delete(table).where(table.c.id == object_id, table.c.project == project)
-    return bool((await conn.execute(query)).rowcount)
+    raw = _sqlite(conn)
+    if raw is None:
+        query = delete(table).where(table.c.id == object_id, table.c.project == project)
+        return bool((await conn.execute(query)).rowcount)
+    cursor = raw.execute(
+        f"DELETE FROM {table.name} WHERE id = ? AND project = ?", (object_id, project)
+    )
+    return bool(cursor.rowcount)
 
 
 async def page_docs(
@@ -80,29 +118,51 @@ async def page_docs(
     project: str,
     params: PageParams,
     model: type[M],
-    *where: ColumnElement[bool],
+    **filters: str,
 ) -> Page[M]:
-    """One page of `table` rows of `project` matching `where`, ordered and cut by id."""
+    """One page of `table` rows of `project` matching `filters`, ordered and cut by id."""
     ascending = params.order == "asc"
-    query = select(table.c.id, table.c.body).where(table.c.project == project, *where)
-    if params.after:
-        query = query.where(table.c.id > params.after if ascending else table.c.id < params.after)
-    if params.before:
-        query = query.where(table.c.id < params.before if ascending else table.c.id > params.before)
-    # With only `before`, the page is the `limit` objects nearest to the cursor.
+    # With only `before`, the page is the `limit` objects nearest to the cursor: scan backwards.
     backwards = params.before is not None and params.after is None
-    forward_order = table.c.id.asc() if ascending else table.c.id.desc()
-    reverse_order = table.c.id.desc() if ascending else table.c.id.asc()
-    query = query.order_by(reverse_order if backwards else forward_order).limit(params.limit + 1)
-    rows: Sequence[Any] = (await conn.execute(query)).all()
+    conditions: list[tuple[str, str, str]] = [("project", "=", project)]
+    conditions += [(name, "=", value) for name, value in filters.items()]
+    if params.after:
+        conditions.append(("id", ">" if ascending else "<", params.after))
+    if params.before:
+        conditions.append(("id", "<" if ascending else ">", params.before))
+    rows = await _select_page(conn, table, conditions, ascending != backwards, params.limit + 1)
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
     if backwards:
-        rows = list(reversed(rows))
-    data = [model.model_validate_json(row.body) for row in rows]
+        rows.reverse()
     return _page_class(model)(
-        data=data,
-        first_id=rows[0].id if rows else None,
-        last_id=rows[-1].id if rows else None,
+        data=[model.model_validate_json(body) for _, body in rows],
+        first_id=rows[0][0] if rows else None,
+        last_id=rows[-1][0] if rows else None,
         has_more=has_more,
     )
+
+
+async def _select_page(
+    conn: AsyncConnection,
+    table: Table,
+    conditions: list[tuple[str, str, str]],
+    ascending: bool,
+    limit: int,
+) -> list[tuple[str, str]]:
+    raw = _sqlite(conn)
+    if raw is None:
+        ops = {"=": "__eq__", "<": "__lt__", ">": "__gt__"}
+        query = select(table.c.id, table.c.body).where(
+            *(getattr(table.c[name], ops[op])(value) for name, op, value in conditions)
+        )
+        order = table.c.id.asc() if ascending else table.c.id.desc()
+        return [
+            (row.id, row.body) for row in await conn.execute(query.order_by(order).limit(limit))
+        ]
+    where = " AND ".join(f"{name} {op} ?" for name, op, _ in conditions)
+    sql = (
+        f"SELECT id, body FROM {table.name} WHERE {where} "
+        f"ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?"
+    )
+    return list(raw.execute(sql, (*(value for _, _, value in conditions), limit)).fetchall())

@@ -47,6 +47,13 @@ class InLoopConnection(aiosqlite.Connection):
     async def close(self) -> None:
         self.stop()
 
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for statements run in place (db/documents.py)."""
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return self._connection
+
 
 def creator(path: str) -> Callable[[], InLoopConnection]:
     """An `async_creator` for create_async_engine that opens `path` in-loop."""

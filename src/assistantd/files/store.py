@@ -48,5 +48,5 @@ async def delete(conn: AsyncConnection, project: str, file_id: str) -> bool:
 async def page(
     conn: AsyncConnection, project: str, params: PageParams, purpose: str | None
 ) -> Page[FileObject]:
-    where = [files.c.purpose == purpose] if purpose else []
-    return await documents.page_docs(conn, files, project, params, FileObject, *where)
+    filters = {"purpose": purpose} if purpose else {}
+    return await documents.page_docs(conn, files, project, params, FileObject, **filters)

@@ -22,7 +22,7 @@ async def get(
     conn: AsyncConnection, project: str, thread_id: str, message_id: str
 ) -> Message | None:
     return await documents.get_doc(
-        conn, messages, project, message_id, Message, messages.c.thread_id == thread_id
+        conn, messages, project, message_id, Message, thread_id=thread_id
     )
 
 
@@ -38,10 +38,10 @@ async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id
 async def page(
     conn: AsyncConnection, project: str, thread_id: str, params: PageParams, run_id: str | None
 ) -> Page[Message]:
-    where = [messages.c.thread_id == thread_id]
+    filters = {"thread_id": thread_id}
     if run_id:
-        where.append(messages.c.run_id == run_id)
-    return await documents.page_docs(conn, messages, project, params, Message, *where)
+        filters["run_id"] = run_id
+    return await documents.page_docs(conn, messages, project, params, Message, **filters)
 
 
 async def upsert(conn: AsyncConnection, project: str, message: Message) -> None:

@@ -32,17 +32,15 @@ async def get(
         project,
         step_id,
         RunStep,
-        run_steps.c.run_id == run_id,
-        run_steps.c.thread_id == thread_id,
+        run_id=run_id,
+        thread_id=thread_id,
     )
 
 
 async def page(
     conn: AsyncConnection, project: str, run_id: str, params: PageParams
 ) -> Page[RunStep]:
-    return await documents.page_docs(
-        conn, run_steps, project, params, RunStep, run_steps.c.run_id == run_id
-    )
+    return await documents.page_docs(conn, run_steps, project, params, RunStep, run_id=run_id)
 
 
 async def for_run(conn: AsyncConnection, run_id: str) -> list[RunStep]:

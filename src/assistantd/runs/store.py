@@ -29,7 +29,7 @@ async def insert(conn: AsyncConnection, project: str, run: Run) -> None:
 
 
 async def get(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> Run | None:
-    return await documents.get_doc(conn, runs, project, run_id, Run, runs.c.thread_id == thread_id)
+    return await documents.get_doc(conn, runs, project, run_id, Run, thread_id=thread_id)
 
 
 async def get_by_id(conn: AsyncConnection, run_id: str) -> tuple[str, Run] | None:
@@ -61,9 +61,7 @@ async def lock_thread(conn: AsyncConnection, thread_id: str) -> None:
 async def page(
     conn: AsyncConnection, project: str, thread_id: str, params: PageParams
 ) -> Page[Run]:
-    return await documents.page_docs(
-        conn, runs, project, params, Run, runs.c.thread_id == thread_id
-    )
+    return await documents.page_docs(conn, runs, project, params, Run, thread_id=thread_id)
 
 
 async def ids_with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[str]:

@@ -110,7 +110,7 @@ async def get_file(
     conn: AsyncConnection, project: str, store_id: str, file_id: str
 ) -> VectorStoreFile | None:
     return await documents.get_doc(
-        conn, vs_files, project, file_id, VectorStoreFile, vs_files.c.vector_store_id == store_id
+        conn, vs_files, project, file_id, VectorStoreFile, vector_store_id=store_id
     )
 
 
@@ -131,12 +131,12 @@ async def page_files(
     status: str | None,
     batch_id: str | None = None,
 ) -> Page[VectorStoreFile]:
-    where = [vs_files.c.vector_store_id == store_id]
+    filters = {"vector_store_id": store_id}
     if status:
-        where.append(vs_files.c.status == status)
+        filters["status"] = status
     if batch_id:
-        where.append(vs_files.c.batch_id == batch_id)
-    return await documents.page_docs(conn, vs_files, project, params, VectorStoreFile, *where)
+        filters["batch_id"] = batch_id
+    return await documents.page_docs(conn, vs_files, project, params, VectorStoreFile, **filters)
 
 
 async def files_with_status(
@@ -175,7 +175,7 @@ async def get_batch(
         project,
         batch_id,
         VectorStoreFileBatch,
-        batches.c.vector_store_id == store_id,
+        vector_store_id=store_id,
     )
 
 
