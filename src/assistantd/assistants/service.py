@@ -13,9 +13,10 @@ from assistantd.assistants.schemas import (
     CreateAssistantRequest,
     ModifyAssistantRequest,
 )
+from assistantd.db.documents import RawPage
 from assistantd.errors import NotFoundError
 from assistantd.pagination import PageParams
-from assistantd.schemas import DeletedObject, Page
+from assistantd.schemas import DeletedObject
 
 # Fields copied as given from a request onto the object (tool_resources is resolved apart).
 _PLAIN_FIELDS = (
@@ -82,5 +83,5 @@ async def delete(conn: AsyncConnection, project: str, assistant_id: str) -> Dele
     return DeletedObject(id=assistant_id, object="assistant.deleted")
 
 
-async def page(conn: AsyncConnection, project: str, params: PageParams) -> Page[Assistant]:
+async def page(conn: AsyncConnection, project: str, params: PageParams) -> RawPage:
     return await store.page(conn, project, params)

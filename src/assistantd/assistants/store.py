@@ -8,7 +8,6 @@ from assistantd.assistants.schemas import Assistant
 from assistantd.db import documents
 from assistantd.db.tables import assistants
 from assistantd.pagination import PageParams
-from assistantd.schemas import Page
 
 
 async def insert(conn: AsyncConnection, project: str, assistant: Assistant) -> None:
@@ -27,5 +26,5 @@ async def delete(conn: AsyncConnection, project: str, assistant_id: str) -> bool
     return await documents.delete_doc(conn, assistants, project, assistant_id)
 
 
-async def page(conn: AsyncConnection, project: str, params: PageParams) -> Page[Assistant]:
-    return await documents.page_docs(conn, assistants, project, params, Assistant)
+async def page(conn: AsyncConnection, project: str, params: PageParams) -> documents.RawPage:
+    return await documents.page_raw(conn, assistants, project, params)

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.datastructures import FormData, UploadFile
 
 from assistantd import ids
+from assistantd.db.documents import RawPage
 from assistantd.db.engine import Database
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store
 from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import UPLOAD_PURPOSES, FileDeleted, FileObject
 from assistantd.pagination import PageParams
-from assistantd.schemas import Page
 from assistantd.vector_stores import service as vector_stores
 
 MAX_FILENAME = 255
@@ -140,5 +140,5 @@ async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> 
 
 async def page(
     conn: AsyncConnection, project: str, params: PageParams, purpose: str | None
-) -> Page[FileObject]:
+) -> RawPage:
     return await store.page(conn, project, params, purpose)

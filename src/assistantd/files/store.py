@@ -9,7 +9,6 @@ from assistantd.db import documents
 from assistantd.db.tables import files
 from assistantd.files.schemas import FileObject
 from assistantd.pagination import PageParams
-from assistantd.schemas import Page
 
 
 async def insert(conn: AsyncConnection, project: str, file: FileObject, blob_key: str) -> None:
@@ -47,6 +46,6 @@ async def delete(conn: AsyncConnection, project: str, file_id: str) -> bool:
 
 async def page(
     conn: AsyncConnection, project: str, params: PageParams, purpose: str | None
-) -> Page[FileObject]:
+) -> documents.RawPage:
     filters = {"purpose": purpose} if purpose else {}
-    return await documents.page_docs(conn, files, project, params, FileObject, **filters)
+    return await documents.page_raw(conn, files, project, params, **filters)

@@ -7,6 +7,7 @@ import time
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tool_resources
+from assistantd.db.documents import RawPage
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.messages import store
 from assistantd.messages.schemas import (
@@ -26,7 +27,7 @@ from assistantd.messages.schemas import (
 )
 from assistantd.pagination import PageParams
 from assistantd.runs.lock import check_unlocked
-from assistantd.schemas import DeletedObject, Page
+from assistantd.schemas import DeletedObject
 from assistantd.threads import store as threads_store
 from assistantd.threads.schemas import Thread
 from assistantd.vector_stores import service as vector_stores
@@ -173,6 +174,6 @@ async def delete(
 
 async def page(
     conn: AsyncConnection, project: str, thread_id: str, params: PageParams, run_id: str | None
-) -> Page[Message]:
+) -> RawPage:
     await _thread(conn, project, thread_id)
     return await store.page(conn, project, thread_id, params, run_id)

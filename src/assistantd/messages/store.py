@@ -9,7 +9,6 @@ from assistantd.db import documents
 from assistantd.db.tables import messages
 from assistantd.messages.schemas import Message
 from assistantd.pagination import PageParams
-from assistantd.schemas import Page
 
 
 async def insert(conn: AsyncConnection, project: str, message: Message) -> None:
@@ -37,11 +36,11 @@ async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id
 
 async def page(
     conn: AsyncConnection, project: str, thread_id: str, params: PageParams, run_id: str | None
-) -> Page[Message]:
+) -> documents.RawPage:
     filters = {"thread_id": thread_id}
     if run_id:
         filters["run_id"] = run_id
-    return await documents.page_docs(conn, messages, project, params, Message, **filters)
+    return await documents.page_raw(conn, messages, project, params, **filters)
 
 
 async def upsert(conn: AsyncConnection, project: str, message: Message) -> None:

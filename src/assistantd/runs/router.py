@@ -16,7 +16,7 @@ from starlette.responses import Response
 from assistantd.auth import Project
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
-from assistantd.responses import ObjectResponse
+from assistantd.responses import ObjectResponse, Serialisable
 from assistantd.runs import service
 from assistantd.runs.schemas import (
     CreateRunRequest,
@@ -28,7 +28,7 @@ from assistantd.runs.schemas import (
 router = APIRouter(tags=["runs"])
 
 
-def _run_response(request: Request, obj: service.Run | service.Page[service.Run]) -> Response:
+def _run_response(request: Request, obj: Serialisable) -> Response:
     poll_after = str(request.app.state.settings.poll_after_ms)
     return ObjectResponse(obj, headers={"openai-poll-after-ms": poll_after})
 

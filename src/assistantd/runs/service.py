@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd import ids
 from assistantd.assistants import service as assistants
 from assistantd.assistants.schemas import Assistant
+from assistantd.db.documents import RawPage
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.events import models as ev
 from assistantd.messages import service as messages
@@ -33,7 +34,6 @@ from assistantd.runs.schemas import (
     SubmitToolOutputsRequest,
     TruncationStrategy,
 )
-from assistantd.schemas import Page
 from assistantd.threads import service as threads
 from assistantd.threads.schemas import CreateThreadRequest, Thread
 
@@ -157,9 +157,7 @@ async def modify(
     return run
 
 
-async def page(
-    conn: AsyncConnection, project: str, thread_id: str, params: PageParams
-) -> Page[Run]:
+async def page(conn: AsyncConnection, project: str, thread_id: str, params: PageParams) -> RawPage:
     await threads.get(conn, project, thread_id)
     return await store.page(conn, project, thread_id, params)
 

@@ -11,7 +11,6 @@ from assistantd.db import documents
 from assistantd.db.tables import runs, threads
 from assistantd.pagination import PageParams
 from assistantd.runs.schemas import Run
-from assistantd.schemas import Page
 
 ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
 
@@ -60,8 +59,8 @@ async def lock_thread(conn: AsyncConnection, thread_id: str) -> None:
 
 async def page(
     conn: AsyncConnection, project: str, thread_id: str, params: PageParams
-) -> Page[Run]:
-    return await documents.page_docs(conn, runs, project, params, Run, thread_id=thread_id)
+) -> documents.RawPage:
+    return await documents.page_raw(conn, runs, project, params, thread_id=thread_id)
 
 
 async def ids_with_status(conn: AsyncConnection, statuses: Sequence[str]) -> list[str]:
