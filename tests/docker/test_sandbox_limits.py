@@ -158,6 +158,8 @@ async def test_abandoned_call_is_interrupted(sandbox: DockerSandbox) -> None:
 async def test_sessions_run_concurrently(sandbox: DockerSandbox) -> None:
     keys = [f"limits-par-{i}" for i in range(3)]
     await asyncio.gather(*(run(sandbox, key, "pass") for key in keys))  # start all three
+    # Let the background pre-imports finish (a call waits for them) so only the sleeps count.
+    await asyncio.gather(*(sandbox._sessions[key].warm for key in keys))
     code = "import time; time.sleep(1.5); print('done')"
     started = time.monotonic()
     results = await asyncio.gather(*(run(sandbox, key, code) for key in keys))
