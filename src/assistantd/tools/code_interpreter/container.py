@@ -24,6 +24,14 @@ STREAM_HEADER = struct.Struct(">BxxxI")
 Event = tuple[dict[str, Any], bytes]
 
 
+def close_attach(attach: Any) -> None:
+    """Close docker-py's attach object *and* its socket (closing the SocketIO alone doesn't)."""
+    with contextlib.suppress(OSError):
+        getattr(attach, "_sock", attach).close()
+    with contextlib.suppress(Exception):
+        attach.close()
+
+
 class ContainerGone(Exception):
     """The container's attach stream ended (it died, was killed, or removed)."""
 
@@ -114,7 +122,4 @@ class Container:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(Exception):
-            self._attach.close()
+        close_attach(self._attach)
