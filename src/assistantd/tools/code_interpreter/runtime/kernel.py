@@ -200,18 +200,19 @@ class Kernel:
                     self.handle_exec(message)
 
     def handle_exec(self, message: dict[str, Any]) -> None:
-        if self._preimporter is not None:
-            # Importing in two threads at once can hand one of them a partially initialised
-            # module (importlib's answer to a cross-thread import cycle): let it finish first.
-            self._preimporter.join()
-            self._preimporter = None
         fresh = self.execs == 0
         self.execs += 1
-        self._in_exec = True
+        self._in_exec = True  # from here on SIGINT interrupts this call
         try:
+            if self._preimporter is not None:
+                # Importing in two threads at once can hand one of them a partially initialised
+                # module (importlib's answer to a cross-thread import cycle): let it finish.
+                self._preimporter.join()
+                self._preimporter = None
             status = self.run(str(message.get("code", "")))
-        except KeyboardInterrupt:  # landed between the cell and the figure harvest
+        except KeyboardInterrupt as exc:  # while waiting, or between the cell and the harvest
             status = "error"
+            self.print_user_traceback(exc)
         finally:
             self._in_exec = False
             self._pending = False
