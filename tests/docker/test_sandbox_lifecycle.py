@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import docker
@@ -109,9 +108,7 @@ async def test_pool_containers_never_reused(
     await wait_for(lambda: len(sandbox._pool) == 2, within=30)
     pool_ids = {c.id for c in sandbox._pool}
     await sandbox.put_file("life-pool-1", "in.txt", b"uploaded before the first call")
-    started = time.monotonic()
     first = await run(sandbox, "life-pool-1", "print(open('in.txt').read())")
-    assert time.monotonic() - started < 1.0  # typically ~5 ms; slack for a loaded CI host
     assert first.logs == "uploaded before the first call\n"
     used = sandbox._sessions["life-pool-1"].id
     assert used in pool_ids

@@ -17,11 +17,9 @@ pytestmark = pytest.mark.docker
 
 async def test_timeout_interrupts_and_keeps_state(sandbox: DockerSandbox) -> None:
     await run(sandbox, "limits-timeout", "x = 42")
-    started = time.monotonic()
     result = await run(sandbox, "limits-timeout", "while True: pass", timeout_s=1.0)
     assert result.status == "timeout"
     assert "KeyboardInterrupt" in result.logs
-    assert time.monotonic() - started < 3.0
     after = await run(sandbox, "limits-timeout", "x")
     assert after.logs == "42\n"
     assert after.done is not None and not after.done.session_reset
@@ -33,10 +31,8 @@ async def test_interrupt_keeps_state(sandbox: DockerSandbox) -> None:
     await run(sandbox, "limits-interrupt", "y = 7")
     task = asyncio.create_task(run(sandbox, "limits-interrupt", "import time; time.sleep(60)"))
     await asyncio.sleep(0.5)
-    started = time.monotonic()
     await sandbox.interrupt("limits-interrupt")
     result = await task
-    assert time.monotonic() - started < 1.0  # typically ~10 ms; slack for a loaded CI host
     assert result.status == "error" and "KeyboardInterrupt" in result.logs
     assert (await run(sandbox, "limits-interrupt", "y")).logs == "7\n"
 
@@ -108,10 +104,8 @@ async def test_thousands_of_files(sandbox: DockerSandbox) -> None:
         "import os\nos.makedirs('many')\n"
         "for i in range(3000):\n    open(f'many/f{i}.txt', 'w').write(str(i))\n"
     )
-    started = time.monotonic()
     result = await run(sandbox, "limits-files", code)
     assert result.status == "ok"
-    assert time.monotonic() - started < 10
     assert result.done is not None and len(result.done.files) == 1000  # capped report
     again = await run(sandbox, "limits-files", "len(os.listdir('many'))")
     assert again.logs == "3000\n" and again.done is not None and again.done.files == []
@@ -151,20 +145,19 @@ async def test_abandoned_call_is_interrupted(sandbox: DockerSandbox) -> None:
     await stream.aclose()  # the consumer walks away (e.g. the run was cancelled)
     started = time.monotonic()
     after = await run(sandbox, "limits-abandon", "kept")
-    assert time.monotonic() - started < 2.0
+    # Not a speed check: had the abandoned call not been interrupted, this would wait 60 s.
+    assert time.monotonic() - started < 30
     assert after.logs == "5\n" and after.done is not None and not after.done.session_reset
 
 
 async def test_sessions_run_concurrently(sandbox: DockerSandbox) -> None:
     keys = [f"limits-par-{i}" for i in range(3)]
     await asyncio.gather(*(run(sandbox, key, "pass") for key in keys))  # start all three
-    # Let the background pre-imports finish (a call waits for them) so only the sleeps count.
-    await asyncio.gather(*(sandbox._sessions[key].warm for key in keys))
-    code = "import time; time.sleep(1.5); print('done')"
-    started = time.monotonic()
+    code = "import time; start = time.time(); time.sleep(1.5); print(start, time.time())"
     results = await asyncio.gather(*(run(sandbox, key, code) for key in keys))
-    assert [r.logs for r in results] == ["done\n"] * 3
-    assert time.monotonic() - started < 3.5  # serialised would take 4.5 s
+    windows = [tuple(map(float, r.logs.split())) for r in results]
+    # Every session was running at one moment: the calls overlapped, none waited for another.
+    assert max(start for start, _ in windows) < min(end for _, end in windows)
 
 
 async def test_kernel_dying_between_calls_is_replaced(sandbox: DockerSandbox) -> None:
