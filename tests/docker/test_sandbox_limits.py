@@ -167,3 +167,15 @@ async def test_kernel_dying_between_calls_is_replaced(sandbox: DockerSandbox) ->
     after = await run(sandbox, "limits-exit", "'k' in globals()")
     assert after.logs == "False\n"
     assert after.done is not None and after.done.session_reset
+
+
+async def test_interrupt_while_preimport_runs(sandbox: DockerSandbox) -> None:
+    await run(sandbox, "limits-int-warm", "u = 3")
+    await asyncio.sleep(0.4)  # the idle kernel starts pre-importing; the next call waits for it
+    task = asyncio.create_task(run(sandbox, "limits-int-warm", "while True: pass"))
+    await asyncio.sleep(0.1)
+    await sandbox.interrupt("limits-int-warm")
+    result = await task
+    assert result.status == "error" and "KeyboardInterrupt" in result.logs
+    after = await run(sandbox, "limits-int-warm", "u")
+    assert after.logs == "3\n" and after.done is not None and not after.done.session_reset

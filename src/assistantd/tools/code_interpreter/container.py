@@ -24,6 +24,14 @@ STREAM_HEADER = struct.Struct(">BxxxI")
 Event = tuple[dict[str, Any], bytes]
 
 
+def close_attach(attach: Any) -> None:
+    """Close docker-py's attach object *and* its socket (closing the SocketIO alone doesn't)."""
+    with contextlib.suppress(OSError):
+        getattr(attach, "_sock", attach).close()
+    with contextlib.suppress(Exception):
+        attach.close()
+
+
 class ContainerGone(Exception):
     """The container's attach stream ended (it died, was killed, or removed)."""
 
@@ -43,6 +51,8 @@ class Container:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.alive = True
         self.busy = False
+        self._closing = False
+        self._stderr = b""
         self.created_at = time.monotonic()
         self.last_used = self.created_at
         self._reader = loop.create_task(self._read_loop(), name=f"sandbox-reader-{name}")
@@ -75,11 +85,13 @@ class Container:
                     if stream == 1:
                         for event in frames.feed(chunk):
                             self._dispatch(event)
-                    else:
-                        log.debug("sandbox %s stderr: %r", self.name, chunk[:2000])
+                    else:  # the supervisor's own stderr: kept for the death report
+                        self._stderr = (self._stderr + chunk)[-4000:]
         except (OSError, protocol.ProtocolError) as exc:
             log.warning("sandbox %s stream ended: %s", self.name, exc)
         finally:
+            if self.alive and not self._closing:
+                log.warning("sandbox %s ended; stderr: %r", self.name, self._stderr[-2000:])
             self._gone()
 
     def _dispatch(self, event: Event) -> None:
@@ -105,11 +117,9 @@ class Container:
 
     async def close(self) -> None:
         """Stop reading and close the socket (the container itself is removed elsewhere)."""
+        self._closing = True
         self._gone()
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(Exception):
-            self._attach.close()
+        close_attach(self._attach)

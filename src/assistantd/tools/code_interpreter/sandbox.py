@@ -29,7 +29,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from assistantd.settings import Settings
 
 from . import docker_config as dc
-from .container import Container, ContainerGone
+from .container import Container, ContainerGone, close_attach
 from .events import (
     ChangedFile,
     Done,
@@ -265,7 +265,7 @@ class DockerSandbox:
             api.start(container_id)
         except BaseException:
             if attach is not None:
-                attach.close()
+                close_attach(attach)
             with contextlib.suppress(DockerException):
                 api.remove_container(container_id, force=True)
             raise
@@ -297,7 +297,7 @@ class DockerSandbox:
     def _remove_when_created(self, created: asyncio.Future[tuple[str, Any]]) -> None:
         if not created.cancelled() and created.exception() is None:
             container_id, attach = created.result()
-            attach.close()
+            close_attach(attach)
             self._spawn(self._remove(container_id))
 
     async def _discard(self, container: Container) -> None:

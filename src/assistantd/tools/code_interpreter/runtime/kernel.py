@@ -18,7 +18,6 @@ import select
 import signal
 import sys
 import threading
-import time
 import traceback
 import types
 from typing import Any
@@ -45,6 +44,8 @@ class Kernel:
         self._critical = False  # main thread is writing a frame: defer KeyboardInterrupt
         self._pending = False
         self._preimporter: threading.Thread | None = None
+        self._preimport_done = False
+        self._exec_waiting = False  # tells the pre-import thread to stop at the next module
         # Keep the kernel's own module alive: user code gets a fresh `__main__`.
         self._own_module = sys.modules.get("__main__")
         # User code runs as `__main__`, so pickling classes it defines works.
@@ -182,16 +183,13 @@ class Kernel:
         signal.signal(signal.SIGINT, self.on_sigint)
         self.send({"ev": "ready"})
         # Pre-import once idle, so a cold session's first call doesn't compete with it.
-        preimport_at: float | None = time.monotonic() + PREIMPORT_IDLE_S
         while True:
-            if preimport_at is not None:
-                wait = max(0.0, preimport_at - time.monotonic())
-                if not select.select([self._req_fd], [], [], wait)[0]:
-                    self._preimporter = threading.Thread(target=self.preimport, daemon=True)
-                    self._preimporter.start()
-                    preimport_at = None
-                    continue
-                preimport_at = time.monotonic() + PREIMPORT_IDLE_S
+            # (Re)start it after an idle moment; a call stops it between two modules.
+            idle = not self._preimport_done and self._preimporter is None
+            if idle and not select.select([self._req_fd], [], [], PREIMPORT_IDLE_S)[0]:
+                self._preimporter = threading.Thread(target=self.preimport, daemon=True)
+                self._preimporter.start()
+                continue
             data = os.read(self._req_fd, 65536)
             if not data:
                 return
@@ -200,29 +198,37 @@ class Kernel:
                     self.handle_exec(message)
 
     def handle_exec(self, message: dict[str, Any]) -> None:
-        if self._preimporter is not None:
-            # Importing in two threads at once can hand one of them a partially initialised
-            # module (importlib's answer to a cross-thread import cycle): let it finish first.
-            self._preimporter.join()
-            self._preimporter = None
         fresh = self.execs == 0
         self.execs += 1
-        self._in_exec = True
+        self._in_exec = True  # from here on SIGINT interrupts this call
         try:
+            if self._preimporter is not None:
+                # Importing in two threads at once can hand one of them a partially initialised
+                # module (importlib's answer to a cross-thread import cycle): stop it after the
+                # module it is importing, then run the call alone.
+                self._exec_waiting = True
+                self._preimporter.join()
+                self._preimporter = None
+                self._exec_waiting = False
             status = self.run(str(message.get("code", "")))
-        except KeyboardInterrupt:  # landed between the cell and the figure harvest
+        except KeyboardInterrupt as exc:  # while waiting, or between the cell and the harvest
             status = "error"
+            self.print_user_traceback(exc)
         finally:
             self._in_exec = False
             self._pending = False
+            self._exec_waiting = False
         signal.signal(signal.SIGINT, self.on_sigint)  # user code may have replaced it
         self.send({"ev": "done", "id": message.get("id"), "status": status, "fresh": fresh})
 
     def preimport(self) -> None:
         for name in PREIMPORTS:
+            if self._exec_waiting:
+                return  # resumed when idle again; already imported modules are instant
             with contextlib.suppress(Exception):
                 __import__(name)
         self.ensure_patches()
+        self._preimport_done = True
         self.send({"ev": "warm"})
 
 
