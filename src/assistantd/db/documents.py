@@ -34,7 +34,7 @@ def _page_class(model: type[M]) -> type[Page[M]]:
     return Page[model]  # type: ignore[valid-type]
 
 
-def _sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
+def sqlite_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
     """The raw sqlite3 connection under `conn` (None on other databases)."""
     if conn.dialect.name != "sqlite":
         return None
@@ -50,7 +50,7 @@ async def insert_doc(
     conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
 ) -> None:
     values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}  # type: ignore[attr-defined]
-    raw = _sqlite(conn)
+    raw = sqlite_connection(conn)
     if raw is None:
         await conn.execute(insert(table).values(**values))
         return
@@ -68,7 +68,7 @@ async def get_doc(
     **filters: str,
 ) -> M | None:
     where = {"id": object_id, "project": project, **filters}
-    raw = _sqlite(conn)
+    raw = sqlite_connection(conn)
     if raw is None:
         query = select(table.c.body).where(*(table.c[k] == v for k, v in where.items()))
         body = (await conn.execute(query)).scalar_one_or_none()
@@ -86,7 +86,7 @@ async def update_doc(
     """Replace the stored object; False if there was none."""
     values = {"body": obj.model_dump_json(), **columns}
     object_id = obj.id  # type: ignore[attr-defined]
-    raw = _sqlite(conn)
+    raw = sqlite_connection(conn)
     if raw is None:
         query = (
             update(table)
@@ -103,7 +103,7 @@ async def update_doc(
 
 
 async def delete_doc(conn: AsyncConnection, table: Table, project: str, object_id: str) -> bool:
-    raw = _sqlite(conn)
+    raw = sqlite_connection(conn)
     if raw is None:
         query = delete(table).where(table.c.id == object_id, table.c.project == project)
         return bool((await conn.execute(query)).rowcount)
@@ -187,7 +187,7 @@ async def _select_page(
     ascending: bool,
     limit: int,
 ) -> list[tuple[str, str]]:
-    raw = _sqlite(conn)
+    raw = sqlite_connection(conn)
     if raw is None:
         ops = {"=": "__eq__", "<": "__lt__", ">": "__gt__"}
         query = select(table.c.id, table.c.body).where(

@@ -46,6 +46,13 @@ async def save(conn: AsyncConnection, project: str, run: Run) -> None:
 
 
 async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
+    raw = documents.sqlite_connection(conn)  # checked on every message create: keep it cheap
+    if raw is not None:
+        row = raw.execute(
+            "SELECT id FROM runs WHERE thread_id = ? AND status IN (?, ?, ?, ?) LIMIT 1",
+            (thread_id, *ACTIVE),
+        ).fetchone()
+        return row[0] if row else None
     query = select(runs.c.id).where(runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE))
     return (await conn.execute(query.limit(1))).scalar_one_or_none()
 
