@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     sandbox_nofile: int = 1024
     sandbox_max_file_bytes: int = 512 * 1024**2
     """RLIMIT_FSIZE in the container: the largest file user code can write."""
+    sandbox_data_bytes: int = 2 * 1024**3
+    """Quota of a thread's /mnt/data; a call that outgrows it loses the files it wrote."""
     sandbox_max_read_bytes: int = 512 * 1024**2
     sandbox_uid: int = 10001
     sandbox_gid: int = 10001

@@ -179,3 +179,14 @@ async def test_interrupt_while_preimport_runs(sandbox: DockerSandbox) -> None:
     assert result.status == "error" and "KeyboardInterrupt" in result.logs
     after = await run(sandbox, "limits-int-warm", "u")
     assert after.logs == "3\n" and after.done is not None and not after.done.session_reset
+
+
+async def test_mnt_data_quota(make_sandbox) -> None:  # type: ignore[no-untyped-def]
+    sandbox = await make_sandbox(sandbox_data_bytes=8 * 1024**2)
+    kept = await run(sandbox, "limits-quota", "open('small.bin', 'wb').write(b'1' * 1024**2)")
+    assert kept.done is not None and not kept.done.quota_exceeded
+    code = "for i in range(3):\n    open(f'big{i}.bin', 'wb').write(b'0' * 4 * 1024**2)"
+    over = await run(sandbox, "limits-quota", code)
+    assert over.done is not None and over.done.quota_exceeded and over.done.files == []
+    listing = await run(sandbox, "limits-quota", "import os; sorted(os.listdir('.'))")
+    assert listing.logs == "['small.bin']\n"  # this call's files went, earlier ones stayed

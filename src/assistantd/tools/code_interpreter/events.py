@@ -48,6 +48,8 @@ class Done:
     status: DoneStatus
     files: list[ChangedFile] = field(default_factory=list)
     session_reset: bool = False
+    quota_exceeded: bool = False
+    """/mnt/data outgrew its quota: the files this call wrote were removed."""
 
 
 SandboxEvent = LogChunk | Image | Done

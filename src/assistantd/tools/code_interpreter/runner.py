@@ -88,6 +88,12 @@ def _done_note(done: Done, settings: Settings) -> str:
             f"\n[The code ran out of memory (limit {limit:g} GiB) and the Python session was "
             "restarted: variables are gone, files in /mnt/data are kept.]"
         )
+    if done.quota_exceeded:
+        limit = settings.sandbox_data_bytes / 1024**2
+        return (
+            f"\n[The files in /mnt/data grew past the {limit:g} MiB quota: the files this "
+            "code wrote were removed.]"
+        )
     if done.status == "killed":
         return (
             "\n[The Python session died and was restarted: variables are gone, files in "

@@ -474,7 +474,17 @@ class DockerSandbox:
         ]
         reset = bool(message.get("fresh")) and await self._has_run(key)
         final: DoneStatus = next((s for s in STATUSES if s == status), "error")
-        return Done(final, files, reset)
+        over = await self._call(self._enforce_quota, key, files)
+        return Done(final, [] if over else files, reset, over)
+
+    def _enforce_quota(self, key: str, files: list[ChangedFile]) -> bool:
+        """/mnt/data is a host folder (no per-mount size limit on overlay2/ext4): after each
+        call, if it outgrew `sandbox_data_bytes`, the files this call wrote are removed."""
+        if self.files.usage(key) <= self._settings.sandbox_data_bytes:
+            return False
+        for changed in files:
+            self.files.remove(key, changed.path)
+        return True
 
     async def _container_died(self, container: Container) -> Done:
         """The attach stream ended mid-call: find out why, clean up, report."""

@@ -7,6 +7,7 @@ accept regular files only. Blocking: call from a worker thread. Folders outlive 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -136,6 +137,34 @@ class SessionFiles:
             raise SandboxFileError(f"/mnt/data/{name} is a directory") from exc
         finally:
             os.close(dfd)
+
+    def usage(self, key: str) -> int:
+        """Bytes stored in the session folder (symlinks count as themselves, never followed)."""
+        total = 0
+        for top, dirs, names in os.walk(self.session_dir(key, create=False), followlinks=False):
+            for name in (*dirs, *names):
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(top, name)).st_blocks * 512
+        return total
+
+    def remove(self, key: str, relative_path: str) -> None:
+        """Delete one file of the session; like `read`, never through a symlinked directory."""
+        parts = split_relative(relative_path)
+        flags_dir = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.session_dir(key, create=False), flags_dir)
+        except OSError:
+            return
+        try:
+            for part in parts[:-1]:
+                nxt = os.open(part, flags_dir, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+            os.unlink(parts[-1], dir_fd=fd)  # unlink never follows a final symlink
+        except OSError:
+            pass  # already gone, or not reachable without following a link
+        finally:
+            os.close(fd)
 
     def read(self, key: str, relative_path: str, max_bytes: int) -> bytes:
         """Read a regular file under the session folder; symlinks anywhere → error."""
