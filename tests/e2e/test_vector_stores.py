@@ -14,7 +14,8 @@ DOCS = {
     "Japan, whisked with hot water in the tea ceremony.",
     "rust.md": "# Rust\nRust is a systems programming language with ownership and borrowing, "
     "which prevent data races at compile time.",
-    "富士山.txt": "富士山は日本で最も高い山で、標高は3776メートルです。山梨県と静岡県にまたがっています。",
+    "富士山.txt": "富士山は日本で最も高い山で、標高は3776メートルです。"
+    "山梨県と静岡県にまたがっています。",
 }
 
 
