@@ -105,6 +105,7 @@ DROP = (
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    statements: tuple[str, ...]
     if dialect == "sqlite":
         statements = SQLITE_DDL
     elif dialect == "postgresql":

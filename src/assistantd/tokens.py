@@ -20,7 +20,7 @@ from typing import Any
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import bpe_openai
-    from bpe_openai import Encoding
+    from bpe_openai import Encoding as Encoding
 
 FALLBACK_ENCODING = "o200k_base"
 _O200K_PREFIXES = (

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from assistantd.db.engine import Database
 from assistantd.events import models as ev
@@ -177,7 +177,8 @@ class RunExecutor:
             thread_messages = await messages_store.of_thread(conn, run.thread_id)
             steps = await steps_store.tool_steps_of_thread(conn, run.thread_id)
             images = await self._image_urls(conn, ctx.project, thread_messages)
-        items = sorted([*thread_messages, *steps], key=lambda item: _order_key(item.id))
+        items: list[Message | RunStep] = [*thread_messages, *steps]
+        items.sort(key=lambda item: _order_key(item.id))
         rendered = render_transcript(
             items,
             image_url_for=images.get,
@@ -268,8 +269,10 @@ class RunExecutor:
 
     # --- endings ---------------------------------------------------------------------------------
 
-    async def _incomplete(self, ctx: RunContext, reason: str) -> None:
-        await self._advance(ctx, "incomplete", incomplete_details=IncompleteDetails(reason=reason))  # type: ignore[arg-type]
+    async def _incomplete(
+        self, ctx: RunContext, reason: Literal["max_completion_tokens", "max_prompt_tokens"]
+    ) -> None:
+        await self._advance(ctx, "incomplete", incomplete_details=IncompleteDetails(reason=reason))
         raise RunEnded
 
     async def _fail(self, ctx: RunContext, code: str, message: str) -> None:

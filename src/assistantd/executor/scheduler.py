@@ -114,8 +114,10 @@ class Scheduler:
                     await steps_store.upsert(conn, project, closed)
                     events.append(ev.step_event(name, closed))
             await _close_messages(conn, project, run_id, target, now)
-            changes = {"last_error": error.model_dump()} if target == "failed" and error else {}
-            run, name = state.advance(run, target, now, **changes)  # type: ignore[arg-type]
+            run_changes: dict[str, object] = (
+                {"last_error": error.model_dump()} if target == "failed" and error else {}
+            )
+            run, name = state.advance(run, target, now, **run_changes)  # type: ignore[arg-type]
             await store.save(conn, project, run)
         events.append(ev.run_event(name, run))
         for event in events:
@@ -130,7 +132,7 @@ async def _close_messages(conn: object, project: str, run_id: str, target: str, 
                 update={
                     "status": "incomplete",
                     "incomplete_at": now,
-                    "incomplete_details": IncompleteDetails(reason=reason),  # type: ignore[arg-type]
+                    "incomplete_details": IncompleteDetails(reason=reason),
                 }
             )
             await messages_store.upsert(conn, project, message)  # type: ignore[arg-type]

@@ -85,7 +85,7 @@ async def create(
             )
         file = FileObject(
             id=file_id, bytes=size, created_at=int(time.time()), filename=filename, purpose=purpose
-        )  # type: ignore[arg-type]
+        )
         async with db.write() as conn:
             await store.insert(conn, project, file, blob_key=file_id)
     except BaseException:

@@ -87,7 +87,7 @@ class FileSearchRunner:
             return FileSearchToolCall(
                 id=call.id, file_search=FileSearch(ranking_options=ranking, results=[])
             )
-        hits = {}
+        hits: dict[int, Any] = {}
         async with self._db.read() as conn:
             for query in _queries(context.arguments):
                 for hit in await search_stores(

@@ -142,5 +142,5 @@ class Ingestor:
                 return
             failed: VectorStoreFile = current.model_copy(
                 update={"status": "failed", "last_error": FileLastError(code=code, message=message)}
-            )  # type: ignore[arg-type]
+            )
             await store.upsert_file(conn, job.project, failed)

@@ -388,7 +388,7 @@ async def search(
             filters=request.filters,
             score_threshold=threshold,
         )
-    best = {}
+    best: dict[int, Any] = {}
     for hit in sorted(hits, key=lambda h: -h.score):
         best.setdefault(hit.chunk_id, hit)
     chosen = list(best.values())[: request.max_num_results]
