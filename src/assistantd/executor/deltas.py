@@ -8,14 +8,22 @@ code-interpreter delta after the header carries a `code_interpreter` object.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from assistantd.events.models import ThreadMessageDelta, ThreadRunStepDelta
 from assistantd.messages.deltas import (
+    AnnotationDelta,
+    FileCitationDeltaAnnotation,
+    FilePathDeltaAnnotation,
+    ImageFileDeltaBlock,
+    MessageContentDelta,
     MessageDelta,
     MessageDeltaEvent,
     RefusalDeltaBlock,
     TextDelta,
     TextDeltaBlock,
 )
+from assistantd.messages.schemas import FileCitationAnnotation, FilePathAnnotation, ImageFile
 from assistantd.run_steps.schemas import (
     CodeInterpreterDelta,
     CodeInterpreterImageDelta,
@@ -46,7 +54,7 @@ def refusal_delta(message_id: str, refusal: str, *, index: int) -> ThreadMessage
     return _message(message_id, RefusalDeltaBlock(index=index, refusal=refusal))
 
 
-def _message(message_id: str, part: TextDeltaBlock | RefusalDeltaBlock) -> ThreadMessageDelta:
+def _message(message_id: str, part: MessageContentDelta) -> ThreadMessageDelta:
     delta = MessageDelta(content=[part])
     return ThreadMessageDelta(data=MessageDeltaEvent(id=message_id, delta=delta))
 
@@ -98,3 +106,34 @@ def _step(step_id: str, call: ToolCallDelta) -> ThreadRunStepDelta:
     return ThreadRunStepDelta(
         data=RunStepDeltaEvent(id=step_id, delta=RunStepDelta(step_details=details))
     )
+
+
+def annotations_delta(
+    message_id: str,
+    part: int,
+    start: int,
+    annotations: Sequence[FileCitationAnnotation | FilePathAnnotation],
+) -> ThreadMessageDelta:
+    """Annotations added to text part `part` once the answer is complete (citations, file
+    links), numbered from `start`. The text value is "" rather than absent: handlers print
+    `delta.value` on every text delta."""
+    entries: list[AnnotationDelta] = []
+    for number, found in enumerate(annotations):
+        common = {
+            "index": start + number,
+            "text": found.text,
+            "start_index": found.start_index,
+            "end_index": found.end_index,
+        }
+        if isinstance(found, FileCitationAnnotation):
+            entries.append(FileCitationDeltaAnnotation(**common, file_citation=found.file_citation))
+        else:
+            entries.append(FilePathDeltaAnnotation(**common, file_path=found.file_path))
+    block = TextDeltaBlock(index=part, text=TextDelta(value="", annotations=entries))
+    return _message(message_id, block)
+
+
+def image_file_delta(message_id: str, part: int, file_id: str) -> ThreadMessageDelta:
+    """An image part appended to a message (a figure the code interpreter drew)."""
+    block = ImageFileDeltaBlock(index=part, image_file=ImageFile(file_id=file_id))
+    return _message(message_id, block)

@@ -11,15 +11,8 @@ from typing import Any
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
-from assistantd.events.models import StreamEvent, ThreadMessageDelta
+from assistantd.executor import deltas
 from assistantd.files import store as files_store
-from assistantd.messages.deltas import (
-    FileCitationDeltaAnnotation,
-    MessageDelta,
-    MessageDeltaEvent,
-    TextDelta,
-    TextDeltaBlock,
-)
 from assistantd.messages.schemas import (
     FileCitation,
     FileCitationAnnotation,
@@ -160,7 +153,7 @@ class FileSearchRunner:
             if found:
                 start = len(block.text.annotations)
                 block.text.annotations = [*block.text.annotations, *found]
-                publish(_citation_delta(message_id, index, start, found))
+                publish(deltas.annotations_delta(message_id, index, start, found))
         return blocks
 
     async def _sources(self, run_id: str) -> list[list[FileSearchResult]]:
@@ -194,22 +187,3 @@ def _citations(text: str, sources: list[list[FileSearchResult]]) -> list[FileCit
             )
         )
     return found
-
-
-def _citation_delta(
-    message_id: str, part: int, start: int, annotations: list[FileCitationAnnotation]
-) -> StreamEvent:
-    parts = [
-        FileCitationDeltaAnnotation(
-            index=start + number,
-            text=a.text,
-            file_citation=a.file_citation,
-            start_index=a.start_index,
-            end_index=a.end_index,
-        )
-        for number, a in enumerate(annotations)
-    ]
-    block = TextDeltaBlock(index=part, text=TextDelta(value="", annotations=parts))
-    return ThreadMessageDelta(
-        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
-    )

@@ -19,20 +19,11 @@ from typing import Any
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
-from assistantd.events.models import StreamEvent, ThreadMessageDelta
 from assistantd.executor import deltas
 from assistantd.files import service as files_service
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.messages import store as messages_store
-from assistantd.messages.deltas import (
-    FilePathDeltaAnnotation,
-    ImageFileDeltaBlock,
-    MessageDelta,
-    MessageDeltaEvent,
-    TextDelta,
-    TextDeltaBlock,
-)
 from assistantd.messages.schemas import (
     FilePath,
     FilePathAnnotation,
@@ -244,10 +235,10 @@ class CodeInterpreterRunner:
                 continue
             start = len(block.text.annotations)
             block.text.annotations = [*block.text.annotations, *found]
-            publish(_annotation_delta(message_id, index, start, found))
+            publish(deltas.annotations_delta(message_id, index, start, found))
         for file_id in self._images.pop(run.id, []):
             blocks.append(ImageFileContentBlock(image_file=ImageFile(file_id=file_id)))
-            publish(_image_delta(message_id, len(blocks) - 1, file_id))
+            publish(deltas.image_file_delta(message_id, len(blocks) - 1, file_id))
         return blocks
 
 
@@ -265,30 +256,3 @@ def _link_annotations(text: str, made: dict[str, str]) -> list[FilePathAnnotatio
                 )
             )
     return annotations
-
-
-def _annotation_delta(
-    message_id: str, index: int, start: int, annotations: list[FilePathAnnotation]
-) -> StreamEvent:
-    parts = [
-        FilePathDeltaAnnotation(
-            index=start + number,
-            text=a.text,
-            file_path=a.file_path,
-            start_index=a.start_index,
-            end_index=a.end_index,
-        )
-        for number, a in enumerate(annotations)
-    ]
-    # value "" rather than none: handlers print `delta.value` on every text delta.
-    block = TextDeltaBlock(index=index, text=TextDelta(value="", annotations=parts))
-    return ThreadMessageDelta(
-        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
-    )
-
-
-def _image_delta(message_id: str, index: int, file_id: str) -> StreamEvent:
-    block = ImageFileDeltaBlock(index=index, image_file=ImageFile(file_id=file_id))
-    return ThreadMessageDelta(
-        data=MessageDeltaEvent(id=message_id, delta=MessageDelta(content=[block]))
-    )
