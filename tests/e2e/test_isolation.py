@@ -3,6 +3,8 @@ every endpoint, and never appear in a list (OWASP API1, broken object level auth
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -21,11 +23,26 @@ def alpha_objects(server: RunningServer) -> dict[str, str]:
         message = http.post(
             f"/threads/{thread}/messages", json={"role": "user", "content": "secret"}
         ).json()["id"]
-    return {"file": file_id, "assistant": assistant, "thread": thread, "message": message}
+        run = http.post(f"/threads/{thread}/runs", json={"assistant_id": assistant}).json()["id"]
+        deadline = time.monotonic() + 30
+        while http.get(f"/threads/{thread}/runs/{run}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "the run did not complete"
+            time.sleep(0.05)
+        step = http.get(f"/threads/{thread}/runs/{run}/steps").json()["data"][0]["id"]
+        store = http.post("/vector_stores", json={"file_ids": [file_id]}).json()["id"]
+    return {
+        "file": file_id,
+        "assistant": assistant,
+        "thread": thread,
+        "message": message,
+        "run": run,
+        "step": step,
+        "store": store,
+    }
 
 
 def _requests(o: dict[str, str]) -> list[tuple[str, str, dict[str, object] | None]]:
-    t, m = o["thread"], o["message"]
+    t, m, r, v = o["thread"], o["message"], o["run"], o["store"]
     return [
         ("GET", f"/assistants/{o['assistant']}", None),
         ("POST", f"/assistants/{o['assistant']}", {"name": "x"}),
@@ -41,6 +58,26 @@ def _requests(o: dict[str, str]) -> list[tuple[str, str, dict[str, object] | Non
         ("GET", f"/files/{o['file']}", None),
         ("GET", f"/files/{o['file']}/content", None),
         ("DELETE", f"/files/{o['file']}", None),
+        ("GET", f"/threads/{t}/runs", None),
+        ("POST", f"/threads/{t}/runs", {"assistant_id": o["assistant"]}),
+        ("POST", "/threads/runs", {"assistant_id": o["assistant"]}),
+        ("GET", f"/threads/{t}/runs/{r}", None),
+        ("POST", f"/threads/{t}/runs/{r}", {"metadata": {"a": "b"}}),
+        ("POST", f"/threads/{t}/runs/{r}/cancel", None),
+        ("POST", f"/threads/{t}/runs/{r}/submit_tool_outputs", {"tool_outputs": []}),
+        ("GET", f"/threads/{t}/runs/{r}/steps", None),
+        ("GET", f"/threads/{t}/runs/{r}/steps/{o['step']}", None),
+        ("GET", f"/vector_stores/{v}", None),
+        ("POST", f"/vector_stores/{v}", {"name": "x"}),
+        ("POST", f"/vector_stores/{v}/search", {"query": "secret"}),
+        ("GET", f"/vector_stores/{v}/files", None),
+        ("POST", f"/vector_stores/{v}/files", {"file_id": o["file"]}),
+        ("GET", f"/vector_stores/{v}/files/{o['file']}", None),
+        ("GET", f"/vector_stores/{v}/files/{o['file']}/content", None),
+        ("POST", f"/vector_stores/{v}/files/{o['file']}", {"attributes": {"a": "b"}}),
+        ("POST", f"/vector_stores/{v}/file_batches", {"file_ids": [o["file"]]}),
+        ("DELETE", f"/vector_stores/{v}/files/{o['file']}", None),
+        ("DELETE", f"/vector_stores/{v}", None),
     ]
 
 
@@ -93,7 +130,9 @@ def test_other_project_gets_not_found_everywhere(
     with httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}) as alpha:
         assert alpha.get(f"/assistants/{alpha_objects['assistant']}").json()["name"] is None
         messages = alpha.get(f"/threads/{alpha_objects['thread']}/messages").json()["data"]
-        assert [m["id"] for m in messages] == [alpha_objects["message"]]
+        # Alpha's question and its run's answer, and nothing beta tried to add.
+        assert [m["role"] for m in messages] == ["assistant", "user"]
+        assert messages[1]["id"] == alpha_objects["message"]
         assert alpha.get(f"/files/{alpha_objects['file']}/content").content == b"secret"
 
 
