@@ -61,13 +61,12 @@ def wrk(
     url: str, seconds: int, connections: int, method: str = "GET", body: str | None = None
 ) -> tuple[float, float]:
     """(requests/s, p99 ms) from one wrk run."""
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f'wrk.method = "{method}"\n')
-    script.write(f'wrk.headers["Authorization"] = "Bearer {KEY}"\n')
-    script.write('wrk.headers["Content-Type"] = "application/json"\n')
-    if body is not None:
-        script.write(f"wrk.body = {json.dumps(body)}\n")
-    script.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "{method}"\n')
+        script.write(f'wrk.headers["Authorization"] = "Bearer {KEY}"\n')
+        script.write('wrk.headers["Content-Type"] = "application/json"\n')
+        if body is not None:
+            script.write(f"wrk.body = {json.dumps(body)}\n")
     output = subprocess.run(
         [
             "wrk",
