@@ -24,7 +24,13 @@ def spawn_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield (base url, process); `env` holds ASSISTANTD_* settings."""
     port = free_port()
-    full = {**os.environ, **env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    # No sandbox unless asked: a SIGKILLed server would leave its warm-pool containers behind.
+    full = {
+        **os.environ,
+        "ASSISTANTD_SANDBOX_ENABLED": "false",
+        **env,
+        "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
+    }
     command = [
         sys.executable,
         "-m",
