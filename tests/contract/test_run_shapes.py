@@ -16,8 +16,7 @@ from assistantd.messages.deltas import MessageDelta, MessageDeltaEvent, TextDelt
 from assistantd.run_steps import schemas as rs
 from assistantd.runs import state
 from assistantd.runs.schemas import Run
-
-spec = pytest.importorskip("tests.support.spec")
+from tests.support import spec
 
 RUN: dict[str, Any] = {
     "id": "run_1",

@@ -22,7 +22,11 @@ BACKENDS = [
         id="postgresql",
         marks=[
             pytest.mark.postgres,
-            pytest.mark.skipif(not PG_URL, reason="ASSISTANTD_TEST_DATABASE_URL not set"),
+            # CI sets the URL (scripts/services); there a missing one fails in the fixture.
+            pytest.mark.skipif(
+                not PG_URL and not os.environ.get("CI"),
+                reason="ASSISTANTD_TEST_DATABASE_URL not set",
+            ),
         ],
     ),
 ]

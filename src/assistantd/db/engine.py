@@ -12,7 +12,7 @@ transactions.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,9 +29,6 @@ SQLITE_PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
 )
-
-# Callbacks run on every new raw SQLite connection (e.g. to load extensions).
-sqlite_connect_hooks: list[Callable[[Any], None]] = []
 
 
 class Database:
@@ -110,8 +107,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
-        for hook in sqlite_connect_hooks:
-            hook(dbapi_connection)
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

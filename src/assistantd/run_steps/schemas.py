@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from assistantd.runs.schemas import SparseSchema, Usage
-from assistantd.schemas import RankingOptions, Schema
+from assistantd.runs.schemas import Usage
+from assistantd.schemas import RankingOptions, Schema, Sparse
 
 RunStepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
 
@@ -48,19 +48,19 @@ class CodeInterpreterToolCall(Schema):
     code_interpreter: CodeInterpreter
 
 
-class FileSearchResultContent(SparseSchema):
+class FileSearchResultContent(Sparse):
     type: Literal["text"] = "text"
     text: str | None = None
 
 
-class FileSearchResult(SparseSchema):
+class FileSearchResult(Sparse):
     file_id: str
     file_name: str
     score: Annotated[float, Field(ge=0, le=1)]
     content: list[FileSearchResultContent] | None = None  # only when include[] asks for it
 
 
-class FileSearch(SparseSchema):
+class FileSearch(Sparse):
     ranking_options: RankingOptions | None = None
     results: list[FileSearchResult] | None = None
 

@@ -5,9 +5,9 @@ Every key the spec requires is always serialised (explicit nulls); field order f
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
 from assistantd.messages.schemas import CreateMessageRequest
 from assistantd.schemas import (
@@ -15,20 +15,10 @@ from assistantd.schemas import (
     RequestSchema,
     ResponseFormat,
     Schema,
+    Sparse,
     Tool,
     ToolResourcesRequest,
 )
-
-
-class SparseSchema(Schema):
-    """An object whose optional fields are absent (not null) when unset: the spec marks them
-    optional but not nullable (e.g. a named tool choice's `function`)."""
-
-    @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        return {key: value for key, value in data.items() if value is not None}
-
 
 RunStatus = Literal[
     "queued",
@@ -90,7 +80,7 @@ class AssistantToolChoiceFunction(Schema):
     name: str
 
 
-class AssistantToolChoice(SparseSchema):
+class AssistantToolChoice(Sparse):
     """A named tool choice: `{"type": "function", "function": {"name": ...}}` or a server tool."""
 
     type: Literal["function", "code_interpreter", "file_search"]
