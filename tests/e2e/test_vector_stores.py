@@ -44,6 +44,13 @@ def test_batch_upload_and_search(client: openai.OpenAI) -> None:
     assert "Matcha" in results.data[0].content[0].text
     japanese = client.vector_stores.search(store.id, query="日本で一番高い山の標高は?")
     assert japanese.data[0].filename == "富士山.txt"
+    rewritten = client.vector_stores.search(
+        store.id, query="Can you tell me about the powdered tea ceremony?", rewrite_query=True
+    )
+    assert rewritten.search_query == ["powdered tea ceremony"]
+    assert rewritten.data[0].filename == "tea.txt"
+    as_asked = client.vector_stores.search(store.id, query="What is Rust?")
+    assert as_asked.search_query == ["What is Rust?"]
 
 
 def test_file_attach_attributes_filters_and_detach(client: openai.OpenAI) -> None:

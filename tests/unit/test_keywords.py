@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from assistantd.vector_stores.keywords import (
     fts5_query,
     query_terms,
+    rewrite_query,
     terms,
     tsquery_literal,
     tsvector_literal,
@@ -40,3 +43,17 @@ def test_query_syntaxes() -> None:
     assert fts5_query(["京都", "寺", "rocket"]) == '"京都" OR "寺"* OR "rocket"'
     assert tsquery_literal(["京都", "寺"]) == "'京都' | '寺':*"
     assert tsvector_literal("a b a 東京") == "'a':1,3 'b':2 '東京':4 '京':5"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "query"),
+    [
+        ("What is the refund policy for damaged items?", "refund policy damaged items"),
+        ("Can you tell me about the Q3 roadmap?", "Q3 roadmap"),
+        ("I'm looking for a winter jacket under $100", "winter jacket under 100"),
+        ("the", "the"),  # nothing would be left: no rewrite
+        ("東京の寺はどこ？", "東京の寺はどこ？"),  # no spaces to find words by: kept
+    ],
+)
+def test_rewrite_query_keeps_what_a_request_is_about(request_text: str, query: str) -> None:
+    assert rewrite_query(request_text) == query

@@ -66,6 +66,28 @@ def query_terms(text: str) -> list[str]:
     return kept[:MAX_QUERY_TERMS]
 
 
+# Words that frame a request rather than say what it is about ("Can you tell me about …").
+_FILLERS = STOPWORDS | frozenset(
+    """about any anything please find search show tell me my give look looking know want need
+    something some information info details documents document file files i'm i'd im""".split()  # noqa: SIM905
+)
+
+
+def rewrite_query(text: str) -> str:
+    """A request rewritten as a search query: the words that say what it is about, in order.
+
+    `rewrite_query: true` of the search endpoint. OpenAI's rewrite is done by a model; this one
+    is deterministic and local: it drops framing and function words and punctuation
+    ("What is the refund policy for damaged items?" → "refund policy damaged items"). CJK text,
+    which has no spaces to find words by, is kept as it is. Nothing left means no rewrite.
+    """
+    if _CJK_RUN.search(text):
+        return text.strip()
+    words = [w for w in re.findall(r"[^\W_]+(?:['’][^\W_]+)*", text)]
+    kept = [w for w in words if w.casefold().replace("’", "'") not in _FILLERS]
+    return " ".join(kept) or text.strip()
+
+
 def is_prefix(term: str) -> bool:
     """One-character CJK query terms match as prefixes (see the module docstring)."""
     return len(term) == 1 and _CJK_RUN.match(term) is not None

@@ -20,7 +20,7 @@ from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
 from assistantd.schemas import DeletedObject, FileSearchResources, Page
 from assistantd.threads import store as threads_store
-from assistantd.vector_stores import index, store
+from assistantd.vector_stores import index, keywords, store
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
 from assistantd.vector_stores.embeddings import Embedder
 from assistantd.vector_stores.filters import FilterError, validate_filter
@@ -376,6 +376,8 @@ async def search(
         except FilterError as error:
             raise InvalidRequestError(str(error), param="filters") from None
     queries = [request.query] if isinstance(request.query, str) else request.query
+    if request.rewrite_query:
+        queries = [keywords.rewrite_query(query) for query in queries]
     threshold = request.ranking_options.score_threshold if request.ranking_options else 0.0
     hits = []
     for query in queries:
