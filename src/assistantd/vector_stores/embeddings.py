@@ -52,6 +52,31 @@ class Embedder(Protocol):
         ...
 
 
+class LimitedEmbedder:
+    """An embedder with at most `concurrency` `embed` calls under way at once.
+
+    Ingestion keeps more files in flight than the embedder takes at once, so parsing, chunking
+    and index writes of some files overlap the embedding of others and the embedder, the
+    bottleneck, never waits for them.
+    """
+
+    def __init__(self, embedder: Embedder, concurrency: int) -> None:
+        self._embedder = embedder
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def name(self) -> str:
+        return self._embedder.name
+
+    @property
+    def dimensions(self) -> int:
+        return self._embedder.dimensions
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        async with self._slots:
+            return await self._embedder.embed(texts)
+
+
 def _normalise(vector: Sequence[float]) -> list[float]:
     norm = math.sqrt(sum(x * x for x in vector))
     return [x / norm for x in vector] if norm > 0 else list(vector)

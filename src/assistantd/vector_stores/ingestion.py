@@ -18,7 +18,7 @@ from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.vector_stores import store
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
-from assistantd.vector_stores.embeddings import Embedder, EmbeddingError
+from assistantd.vector_stores.embeddings import Embedder, EmbeddingError, LimitedEmbedder
 from assistantd.vector_stores.index import EmbedderMismatchError
 from assistantd.vector_stores.parsing import FileParseError
 from assistantd.vector_stores.retrieval import ingest_file
@@ -35,14 +35,27 @@ class Job:
     batch_id: str | None = None
 
 
+# Files in flight, and embedding requests under way at once: several files per request slot,
+# so one file's parsing and index write overlap the others' embedding (see `LimitedEmbedder`).
+FILE_SLOTS = 32
+EMBEDDING_SLOTS = 8
+
+
 class Ingestor:
     def __init__(
-        self, db: Database, blobs: BlobStore, embedder: Embedder, *, concurrency: int = 4
+        self,
+        db: Database,
+        blobs: BlobStore,
+        embedder: Embedder,
+        *,
+        files: int = FILE_SLOTS,
+        embedding_requests: int = EMBEDDING_SLOTS,
     ) -> None:
         self._db = db
         self._blobs = blobs
-        self.embedder = embedder
-        self._slots = asyncio.Semaphore(concurrency)
+        self.embedder = embedder  # also the search side's: queries never wait behind ingestion
+        self._ingestion_embedder = LimitedEmbedder(embedder, embedding_requests)
+        self._slots = asyncio.Semaphore(files)
         self._tasks: dict[tuple[str, str], tuple[Job, asyncio.Task[None]]] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -129,7 +142,7 @@ class Ingestor:
             job.file_id,
             data,
             file.filename,
-            embedder=self.embedder,
+            embedder=self._ingestion_embedder,
             strategy=strategy_from_request(raw_strategy),
             attributes=vs_file.attributes,
             after=mark_completed,
