@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+from collections.abc import Sequence
 
 import httpx
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from assistantd.vector_stores.embeddings import (
     EmbeddingError,
     HashingEmbedder,
+    LimitedEmbedder,
     LocalEmbedder,
     UpstreamEmbedder,
 )
@@ -118,3 +121,24 @@ async def test_local_embedder_is_multilingual() -> None:
 
     assert best(query_en) == 0 and best(query_ja) == 0
     assert await embedder.embed([]) == []
+
+
+async def test_limited_embedder_caps_the_calls_under_way() -> None:
+    under_way = peak = 0
+
+    class Slow:
+        name, dimensions = "slow", 2
+
+        async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            nonlocal under_way, peak
+            under_way += 1
+            peak = max(peak, under_way)
+            await asyncio.sleep(0.01)
+            under_way -= 1
+            return [[1.0, 0.0] for _ in texts]
+
+    limited = LimitedEmbedder(Slow(), 3)
+    results = await asyncio.gather(*(limited.embed([f"t{i}"]) for i in range(10)))
+    assert peak == 3
+    assert results == [[[1.0, 0.0]]] * 10
+    assert (limited.name, limited.dimensions) == ("slow", 2)
