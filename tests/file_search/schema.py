@@ -1,7 +1,9 @@
-"""Builds the file-search index schema on a fresh database by running migration 0100's upgrade.
+"""Builds the file-search index schema on a fresh database by running the upgrades of
+migrations 0100 (the index tables) and 0102 (pgvector on PostgreSQL, when it can be had).
 
-Until the foundation's alembic chain is merged, tests apply this one revision on its own
-through alembic's Operations API, so they exercise exactly the DDL that ships.
+Tests apply these revisions on their own through alembic's Operations API, so they exercise
+exactly the DDL that ships without the rest of the chain. `pgvector=False` leaves 0102 out:
+the schema of a PostgreSQL without pgvector, where the index uses its BIT VARYING fallback.
 """
 
 from __future__ import annotations
@@ -15,25 +17,25 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATION = (
-    Path(__file__).resolve().parents[2] / "migrations" / "versions" / "0100_vector_store_index.py"
-)
+VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
+INDEX, PGVECTOR = "0100_vector_store_index", "0102_pgvector"
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("migration_0100", MIGRATION)
+def _migration(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", VERSIONS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _run(sync_conn: Connection, step: str) -> None:
+def _run(sync_conn: Connection, names: list[str], step: str) -> None:
     with Operations.context(MigrationContext.configure(sync_conn)):
-        getattr(_migration(), step)()
+        for name in names:
+            getattr(_migration(name), step)()
 
 
-async def recreate_schema(engine: AsyncEngine) -> None:
+async def recreate_schema(engine: AsyncEngine, *, pgvector: bool = True) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_run, "downgrade")
-        await conn.run_sync(_run, "upgrade")
+        await conn.run_sync(_run, [PGVECTOR, INDEX], "downgrade")
+        await conn.run_sync(_run, [INDEX, PGVECTOR] if pgvector else [INDEX], "upgrade")

@@ -8,19 +8,16 @@ best of the three. Uses the real default embedder (`LocalEmbedder`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import StaticChunking
 from assistantd.vector_stores.embeddings import LocalEmbedder
 from assistantd.vector_stores.retrieval import ingest_file
-from assistantd.vector_stores.sqlite_extensions import install_sqlite_extensions
-from tests.file_search.conftest import BACKENDS, PG_URL
+from tests.file_search.conftest import BACKENDS, open_engine
 from tests.file_search.retrieval_set import DOCUMENTS, QUESTIONS, Question, distractor_documents
-from tests.file_search.schema import recreate_schema
 
 STORE = "vs_eval"
 CHUNKING = StaticChunking(max_chunk_size_tokens=100, chunk_overlap_tokens=50)
@@ -38,14 +35,7 @@ EMBEDDER = LocalEmbedder()
 async def eval_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("eval") / "eval.db"
-        engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
-        install_sqlite_extensions(engine)
-    else:
-        assert PG_URL is not None
-        engine = create_async_engine(PG_URL)
-    await recreate_schema(engine)
+    engine = await open_engine(request.param, tmp_path_factory.mktemp("eval"))
     for name, content in {**DOCUMENTS, **distractor_documents()}.items():
         await ingest_file(
             engine, STORE, name, content.encode(), name, embedder=EMBEDDER, strategy=CHUNKING
