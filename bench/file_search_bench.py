@@ -2,11 +2,12 @@
 
     PYTHONPATH=src:. python bench/file_search_bench.py [--postgres URL] [--quick]
 
-1. Ingestion of 1,000 files of 10 KB (parse → chunk (auto: 800/400) → embed → index, 8 files
-   in flight) with a mock upstream embedder (a fixed delay per request, like a remote
-   `/embeddings`), beside that embedder's own throughput on the same chunks at the same
-   concurrency; then the same comparison for the local default embedder on a smaller sample
-   (it does ~12 chunks of 800 tokens per second on 2 cores).
+1. Ingestion of 1,000 files of 10 KB (parse → chunk (auto: 800/400) → embed → index) as the
+   server's `Ingestor` runs it (FILE_SLOTS files in flight, EMBEDDING_SLOTS embedding requests
+   at once) with a mock upstream embedder (a fixed delay per request, like a remote
+   `/embeddings`), beside that embedder's own throughput on the same chunks with the same
+   EMBEDDING_SLOTS requests at once; then the same comparison for the local default embedder
+   on a smaller sample (it does ~12 chunks of 800 tokens per second on 2 cores).
 2. Search latency (hybrid, keyword, vector; the query embedding is computed beforehand and not
    timed) at 10k and 100k chunks in one store, on SQLite (and PostgreSQL with --postgres).
    Vectors are 512-d like the default embedder's, clustered by topic (not uniform noise); the
@@ -30,19 +31,23 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from assistantd.db.engine import Database
 from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import AUTO, Chunk
-from assistantd.vector_stores.embeddings import Embedder, LocalEmbedder
+from assistantd.vector_stores.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
+from assistantd.vector_stores.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
 from assistantd.vector_stores.retrieval import ingest_file, prepare
-from assistantd.vector_stores.sqlite_extensions import install_sqlite_extensions
+from assistantd.vector_stores.sqlite_extensions import (
+    install_sqlite_extensions,
+    register_sqlite_extensions,
+)
 from tests.file_search.retrieval_set import distractor_documents
 from tests.file_search.schema import recreate_schema
 
 T = TypeVar("T")
 DIMENSIONS = 512
-CONCURRENCY = 8
 
 
 class MockUpstreamEmbedder:
@@ -92,16 +97,20 @@ def make_files(count: int, kilobytes: int) -> list[bytes]:
     return [text.encode()[: kilobytes * 1024] for text in make_texts(count, words, seed=1)]
 
 
-async def _engine(url: str | None, directory: Path) -> AsyncEngine:
-    engine = create_async_engine(url or f"sqlite+aiosqlite:///{directory / 'bench.db'}")
-    install_sqlite_extensions(engine)
-    await recreate_schema(engine)
-    return engine
+async def _database(url: str | None, directory: Path) -> Database:
+    """A fresh index schema, on the server's own engine setup (SQLite runs on the loop)."""
+    register_sqlite_extensions()
+    db = Database(url or f"sqlite+aiosqlite:///{directory / 'bench.db'}")
+    install_sqlite_extensions(db.engine)
+    await recreate_schema(db.engine)
+    return db
 
 
-async def _bounded(jobs: Sequence[T], work: Callable[[T], Awaitable[None]]) -> float:
-    """Run `work(job)` for every job, CONCURRENCY at a time; returns the elapsed seconds."""
-    semaphore = asyncio.Semaphore(CONCURRENCY)
+async def _bounded(
+    jobs: Sequence[T], work: Callable[[T], Awaitable[None]], concurrency: int
+) -> float:
+    """Run `work(job)` for every job, `concurrency` at a time; returns the elapsed seconds."""
+    semaphore = asyncio.Semaphore(concurrency)
 
     async def one(job: T) -> None:
         async with semaphore:
@@ -118,23 +127,24 @@ async def bench_ingestion(
     chunked: list[list[Chunk]] = [prepare(data, "f.txt", AUTO) for data in files]
     total = sum(len(chunks) for chunks in chunked)
     await embedder.embed(["warm up"])
+    embedder = LimitedEmbedder(embedder, EMBEDDING_SLOTS)
 
     async def embed_only(chunks: list[Chunk]) -> None:
         await embedder.embed([c.text for c in chunks])
 
-    embed_seconds = await _bounded(chunked, embed_only)
-    engine = await _engine(url, directory)
+    embed_seconds = await _bounded(chunked, embed_only, FILE_SLOTS)
+    db = await _database(url, directory)
     numbered = list(enumerate(files))
 
     async def ingest(job: tuple[int, bytes]) -> None:
         number, data = job
-        await ingest_file(engine, "vs_bench", f"file-{number}", data, "f.txt", embedder=embedder)
+        await ingest_file(db, "vs_bench", f"file-{number}", data, "f.txt", embedder=embedder)
 
-    ingest_seconds = await _bounded(numbered, ingest)
-    await engine.dispose()
+    ingest_seconds = await _bounded(numbered, ingest, FILE_SLOTS)
+    await db.dispose()
     embed_rate, ingest_rate = total / embed_seconds, total / ingest_seconds
     print(
-        f"ingestion [{label}, {engine.dialect.name}] {len(files)} files, {total} chunks: "
+        f"ingestion [{label}, {db.engine.dialect.name}] {len(files)} files, {total} chunks: "
         f"embedder alone {embed_rate:,.0f} chunks/s, ingestion {ingest_rate:,.0f} chunks/s "
         f"({ingest_rate / embed_rate:.2f}x)"
     )
@@ -216,9 +226,9 @@ async def main() -> None:
                 "local USE-m-v3", LocalEmbedder(), files[: args.local_files], url, directory
             )
         for url in [] if args.skip_search else urls:
-            engine = await _engine(url, directory)
-            await bench_search(engine, sizes, args.queries, args.chunk_words)
-            await engine.dispose()
+            db = await _database(url, directory)
+            await bench_search(db.engine, sizes, args.queries, args.chunk_words)
+            await db.dispose()
 
 
 if __name__ == "__main__":

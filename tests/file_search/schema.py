@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 INDEX, PGVECTOR = "0100_vector_store_index", "0102_pgvector"
+GENERATION = "0103_index_generation"
 
 
 def _migration(name: str) -> ModuleType:
@@ -38,4 +39,5 @@ def _run(sync_conn: Connection, names: list[str], step: str) -> None:
 async def recreate_schema(engine: AsyncEngine, *, pgvector: bool = True) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_run, [PGVECTOR, INDEX], "downgrade")
-        await conn.run_sync(_run, [INDEX, PGVECTOR] if pgvector else [INDEX], "upgrade")
+        upgrades = [INDEX, PGVECTOR] if pgvector else [INDEX]
+        await conn.run_sync(_run, [*upgrades, GENERATION], "upgrade")

@@ -123,6 +123,28 @@ async def test_delete_file_removes_it_from_every_mode(loaded: AsyncEngine) -> No
         assert "file-fruit" not in {h.file_id for h in hits}
 
 
+async def test_searches_see_every_change_after_an_earlier_search(loaded: AsyncEngine) -> None:
+    """SQLite keeps searched stores' sign bits in memory: each change must still show at once."""
+    for mode in ("vector", "keyword"):
+        assert (await _search(loaded, ["vs_a"], "orchard harvest", mode=mode))[0].file_id == (
+            "file-fruit"
+        )
+    async with loaded.begin() as conn:
+        await index.delete_file(conn, "vs_a", "file-fruit")
+    for mode in ("vector", "keyword"):
+        hits = await _search(loaded, ["vs_a"], "orchard harvest", mode=mode)
+        assert "file-fruit" not in {h.file_id for h in hits}
+    await _index(loaded, "vs_a", "file-sea", "Submarines dive deep under the sea.")
+    for mode in ("vector", "keyword"):
+        hits = await _search(loaded, ["vs_a"], "submarines dive deep under the sea", mode=mode)
+        assert hits[0].file_id == "file-sea"
+    async with loaded.begin() as conn:  # vs_a is now every indexed chunk: keywords go unscoped
+        await index.delete_store(conn, "vs_b")
+    hits = await _search(loaded, ["vs_a"], "rocket orbit", mode="keyword")
+    assert {h.store_id for h in hits} == {"vs_a"}
+    assert {h.file_id for h in hits} == {"file-space"}
+
+
 async def test_reindexing_a_file_replaces_its_chunks(loaded: AsyncEngine) -> None:
     await _index(loaded, "vs_a", "file-fruit", "Completely new text about submarines.")
     assert not await _search(loaded, ["vs_a"], "apples pears", mode="keyword")

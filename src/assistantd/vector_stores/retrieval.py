@@ -21,6 +21,7 @@ from assistantd.tokens import count_tokens
 from assistantd.vector_stores import index
 from assistantd.vector_stores.chunking import AUTO, Chunk, StaticChunking, chunk_text
 from assistantd.vector_stores.embeddings import Embedder
+from assistantd.vector_stores.index.rows import chunk_rows
 from assistantd.vector_stores.parsing import InvalidFileError, parse_file
 from assistantd.vector_stores.writer import FileWrite, Transactional, writer_for
 
@@ -57,7 +58,8 @@ async def ingest_file(
     if not chunks:
         raise InvalidFileError("The file contains no text.")
     vectors = await embedder.embed([c.text for c in chunks])
-    job = FileWrite(store_id, file_id, chunks, vectors, embedder.name, attributes, after)
+    rows = await asyncio.to_thread(chunk_rows, chunks, vectors)
+    job = FileWrite(store_id, file_id, rows, embedder.name, attributes, after)
     await writer_for(engine).write(job)
     return IngestResult(
         chunks=len(chunks),

@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import Chunk
+from assistantd.vector_stores.index.rows import ChunkRow
 
 MAX_FILES_PER_TRANSACTION = 64
 
@@ -30,20 +30,18 @@ MAX_FILES_PER_TRANSACTION = 64
 class FileWrite:
     store_id: str
     file_id: str
-    chunks: Sequence[Chunk]
-    vectors: Sequence[Sequence[float]]
+    rows: Sequence[ChunkRow]  # made off the event loop (`rows.chunk_rows`)
     embedder: str
     attributes: Mapping[str, Any] | None = None
     after: Callable[[AsyncConnection], Awaitable[None]] | None = None
     """Runs in the same transaction (e.g. marks the vector store file `completed`)."""
 
     async def apply(self, conn: AsyncConnection) -> None:
-        await index.add_file(
+        await index.add_rows(
             conn,
             self.store_id,
             self.file_id,
-            self.chunks,
-            self.vectors,
+            self.rows,
             embedder=self.embedder,
             attributes=self.attributes,
         )

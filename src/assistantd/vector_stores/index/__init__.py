@@ -6,9 +6,9 @@ per-file attributes, the embedder each store was built with) and the search over
 * keyword: BM25 on SQLite FTS5 / idf-weighted ts_rank on PostgreSQL, over `keywords.terms`
   (CJK bigrams); query terms found in more than half the chunks are left out unless nothing
   else is left (their idf is floored to ~0, so they would only widen the candidate set);
-* vector: a Hamming pre-selection on the embeddings' sign bits (sqlite-vec on SQLite, BIT
-  VARYING on PostgreSQL; SQLite reads a narrow covering index, never the wide rows), then exact
-  cosine re-scoring of those candidates (sqlite-vec in SQL; numpy for PostgreSQL);
+* vector: on SQLite, a Hamming pre-selection on the embeddings' sign bits (numpy over an
+  in-memory copy, see `sqlite_search`), then exact cosine re-scoring of those candidates by
+  sqlite-vec in SQL; on PostgreSQL, see `postgres`;
 * hybrid: both lists (50 deep at least) fused. The default is relative score fusion (each list's
   scores min-max scaled to [0, 1], then averaged: Weaviate's default fusion); reciprocal rank
   fusion (k = 60) is the alternative. On the labelled set (tests/file_search) RRF let a keyword
@@ -19,7 +19,9 @@ per-file attributes, the embedder each store was built with) and the search over
 Scores are in [0, 1]: vector = cosine clamped at 0; keyword = BM25 divided by the best score of
 the query; hybrid = the fused score (RRF: the sum divided by the best possible sum).
 Writes never commit: `add_file` must run inside the caller's transaction, so a file's chunks
-become visible all at once or not at all. Dialect SQL lives in `sqlite.py` / `postgres.py`.
+become visible all at once or not at all; each change to a store bumps its `generation`, which
+tells caches of its chunks that they are stale. Dialect SQL lives in `sqlite.py` (writes),
+`sqlite_search.py` (SQLite searches, off the event loop) and `postgres.py`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.vector_stores import filters as attribute_filters
 from assistantd.vector_stores import keywords
 from assistantd.vector_stores.chunking import Chunk
-from assistantd.vector_stores.index import postgres, sqlite
-from assistantd.vector_stores.index.rows import ChunkRow, encode_embedding, sign_bits, unit_matrix
+from assistantd.vector_stores.index import postgres, sqlite, sqlite_search
+from assistantd.vector_stores.index.rows import ChunkRow, chunk_rows, unit_matrix
 
 SearchMode = Literal["hybrid", "keyword", "vector"]
 Fusion = Literal["relative", "rrf"]
@@ -126,18 +128,26 @@ async def add_file(
     Registers the store with `embedder` on first use (see `register_store`); `vectors` must
     have the store's dimensions.
     """
-    if len(chunks) != len(vectors):
-        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors.")
-    if not vectors:
+    rows = chunk_rows(chunks, vectors)
+    await add_rows(conn, store_id, file_id, rows, embedder=embedder, attributes=attributes)
+
+
+async def add_rows(
+    conn: AsyncConnection,
+    store_id: str,
+    file_id: str,
+    rows: Sequence[ChunkRow],
+    *,
+    embedder: str,
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """`add_file` with the rows already made by `rows.chunk_rows`."""
+    if not rows:
         raise ValueError("A file needs at least one chunk.")
-    matrix = unit_matrix(vectors)
-    await register_store(conn, store_id, embedder, matrix.shape[1])
+    await register_store(conn, store_id, embedder, len(rows[0].embedding) // 4)
     await delete_file(conn, store_id, file_id)
-    rows = [
-        ChunkRow(c.index, c.start, c.end, c.tokens, c.text, encode_embedding(v), sign_bits(v))
-        for c, v in zip(chunks, matrix, strict=True)
-    ]
     await _backend(conn).insert_chunks(conn, store_id, file_id, rows)
+    await _bump_generation(conn, store_id)
     await conn.execute(
         text(
             "INSERT INTO vector_store_index_files (store_id, file_id, attributes, chunk_count) "
@@ -163,7 +173,19 @@ async def delete_file(conn: AsyncConnection, store_id: str, file_id: str) -> int
     if not result.rowcount:
         return 0  # chunks are only ever written together with the file's row
     removed: int = await _backend(conn).delete_chunks(conn, store_id, file_id)
+    await _bump_generation(conn, store_id)
     return removed
+
+
+async def _bump_generation(conn: AsyncConnection, store_id: str) -> None:
+    """Mark a store's chunks as changed, for caches of them (see `sqlite_search`)."""
+    await conn.execute(
+        text(
+            "UPDATE vector_store_index_stores SET generation = generation + 1 "
+            "WHERE store_id = :store_id"
+        ),
+        {"store_id": store_id},
+    )
 
 
 async def delete_store(conn: AsyncConnection, store_id: str) -> None:
@@ -212,19 +234,31 @@ async def _check_embedder(
             )
 
 
-async def _vector_ranked(
+async def _ranked(
     conn: AsyncConnection,
     store_ids: Sequence[str],
     file_ids: set[str] | None,
-    query_vector: Sequence[float],
+    terms: list[str],
+    query_vector: Sequence[float] | None,
     depth: int,
-) -> list[tuple[int, float]]:
-    query = unit_matrix([query_vector])[0]
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(keyword ranking, vector ranking); SQLite computes both at once off the event loop."""
+    query = None if query_vector is None else unit_matrix([query_vector])[0]
     candidates = max(MIN_VECTOR_CANDIDATES, VECTOR_OVERSAMPLING * depth)
-    ranked: list[tuple[int, float]] = await _backend(conn).vector_ranked(
-        conn, store_ids, file_ids, query, candidates, depth
-    )
-    return ranked
+    if conn.dialect.name == "sqlite":
+        return await sqlite_search.searcher(conn).ranked(
+            store_ids, file_ids, terms, query, candidates, depth
+        )
+    backend = _backend(conn)
+    keyword_hits: list[tuple[int, float]] = []
+    vector_hits: list[tuple[int, float]] = []
+    if terms:
+        keyword_hits = await backend.keyword_ranked(conn, store_ids, file_ids, terms, depth)
+    if query is not None:
+        vector_hits = await backend.vector_ranked(
+            conn, store_ids, file_ids, query, candidates, depth
+        )
+    return keyword_hits, vector_hits
 
 
 def _top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
@@ -283,14 +317,12 @@ async def search(
         if not file_ids:
             return []
     depth = max(k, MIN_FUSION_DEPTH) if mode == "hybrid" else k
-    keyword_hits: list[tuple[int, float]] = []
-    vector_hits: list[tuple[int, float]] = []
-    terms = keywords.query_terms(query_text)
-    if mode in ("hybrid", "keyword") and terms:
-        keyword_hits = await _backend(conn).keyword_ranked(conn, store_ids, file_ids, terms, depth)
-    if mode in ("hybrid", "vector") and query_vector is not None:
+    terms = keywords.query_terms(query_text) if mode in ("hybrid", "keyword") else []
+    if mode == "keyword":
+        query_vector = None
+    if query_vector is not None:
         await _check_embedder(conn, store_ids, embedder, len(query_vector))
-        vector_hits = await _vector_ranked(conn, store_ids, file_ids, query_vector, depth)
+    keyword_hits, vector_hits = await _ranked(conn, store_ids, file_ids, terms, query_vector, depth)
     if mode == "keyword":
         best = keyword_hits[0][1] if keyword_hits and keyword_hits[0][1] > 0 else 1.0
         scored = [(i, max(0.0, s) / best) for i, s in keyword_hits]

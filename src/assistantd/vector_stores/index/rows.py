@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from assistantd.vector_stores import keywords
+from assistantd.vector_stores.chunking import Chunk
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkRow:
@@ -18,6 +21,29 @@ class ChunkRow:
     text: str
     embedding: bytes  # float32 little-endian, unit length
     bits: bytes  # sign bits, packed, most significant bit first
+    terms: list[str]  # keywords.terms(text)
+
+
+def chunk_rows(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> list[ChunkRow]:
+    """The rows of a file's chunks (CPU-bound: ingestion runs it off the event loop)."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors.")
+    if not vectors:
+        raise ValueError("A file needs at least one chunk.")
+    matrix = unit_matrix(vectors)
+    return [
+        ChunkRow(
+            c.index,
+            c.start,
+            c.end,
+            c.tokens,
+            c.text,
+            encode_embedding(v),
+            sign_bits(v),
+            keywords.terms(c.text),
+        )
+        for c, v in zip(chunks, matrix, strict=True)
+    ]
 
 
 def unit_matrix(vectors: Sequence[Sequence[float]]) -> npt.NDArray[np.float32]:
