@@ -2,13 +2,15 @@
 
 On PostgreSQL with pgvector 0.8 or later installed in the database, or available to install
 and the role allowed to (CREATE EXTENSION vector needs a superuser: pgvector is not a trusted
-extension), this adds `vector_store_chunks.embedding_vector` (type `vector`, no fixed
-dimensions, since each store's embedder may differ), fills it from the stored float32 bytes,
-and makes a partial HNSW index for each dimension count already stored (see
+extension), this makes `vector_store_chunk_vectors`: per chunk (same id, deleted with it) its
+store, file and `embedding` (type `vector`, no fixed dimensions, since each store's embedder
+may differ; kept in the row, not in TOAST), filled from the chunks' float32 bytes, with a
+partial HNSW index for each dimension count already stored (see
 assistantd.vector_stores.index.postgres, which makes the index for later dimensions the same
-way). 0.8 is needed for iterative index scans, which keep store- and file-filtered searches
-complete. Otherwise it changes nothing and file search keeps its BIT VARYING fallback: the
-index picks its path by whether the column exists. SQLite is untouched.
+way and says why the vectors have a table of their own). 0.8 is needed for iterative index
+scans, which keep store- and file-filtered searches complete. Otherwise it changes nothing and
+file search keeps its BIT VARYING fallback: the index picks its path by whether the table
+exists. SQLite is untouched.
 
 Revision ID: 0102_pgvector
 Revises: 0101_vector_stores
@@ -28,10 +30,16 @@ depends_on = None
 MIN_VERSION = (0, 8)
 HNSW_MAX_DIMENSIONS = 2000
 BATCH = 1000
+TABLE = """CREATE TABLE vector_store_chunk_vectors (
+    id BIGINT PRIMARY KEY REFERENCES vector_store_chunks (id) ON DELETE CASCADE,
+    store_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    embedding vector NOT NULL
+)"""
 # Same name and shape as the indexes assistantd.vector_stores.index.postgres makes.
-HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunks_hnsw_{n}
-    ON vector_store_chunks USING hnsw ((embedding_vector::vector({n})) vector_ip_ops)
-    WHERE vector_dims(embedding_vector) = {n}"""
+HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_hnsw_{n}
+    ON vector_store_chunk_vectors USING hnsw ((embedding::vector({n})) vector_ip_ops)
+    WHERE vector_dims(embedding) = {n}"""
 
 
 def _version(text: str | None) -> tuple[int, ...]:
@@ -62,28 +70,38 @@ def _has_pgvector(bind: sa.Connection) -> bool:
 
 def _backfill(bind: sa.Connection) -> None:
     select = sa.text(
-        "SELECT id, embedding FROM vector_store_chunks WHERE id > :after ORDER BY id LIMIT :n"
+        "SELECT id, store_id, file_id, embedding FROM vector_store_chunks"
+        " WHERE id > :after ORDER BY id LIMIT :n"
     )
-    update = sa.text(
-        "UPDATE vector_store_chunks SET embedding_vector = CAST(CAST(:v AS REAL[]) AS vector)"
-        " WHERE id = :id"
+    insert = sa.text(
+        "INSERT INTO vector_store_chunk_vectors (id, store_id, file_id, embedding)"
+        " VALUES (:id, :store_id, :file_id, CAST(CAST(:v AS REAL[]) AS vector))"
     )
     after = -1
     while rows := bind.execute(select, {"after": after, "n": BATCH}).all():
         bind.execute(
-            update,
-            [{"id": r[0], "v": np.frombuffer(r[1], dtype="<f4").tolist()} for r in rows],
+            insert,
+            [{"id": r[0], "store_id": r[1], "file_id": r[2], "v": _floats(r[3])} for r in rows],
         )
         after = rows[-1][0]
+
+
+def _floats(embedding: bytes) -> list[float]:
+    floats: list[float] = np.frombuffer(embedding, dtype="<f4").tolist()
+    return floats
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql" or not _has_pgvector(bind):
         return
-    op.execute("ALTER TABLE vector_store_chunks ADD COLUMN embedding_vector vector")
-    # Kept in the row, not in TOAST: an exact scan (small stores) then reads no TOAST table.
-    op.execute("ALTER TABLE vector_store_chunks ALTER COLUMN embedding_vector SET STORAGE MAIN")
+    op.execute(TABLE)
+    # In the row, not in TOAST: an exact scan (small stores) then reads no TOAST table.
+    op.execute("ALTER TABLE vector_store_chunk_vectors ALTER COLUMN embedding SET STORAGE MAIN")
+    op.execute(
+        "CREATE INDEX ix_vector_store_chunk_vectors_file"
+        " ON vector_store_chunk_vectors (store_id, file_id)"
+    )
     _backfill(bind)
     dimensions = bind.execute(
         sa.text("SELECT DISTINCT dimensions FROM vector_store_index_stores ORDER BY 1")
@@ -94,8 +112,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # The HNSW indexes go with the column; the extension stays (other things may use it).
+    # The HNSW indexes go with the table; the extension stays (other things may use it).
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "ALTER TABLE IF EXISTS vector_store_chunks DROP COLUMN IF EXISTS embedding_vector"
-        )
+        op.execute("DROP TABLE IF EXISTS vector_store_chunk_vectors")

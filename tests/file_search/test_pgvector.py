@@ -82,15 +82,32 @@ async def test_a_new_dimension_gets_its_hnsw_index_and_exact_scores(pg: AsyncEng
     vectors = _vectors(1500, seed=1)
     await _add(pg, "vs_big", "file-big", vectors)
     async with pg.connect() as conn:
-        name = f"ix_vector_store_chunks_hnsw_{DIMENSIONS}"
+        name = f"ix_vector_store_chunk_vectors_hnsw_{DIMENSIONS}"
         assert (await conn.execute(text(f"SELECT to_regclass('{name}')"))).scalar() is not None
     query = _vectors(1, seed=2)[0]
-    hits = await _vector_search(pg, ["vs_big"], query, k=20)
+    async with pg.connect() as conn:
+        hits = await index.search(
+            conn, ["vs_big"], query_text="", query_vector=query.tolist(), k=20, mode="vector"
+        )
+        # The custom plans forced for the vector query do not outlive it.
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == "auto"
     exact = np.argsort(-(vectors @ query))[:20]
     assert len({int(h.text[1:]) for h in hits} & {int(i) for i in exact}) >= 18
     for hit in hits:
         assert hit.score == pytest.approx(float(vectors[int(hit.text[1:])] @ query), abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+async def test_vectors_go_with_their_chunks(pg: AsyncEngine) -> None:
+    await _add(pg, "vs_a", "file-1", _vectors(5, seed=9))
+    await _add(pg, "vs_a", "file-2", _vectors(7, seed=10))
+    count = text("SELECT count(*) FROM vector_store_chunk_vectors")
+    async with pg.begin() as conn:
+        assert (await conn.execute(count)).scalar() == 12
+        await index.delete_file(conn, "vs_a", "file-1")
+        assert (await conn.execute(count)).scalar() == 7
+        await index.delete_store(conn, "vs_a")
+        assert (await conn.execute(count)).scalar() == 0
 
 
 async def test_a_filter_the_index_scan_cannot_satisfy_falls_back_to_an_exact_scan(
@@ -102,7 +119,7 @@ async def test_a_filter_the_index_scan_cannot_satisfy_falls_back_to_an_exact_sca
     query = _vectors(1, seed=6)[0]
     async with pg.connect() as conn:
         # Leave the HNSW index as the only plan, and let it give up almost at once.
-        await conn.execute(text("DROP INDEX ix_vector_store_chunks_file"))
+        await conn.execute(text("DROP INDEX ix_vector_store_chunk_vectors_file"))
         await conn.execute(text("SET enable_seqscan = off"))
         await conn.execute(text("SET hnsw.max_scan_tuples = 1"))
         only = {"type": "eq", "key": "name", "value": "small"}
@@ -138,7 +155,7 @@ async def test_the_migration_moves_an_existing_index_to_pgvector(pg: AsyncEngine
             await conn.run_sync(_upgrade_to_pgvector)
         async with after.connect() as conn:
             assert await postgres.vector_path(conn) == "pgvector"
-            name = f"ix_vector_store_chunks_hnsw_{DIMENSIONS}"
+            name = f"ix_vector_store_chunk_vectors_hnsw_{DIMENSIONS}"
             assert (await conn.execute(text(f"SELECT to_regclass('{name}')"))).scalar()
         hits = await _vector_search(after, ["vs_old"], vectors[17], k=40)
         assert len(hits) == 40

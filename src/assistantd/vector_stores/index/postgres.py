@@ -4,30 +4,33 @@ Owns the dialect-specific SQL only; the shared logic is in the package `__init__
 and tsquery are built from `keywords` terms as literals (cast from text), so PostgreSQL's own
 text-search parser and its locale never decide what a Japanese word is.
 
-Vectors take one of two paths, chosen per engine by whether migration 0102 could add the
-`embedding_vector` column (it does when pgvector 0.8+ is installed or installable):
+Vectors take one of two paths, chosen per engine by whether migration 0102 could make the
+`vector_store_chunk_vectors` table (it does when pgvector 0.8+ is installed or installable):
 
-* pgvector: the column has no fixed dimensions, since each store's embedder may differ. One
-  partial HNSW index per dimension count (inner product: vectors are unit length) on
-  `embedding_vector::vector(n) WHERE vector_dims(embedding_vector) = n`, made by the migration
-  for the dimensions already stored and here, in the writing transaction, the first time a
-  store of new dimensions is written (it then covers no rows, so it is quick). Searches scope
-  to stores and files with a WHERE clause, so they run with `hnsw.iterative_scan =
-  relaxed_order` (the index keeps scanning until enough rows pass the filter) and are
-  re-sorted here. Each is planned for its own values (`plan_cache_mode = force_custom_plan`),
-  so the planner picks the (store_id, file_id) index and an exact sort when the scope is small
-  (the column is stored in the row, not in TOAST, so that is quick); if the HNSW scan still
-  ends short of the limit (it gives up after `hnsw.max_scan_tuples`), the query is repeated as
-  an exact scan. Above 2,000 dimensions (HNSW's limit) there is no index and every search is
-  exact. Scores are exact inner products; which rows come back is HNSW's approximation, with
-  `hnsw.ef_search` as long as the fallback's pre-selection (400 at least): on the benchmark's
-  vectors (10k) the top 20 are the exact ones for queries near the data, and 97% of them for
-  random queries (the fallback: 60%).
+* pgvector: one row per chunk (same id; deleted with it by a cascading foreign key) holding its
+  store, file and `embedding vector`, without fixed dimensions since each store's embedder may
+  differ. A table of its own, stored in the row rather than in TOAST, so an exact scan reads
+  2 KB per chunk and nothing else, while the chunks table, which keyword search reads, stays as
+  narrow as without pgvector (inline there, 100k chunks took 260 MB instead of 110). One partial
+  HNSW index per dimension count (inner product: vectors are unit length) on
+  `embedding::vector(n) WHERE vector_dims(embedding) = n`, made by the migration for the
+  dimensions already stored and here, in the writing transaction, the first time a store of new
+  dimensions is written (it then covers no rows, so it is quick). Searches scope to stores and
+  files with a WHERE clause, so they run with `hnsw.iterative_scan = relaxed_order` (the index
+  keeps scanning until enough rows pass the filter) and are re-sorted here. Each is planned for
+  its own values (`plan_cache_mode = force_custom_plan`), so the planner picks the (store_id,
+  file_id) index and an exact sort when the scope is small; if the HNSW scan still ends short of
+  the limit (it gives up after `hnsw.max_scan_tuples`), the query is repeated as an exact scan.
+  Above 2,000 dimensions (HNSW's limit) there is no index and every search is exact. Scores are
+  exact inner products; which rows come back is HNSW's approximation, with `hnsw.ef_search` as
+  long as the fallback's pre-selection (400 at least): on the benchmark's vectors (10k) the top
+  20 are the exact ones for queries near the data, and 97% of them for random queries (the
+  fallback: 60%).
 * fallback (BIT VARYING), for a PostgreSQL without pgvector: the `candidates` nearest by
   Hamming distance on the sign bits, re-scored exactly in numpy, as on SQLite.
 
-Rows always carry the sign bits and the float32 bytes too, so a downgrade of 0102 leaves a
-working fallback index.
+Chunk rows always carry the sign bits and the float32 bytes too, so a downgrade of 0102 leaves
+a working fallback index.
 """
 
 from __future__ import annotations
@@ -57,35 +60,35 @@ MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 _paths: WeakKeyDictionary[Engine, VectorPath] = WeakKeyDictionary()
 
 _INSERT_CHUNK = """INSERT INTO vector_store_chunks (store_id, file_id, chunk_index, start_offset,
-        end_offset, tokens, embedding_bits, embedding, terms, text{vector_column})
+        end_offset, tokens, embedding_bits, embedding, terms, text)
     VALUES (:store_id, :file_id, :chunk_index, :start, :end, :tokens,
         CAST(CAST(:bits AS TEXT) AS BIT VARYING), :embedding,
-        CAST(CAST(:terms AS TEXT) AS TSVECTOR), :text{vector_value})"""
+        CAST(CAST(:terms AS TEXT) AS TSVECTOR), :text)"""
+
+# The chunk and its vector in one statement (the vector row needs the chunk's new id).
+_INSERT_CHUNK_AND_VECTOR = f"""WITH chunk AS ({_INSERT_CHUNK} RETURNING id)
+    INSERT INTO vector_store_chunk_vectors (id, store_id, file_id, embedding)
+    SELECT id, :store_id, :file_id, CAST(CAST(:vector AS REAL[]) AS vector) FROM chunk"""
 
 # Same name and shape as the indexes migration 0102 makes for dimensions already stored.
-_HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunks_hnsw_{n}
-    ON vector_store_chunks USING hnsw ((embedding_vector::vector({n})) vector_ip_ops)
-    WHERE vector_dims(embedding_vector) = {n}"""
+_HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_hnsw_{n}
+    ON vector_store_chunk_vectors USING hnsw ((embedding::vector({n})) vector_ip_ops)
+    WHERE vector_dims(embedding) = {n}"""
 
 
 async def vector_path(conn: AsyncConnection) -> VectorPath:
-    """Which vector search this engine's database has: "pgvector" when the chunks table has
-    migration 0102's vector column, else "bits" (the fallback). Looked up once per engine."""
+    """Which vector search this engine's database has: "pgvector" when migration 0102 made
+    the vector table, else "bits" (the fallback). Looked up once per engine."""
     path = _paths.get(conn.sync_engine)
     if path is None:
-        column = await conn.execute(
-            text(
-                "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('vector_store_chunks')"
-                " AND attname = 'embedding_vector' AND NOT attisdropped"
-            )
-        )
-        path = _paths[conn.sync_engine] = "pgvector" if column.first() else "bits"
+        table = await conn.execute(text("SELECT to_regclass('vector_store_chunk_vectors')"))
+        path = _paths[conn.sync_engine] = "bits" if table.scalar() is None else "pgvector"
     return path
 
 
 async def _ensure_hnsw_index(conn: AsyncConnection, dimensions: int) -> None:
     """The HNSW index for vectors of `dimensions`, created inside the caller's transaction."""
-    name = f"ix_vector_store_chunks_hnsw_{dimensions}"
+    name = f"ix_vector_store_chunk_vectors_hnsw_{dimensions}"
     if dimensions > HNSW_MAX_DIMENSIONS:
         return
     if (await conn.execute(text("SELECT to_regclass(:n)"), {"n": name})).scalar() is not None:
@@ -119,11 +122,7 @@ async def insert_chunks(
         | ({"vector": decode_embeddings([row.embedding])[0].tolist()} if pgvector else {})
         for row in rows
     ]
-    sql = _INSERT_CHUNK.format(
-        vector_column=", embedding_vector" if pgvector else "",
-        vector_value=", CAST(CAST(:vector AS REAL[]) AS vector)" if pgvector else "",
-    )
-    await conn.execute(text(sql), params)
+    await conn.execute(text(_INSERT_CHUNK_AND_VECTOR if pgvector else _INSERT_CHUNK), params)
 
 
 async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | None) -> int:
@@ -220,10 +219,20 @@ async def vector_ranked(
 
 # {cast} is "::vector(n)" to match the dimension's HNSW index, or "" for an exact scan.
 _NEAREST = """
-SELECT id, embedding_vector{cast} <#> CAST(CAST(:query AS REAL[]) AS vector) AS distance
-FROM vector_store_chunks
-WHERE vector_dims(embedding_vector) = {n} AND store_id IN :stores{files}
+SELECT id, embedding{cast} <#> CAST(CAST(:query AS REAL[]) AS vector) AS distance
+FROM vector_store_chunk_vectors
+WHERE vector_dims(embedding) = {n} AND store_id IN :stores{files}
 ORDER BY distance LIMIT :limit
+"""
+# A custom plan for every vector query: a generic one would convert the query vector once per
+# row of an exact scan, and could not weigh the index against the scope's real size. Only
+# for these queries: custom plans made the keyword queries of the same transaction 2.5x slower
+# (100k chunks), so the previous plan_cache_mode is put back (the subquery reads it first).
+_SETTINGS = """
+SELECT previous, set_config('hnsw.ef_search', :ef, true),
+    set_config('hnsw.iterative_scan', 'relaxed_order', true),
+    set_config('plan_cache_mode', 'force_custom_plan', true)
+FROM (SELECT current_setting('plan_cache_mode') AS previous OFFSET 0) AS settings
 """
 
 
@@ -237,17 +246,8 @@ async def _pgvector_ranked(
 ) -> list[tuple[int, float]]:
     """The nearest by inner product (cosine: all vectors are unit length), through HNSW whose
     candidate list (`hnsw.ef_search`) is as long as the fallback's pre-selection."""
-    ef_search = min(MAX_EF_SEARCH, candidates)
-    # A custom plan for every query: a generic one would convert the query vector once per
-    # row of an exact scan, and could not weigh the index against the scope's real size.
-    await conn.execute(
-        text(
-            "SELECT set_config('hnsw.ef_search', :ef, true),"
-            " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-            " set_config('plan_cache_mode', 'force_custom_plan', true)"
-        ),
-        {"ef": str(ef_search)},
-    )
+    ef_search = str(min(MAX_EF_SEARCH, candidates))
+    previous = (await conn.execute(text(_SETTINGS), {"ef": ef_search})).scalar()
     files = "" if file_ids is None else " AND file_id IN :files"
     params: dict[str, object] = {"stores": list(store_ids), "query": query.tolist(), "limit": depth}
     ranked: list[tuple[float, int]] = []
@@ -257,6 +257,9 @@ async def _pgvector_ranked(
         ranked = [(float(distance), int(chunk_id)) for chunk_id, distance in result]
         if len(ranked) >= depth:
             break
+    await conn.execute(
+        text("SELECT set_config('plan_cache_mode', :previous, true)"), {"previous": previous}
+    )
     ranked.sort()  # relaxed_order returns rows nearly, not exactly, in order
     return [(chunk_id, -distance) for distance, chunk_id in ranked[:depth]]
 
