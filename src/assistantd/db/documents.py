@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import JSON, Table, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.pagination import PageParams
@@ -50,6 +50,8 @@ async def insert_doc(
     conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
 ) -> None:
     values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}  # type: ignore[attr-defined]
+    if "ord" in table.c and "ord" not in values:
+        values["ord"] = values["id"]  # our ids sort by creation (see tables._ord)
     raw = sqlite_connection(conn)
     if raw is None:
         await conn.execute(insert(table).values(**values))
@@ -121,7 +123,7 @@ async def page_docs(
     model: type[M],
     **filters: str,
 ) -> Page[M]:
-    """One page of `table` rows of `project` matching `filters`, ordered and cut by id."""
+    """One page of `table` rows of `project` matching `filters`, ordered and cut by the sort key."""
     rows, first_id, last_id, has_more = await _page_rows(conn, table, project, params, filters)
     return _page_class(model)(
         data=[model.model_validate_json(body) for _, body in rows],
@@ -159,8 +161,25 @@ async def page_raw(
     return RawPage([body for _, body in rows[0]], *rows[1:])
 
 
+async def page_raw_by_metadata(
+    conn: AsyncConnection, table: Table, project: str, params: PageParams, metadata: dict[str, str]
+) -> RawPage:
+    """Like `page_raw`, keeping only objects whose metadata has each key with its value."""
+    rows = await _page_rows(conn, table, project, params, {}, metadata)
+    return RawPage([body for _, body in rows[0]], *rows[1:])
+
+
+def _sort_column(table: Table) -> str:
+    return "ord" if "ord" in table.c else "id"
+
+
 async def _page_rows(
-    conn: AsyncConnection, table: Table, project: str, params: PageParams, filters: dict[str, str]
+    conn: AsyncConnection,
+    table: Table,
+    project: str,
+    params: PageParams,
+    filters: dict[str, str],
+    metadata: dict[str, str] | None = None,
 ) -> tuple[list[tuple[str, str]], str | None, str | None, bool]:
     ascending = params.order == "asc"
     # With only `before`, the page is the `limit` objects nearest to the cursor: scan backwards.
@@ -168,10 +187,12 @@ async def _page_rows(
     conditions: list[tuple[str, str, str]] = [("project", "=", project)]
     conditions += [(name, "=", value) for name, value in filters.items()]
     if params.after:
-        conditions.append(("id", ">" if ascending else "<", params.after))
+        conditions.append(("cursor", ">" if ascending else "<", params.after))
     if params.before:
-        conditions.append(("id", "<" if ascending else ">", params.before))
-    rows = await _select_page(conn, table, conditions, ascending != backwards, params.limit + 1)
+        conditions.append(("cursor", "<" if ascending else ">", params.before))
+    rows = await _select_page(
+        conn, table, conditions, ascending != backwards, params.limit + 1, metadata or {}
+    )
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
     if backwards:
@@ -186,20 +207,52 @@ async def _select_page(
     conditions: list[tuple[str, str, str]],
     ascending: bool,
     limit: int,
+    metadata: dict[str, str],
 ) -> list[tuple[str, str]]:
+    """Rows ordered by the table's sort column. A `cursor` condition compares with the sort key
+    of the object it names (in the same project), or with the id itself when there is none (a
+    deleted object's id is still a position). `metadata` filters on the body's metadata."""
+    sort = _sort_column(table)
+    project = conditions[0][2]
     raw = sqlite_connection(conn)
     if raw is None:
         ops = {"=": "__eq__", "<": "__lt__", ">": "__gt__"}
-        query = select(table.c.id, table.c.body).where(
-            *(getattr(table.c[name], ops[op])(value) for name, op, value in conditions)
-        )
-        order = table.c.id.asc() if ascending else table.c.id.desc()
+        clauses = []
+        for name, op, value in conditions:
+            if name == "cursor":
+                position = (
+                    select(table.c[sort])
+                    .where(table.c.id == value, table.c.project == project)
+                    .scalar_subquery()
+                )
+                clauses.append(getattr(table.c[sort], ops[op])(func.coalesce(position, value)))
+            else:
+                clauses.append(getattr(table.c[name], ops[op])(value))
+        for meta_key, meta_value in metadata.items():
+            path = ("metadata", meta_key)
+            clauses.append(cast(table.c.body, JSON)[path].as_string() == meta_value)
+        query = select(table.c.id, table.c.body).where(*clauses)
+        order = table.c[sort].asc() if ascending else table.c[sort].desc()
         return [
             (row.id, row.body) for row in await conn.execute(query.order_by(order).limit(limit))
         ]
-    where = " AND ".join(f"{name} {op} ?" for name, op, _ in conditions)
+    parts: list[str] = []
+    args: list[str | int] = []
+    for name, op, value in conditions:
+        if name == "cursor":
+            parts.append(
+                f"{sort} {op} COALESCE((SELECT {sort} FROM {table.name} "
+                "WHERE id = ? AND project = ?), ?)"
+            )
+            args += [value, project, value]
+        else:
+            parts.append(f"{name} {op} ?")
+            args.append(value)
+    for key, value in metadata.items():
+        parts.append("json_extract(body, ?) = ?")
+        args += ['$.metadata."' + key.replace('"', '""') + '"', value]
     sql = (
-        f"SELECT id, body FROM {table.name} WHERE {where} "
-        f"ORDER BY id {'ASC' if ascending else 'DESC'} LIMIT ?"
+        f"SELECT id, body FROM {table.name} WHERE {' AND '.join(parts)} "
+        f"ORDER BY {sort} {'ASC' if ascending else 'DESC'} LIMIT ?"
     )
-    return list(raw.execute(sql, (*(value for _, _, value in conditions), limit)).fetchall())
+    return list(raw.execute(sql, (*args, limit)).fetchall())

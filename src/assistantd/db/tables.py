@@ -30,6 +30,13 @@ metadata = MetaData(
 ID = String(64)
 PROJECT = String(128)
 
+
+def _ord() -> Column[str]:
+    """The sort key of a listed table: the id for objects made here (ids sort by creation),
+    a key made from `created_at` for objects imported with their original ids."""
+    return Column("ord", ID, nullable=False)
+
+
 api_keys = Table(
     "api_keys",
     metadata,
@@ -45,7 +52,9 @@ assistants = Table(
     Column("id", ID, primary_key=True),
     Column("project", PROJECT, nullable=False),
     Column("body", Text, nullable=False),
+    _ord(),
     Index(None, "project", "id"),
+    Index(None, "project", "ord"),
 )
 
 threads = Table(
@@ -54,7 +63,9 @@ threads = Table(
     Column("id", ID, primary_key=True),
     Column("project", PROJECT, nullable=False),
     Column("body", Text, nullable=False),
+    _ord(),
     Index(None, "project", "id"),
+    Index(None, "project", "ord"),
 )
 
 messages = Table(
@@ -65,7 +76,9 @@ messages = Table(
     Column("thread_id", ID, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
     Column("run_id", ID),
     Column("body", Text, nullable=False),
+    _ord(),
     Index(None, "thread_id", "id"),
+    Index(None, "thread_id", "ord"),
 )
 
 files = Table(
@@ -77,7 +90,10 @@ files = Table(
     Column("blob_key", String(256), nullable=False),
     Column("body", Text, nullable=False),
     Index(None, "project", "id"),
+    _ord(),
     Index(None, "project", "purpose", "id"),
+    Index(None, "project", "ord"),
+    Index(None, "project", "purpose", "ord"),
 )
 
 runs = Table(
@@ -89,8 +105,10 @@ runs = Table(
     Column("status", String(32), nullable=False),
     Column("expires_at", BigInteger),
     Column("body", Text, nullable=False),
+    _ord(),
     Index(None, "thread_id", "id"),
     Index(None, "status"),
+    Index(None, "thread_id", "ord"),
 )
 
 run_steps = Table(
@@ -101,8 +119,11 @@ run_steps = Table(
     Column("thread_id", ID, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("body", Text, nullable=False),
+    _ord(),
     Index(None, "run_id", "id"),
     Index(None, "thread_id", "id"),
+    Index(None, "run_id", "ord"),
+    Index(None, "thread_id", "ord"),
 )
 
 vector_stores = Table(

@@ -174,11 +174,12 @@ class RunExecutor:
         run = ctx.run
         await ctx.writer.flush()
         async with self._db.read() as conn:
-            thread_messages = await messages_store.of_thread(conn, run.thread_id)
-            steps = await steps_store.tool_steps_of_thread(conn, run.thread_id)
+            keys: dict[str, str] = {}  # id -> sort key (imported objects keep foreign ids)
+            thread_messages = await messages_store.of_thread(conn, run.thread_id, keys)
+            steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)
             images = await self._image_urls(conn, ctx.project, thread_messages)
         items: list[Message | RunStep] = [*thread_messages, *steps]
-        items.sort(key=lambda item: _order_key(item.id))
+        items.sort(key=lambda item: _order_key(keys[item.id]))
         rendered = render_transcript(
             items,
             image_url_for=images.get,
@@ -383,9 +384,9 @@ def _add(used: Usage, result: TurnResult, prompt_tokens: int) -> Usage:
     )
 
 
-def _order_key(object_id: str) -> str:
-    """Ids of every kind sort by creation time after their prefix (see ids.py)."""
-    return object_id.split("_", 1)[-1].split("-", 1)[-1]
+def _order_key(sort_key: str) -> str:
+    """Sort keys of every kind order by creation time after their prefix (see ids.py)."""
+    return sort_key.split("_", 1)[-1].split("-", 1)[-1]
 
 
 def _now() -> int:

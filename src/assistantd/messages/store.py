@@ -49,12 +49,24 @@ async def upsert(conn: AsyncConnection, project: str, message: Message) -> None:
         await insert(conn, project, message)
 
 
-async def of_thread(conn: AsyncConnection, thread_id: str) -> list[Message]:
-    """Every message of the thread, oldest first."""
-    query = select(messages.c.body).where(messages.c.thread_id == thread_id).order_by(messages.c.id)
-    return [Message.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+async def of_thread(
+    conn: AsyncConnection, thread_id: str, keys: dict[str, str] | None = None
+) -> list[Message]:
+    """Every message of the thread, oldest first; `keys` (if given) gets each one's sort key."""
+    query = (
+        select(messages.c.ord, messages.c.body)
+        .where(messages.c.thread_id == thread_id)
+        .order_by(messages.c.ord)
+    )
+    found = []
+    for ord_, body in await conn.execute(query):
+        message = Message.model_validate_json(body)
+        if keys is not None:
+            keys[message.id] = ord_
+        found.append(message)
+    return found
 
 
 async def of_run(conn: AsyncConnection, run_id: str) -> list[Message]:
-    query = select(messages.c.body).where(messages.c.run_id == run_id).order_by(messages.c.id)
+    query = select(messages.c.body).where(messages.c.run_id == run_id).order_by(messages.c.ord)
     return [Message.model_validate_json(body) for body in (await conn.execute(query)).scalars()]

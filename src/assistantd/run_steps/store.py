@@ -18,7 +18,12 @@ async def upsert(conn: AsyncConnection, project: str, step: RunStep) -> None:
     if not (await conn.execute(query)).rowcount:
         await conn.execute(
             insert(run_steps).values(
-                id=step.id, project=project, thread_id=step.thread_id, run_id=step.run_id, body=body
+                id=step.id,
+                project=project,
+                thread_id=step.thread_id,
+                run_id=step.run_id,
+                body=body,
+                ord=step.id,
             )
         )
 
@@ -44,14 +49,25 @@ async def page(
 
 
 async def for_run(conn: AsyncConnection, run_id: str) -> list[RunStep]:
-    query = select(run_steps.c.body).where(run_steps.c.run_id == run_id).order_by(run_steps.c.id)
+    query = select(run_steps.c.body).where(run_steps.c.run_id == run_id).order_by(run_steps.c.ord)
     return [RunStep.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
 
 
-async def tool_steps_of_thread(conn: AsyncConnection, thread_id: str) -> list[RunStep]:
-    """Every step of the thread, oldest first (the transcript replays the tool calls)."""
+async def tool_steps_of_thread(
+    conn: AsyncConnection, thread_id: str, keys: dict[str, str] | None = None
+) -> list[RunStep]:
+    """Every tool step of the thread, oldest first (the transcript replays the tool calls);
+    `keys` (if given) gets each one's sort key."""
     query = (
-        select(run_steps.c.body).where(run_steps.c.thread_id == thread_id).order_by(run_steps.c.id)
+        select(run_steps.c.ord, run_steps.c.body)
+        .where(run_steps.c.thread_id == thread_id)
+        .order_by(run_steps.c.ord)
     )
-    steps = [RunStep.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
-    return [step for step in steps if step.type == "tool_calls"]
+    steps = []
+    for ord_, body in await conn.execute(query):
+        step = RunStep.model_validate_json(body)
+        if step.type == "tool_calls":
+            if keys is not None:
+                keys[step.id] = ord_
+            steps.append(step)
+    return steps

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 
 from assistantd.auth import Project
 from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.errors import InvalidRequestError
+from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
+from assistantd.schemas import MAX_METADATA_KEY, MAX_METADATA_PAIRS, MAX_METADATA_VALUE
 from assistantd.threads import service
 from assistantd.threads.schemas import CreateThreadRequest, ModifyThreadRequest
 
@@ -18,6 +24,45 @@ async def create_thread(
     project: Project, conn: WriteConn, body: CreateThreadRequest | None = None
 ) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, body or CreateThreadRequest()))
+
+
+_METADATA_PARAM = re.compile(r"^metadata\[(?P<key>[^\]]*)\]$")
+
+
+def metadata_filter(request: Request) -> dict[str, str]:
+    """`?metadata[key]=value` pairs (each must match); at most 16, sized like metadata."""
+    found: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        match = _METADATA_PARAM.match(name)
+        if match is None:
+            continue
+        key = match.group("key")
+        if not key or len(key) > MAX_METADATA_KEY or len(value) > MAX_METADATA_VALUE:
+            raise InvalidRequestError(
+                f"Invalid '{name}': metadata keys must be 1-{MAX_METADATA_KEY} characters and "
+                f"values at most {MAX_METADATA_VALUE}.",
+                param=name,
+                code="invalid_value",
+            )
+        found[key] = value
+    if len(found) > MAX_METADATA_PAIRS:
+        raise InvalidRequestError(
+            f"At most {MAX_METADATA_PAIRS} metadata filters may be given.",
+            param="metadata",
+            code="invalid_value",
+        )
+    return found
+
+
+@router.get("")
+async def list_threads(
+    params: Annotated[PageParams, Depends(page_params)],
+    metadata: Annotated[dict[str, str], Depends(metadata_filter)],
+    project: Project,
+    conn: ReadConn,
+) -> ObjectResponse:
+    """An extension: the project's threads, newest first, filtered by metadata."""
+    return ObjectResponse(await service.page(conn, project, params, metadata))
 
 
 @router.get("/{thread_id}")

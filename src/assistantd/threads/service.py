@@ -7,8 +7,10 @@ import time
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tool_resources
+from assistantd.db.documents import RawPage
 from assistantd.errors import NotFoundError
 from assistantd.messages import service as messages
+from assistantd.pagination import PageParams
 from assistantd.schemas import DeletedObject
 from assistantd.threads import store
 from assistantd.threads.schemas import CreateThreadRequest, ModifyThreadRequest, Thread
@@ -51,3 +53,10 @@ async def delete(conn: AsyncConnection, project: str, thread_id: str) -> Deleted
     if not await store.delete(conn, project, thread_id):
         raise NotFoundError.for_id("thread", thread_id)
     return DeletedObject(id=thread_id, object="thread.deleted")
+
+
+async def page(
+    conn: AsyncConnection, project: str, params: PageParams, metadata: dict[str, str]
+) -> RawPage:
+    """The project's threads (an extension: OpenAI never listed threads)."""
+    return await store.page(conn, project, params, metadata)
