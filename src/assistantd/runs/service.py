@@ -64,7 +64,6 @@ def _new_run(
             if instructions
             else (additional_instructions)
         )
-    pick = request.model_fields_set.__contains__
     return Run(
         id=ids.new_id(ids.RUN),
         created_at=now,
@@ -75,8 +74,9 @@ def _new_run(
         instructions=instructions,
         tools=request.tools if request.tools is not None else assistant.tools,
         metadata=request.metadata or {},
-        temperature=request.temperature if pick("temperature") else assistant.temperature,
-        top_p=request.top_p if pick("top_p") else assistant.top_p,
+        # null means unset, as for every other nullable override: the assistant's value holds
+        temperature=_first(request.temperature, assistant.temperature),
+        top_p=_first(request.top_p, assistant.top_p),
         max_prompt_tokens=request.max_prompt_tokens,
         max_completion_tokens=request.max_completion_tokens,
         truncation_strategy=request.truncation_strategy or TruncationStrategy(),
@@ -84,6 +84,10 @@ def _new_run(
         parallel_tool_calls=request.parallel_tool_calls,
         response_format=request.response_format or assistant.response_format or "auto",
     )
+
+
+def _first(override: float | None, inherited: float | None) -> float | None:
+    return inherited if override is None else override
 
 
 async def _assistant(conn: AsyncConnection, project: str, assistant_id: str) -> Assistant:
