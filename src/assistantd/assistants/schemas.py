@@ -33,6 +33,9 @@ class Assistant(Schema):
     temperature: float | None = 1.0
     top_p: float | None = 1.0
     response_format: ResponseFormat | None = "auto"
+    # Not in the spec's object, but stored and shown (null when unset) so clients can read
+    # back what runs will use; the SDKs keep unknown fields.
+    reasoning_effort: ReasoningEffort | None = None
 
 
 class AssistantFields(RequestSchema):

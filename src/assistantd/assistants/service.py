@@ -28,6 +28,7 @@ _PLAIN_FIELDS = (
     "temperature",
     "top_p",
     "response_format",
+    "reasoning_effort",
     "model",
 )
 
@@ -46,6 +47,7 @@ async def create(conn: AsyncConnection, project: str, request: CreateAssistantRe
         temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p,
         response_format=request.response_format or "auto",
+        reasoning_effort=request.reasoning_effort,
     )
     await store.insert(conn, project, assistant)
     return assistant

@@ -4,9 +4,10 @@ Run settings map onto chat-completions parameters: user functions become `tools`
 (code interpreter, file search) become the function definitions their runners provide, passed
 in as `server_tools` (a run that asks for one without a runner fails cleanly with
 `UnsupportedTool`); `tool_choice`, `parallel_tool_calls`, `response_format`, `temperature`,
-`top_p` are passed on; the remaining completion budget becomes `max_completion_tokens` for
-OpenAI's reasoning models (which reject `max_tokens`) and `max_tokens` for everything else
-(the parameter every OpenAI-compatible server understands).
+`top_p` are passed on, `reasoning_effort` too for the models that take it (OpenAI's o-series
+and gpt-5; other servers may reject the parameter); the remaining completion budget becomes
+`max_completion_tokens` for OpenAI's reasoning models (which reject `max_tokens`) and
+`max_tokens` for everything else (the parameter every OpenAI-compatible server understands).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def chat_request(
         body["top_p"] = run.top_p
     if max_completion_tokens is not None:
         body[_max_tokens_key(run.model)] = max_completion_tokens
+    if reasoning_effort is None and _is_reasoning_model(run.model):
+        reasoning_effort = run.reasoning_effort
     if reasoning_effort is not None:
         body["reasoning_effort"] = reasoning_effort
     return body
@@ -94,6 +97,9 @@ def _response_format(run: Run) -> dict[str, Any] | None:
     return dumped
 
 
+def _is_reasoning_model(model: str) -> bool:
+    return model.lower().rsplit("/", 1)[-1].startswith(_REASONING_PREFIXES)
+
+
 def _max_tokens_key(model: str) -> str:
-    name = model.lower().rsplit("/", 1)[-1]
-    return "max_completion_tokens" if name.startswith(_REASONING_PREFIXES) else "max_tokens"
+    return "max_completion_tokens" if _is_reasoning_model(model) else "max_tokens"

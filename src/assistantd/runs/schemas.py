@@ -32,6 +32,8 @@ RunStatus = Literal[
     "expired",
 ]
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
 RUN_EXPIRY_SECONDS = 600
 """A live run expires this long after it was created (the live API's `created_at + 600`)."""
 
@@ -118,6 +120,8 @@ class Run(Schema):
     tool_choice: AssistantToolChoiceOption | None = "auto"
     parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = "auto"
+    # The effective effort (the run's, else the assistant's); shown like the assistant's.
+    reasoning_effort: ReasoningEffort | None = None
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -125,7 +129,6 @@ class Run(Schema):
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(ge=0, le=1)]
 TokenBudget = Annotated[int, Field(ge=256)]
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class RunOptions(RequestSchema):

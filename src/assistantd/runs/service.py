@@ -83,6 +83,7 @@ def _new_run(
         tool_choice=request.tool_choice or "auto",
         parallel_tool_calls=request.parallel_tool_calls,
         response_format=request.response_format or assistant.response_format or "auto",
+        reasoning_effort=getattr(request, "reasoning_effort", None) or assistant.reasoning_effort,
     )
 
 
