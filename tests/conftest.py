@@ -102,6 +102,33 @@ class SpecChecked(httpx.Client):
             self.checked.append(component)
 
 
+class AsyncSpecChecked(httpx.AsyncClient):
+    """`SpecChecked` for the async SDK."""
+
+    checked: list[str]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(event_hooks={"response": [self._check]}, **kwargs)
+        self.checked = []
+
+    async def _check(self, response: httpx.Response) -> None:
+        if response.status_code != 200:
+            return
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        await response.aread()
+        path = response.request.url.path.removeprefix("/v1")
+        component = validate_response(response.request.method, path, response.json())
+        if component:
+            self.checked.append(component)
+
+
+def async_sdk(server: RunningServer, key: str = KEY_A, **kwargs: Any) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        base_url=server.api, api_key=key, http_client=AsyncSpecChecked(), max_retries=0, **kwargs
+    )
+
+
 def sdk(server: RunningServer, key: str = KEY_A, **kwargs: Any) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=server.api, api_key=key, http_client=SpecChecked(), max_retries=0, **kwargs

@@ -36,6 +36,7 @@ from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
 from assistantd.messages.router import router as messages_router
+from assistantd.relay.router import router as relay_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
 from assistantd.settings import Settings
@@ -91,6 +92,7 @@ def create_app(
         app.state.db = db
         app.state.blobs = blobs
         app.state.broker = broker
+        app.state.upstream = upstream
         app.state.scheduler = scheduler
         app.state.sandbox = sandbox
         app.state.ingestor = ingestor
@@ -123,6 +125,7 @@ def create_app(
         run_steps_router,
         files_router,
         vector_stores_router,
+        relay_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

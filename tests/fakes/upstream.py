@@ -19,6 +19,9 @@ recorded. Faults: HTTP errors with headers, a malformed JSON chunk, a stream cut
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import struct
 import threading
 import time
 from collections import deque
@@ -34,6 +37,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 DEFAULT_TEXT = "Hello from the fake upstream."
+EMBEDDING_DIMENSIONS = 8
+
+
+def fake_embedding(text: str, size: int = EMBEDDING_DIMENSIONS) -> list[float]:
+    """The fake's vector for `text`: the first `size` bytes of its SHA-512, scaled to [-1, 1)."""
+    digest = hashlib.sha512(text.encode()).digest()
+    return [(digest[i % len(digest)] - 128) / 128 for i in range(size)]
 
 
 @dataclass
@@ -111,6 +121,7 @@ class FakeUpstream:
         self.app = Starlette(
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
@@ -170,6 +181,33 @@ class FakeUpstream:
         return Response(
             orjson.dumps({"object": "list", "data": data}), 200, media_type="application/json"
         )
+
+    async def _embeddings(self, request: Request) -> Response:
+        """Deterministic vectors (a hash of each input), as floats or base64 float32s; a
+        scripted `Fail` answers instead, a scripted `Turn` is skipped."""
+        body = orjson.loads(await request.body())
+        self.requests.append(body)
+        self.headers.append(dict(request.headers))
+        turn = self._next(body)
+        if isinstance(turn, Fail):
+            return turn.response()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        size = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
+        data = []
+        for index, text in enumerate(inputs):
+            vector = fake_embedding(str(text), size)
+            encoded: Any = vector
+            if body.get("encoding_format") == "base64":
+                encoded = base64.b64encode(struct.pack(f"<{size}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(len(str(text).split()) for text in inputs)
+        answer = {
+            "object": "list",
+            "data": data,
+            "model": body.get("model"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return Response(orjson.dumps(answer), 200, media_type="application/json")
 
     async def _chat(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
@@ -273,7 +311,11 @@ class FakeUpstream:
         }
 
     def _completion(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(turn.pieces()) or None}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(turn.pieces()) or None,
+            "refusal": None,
+        }
         if turn.tool_calls:
             message["tool_calls"] = [
                 {
@@ -289,7 +331,9 @@ class FakeUpstream:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", self.model),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
+            ],
             "usage": self._usage(body, turn, len(turn.pieces())),
         }
 

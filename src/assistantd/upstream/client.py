@@ -104,10 +104,23 @@ class UpstreamClient:
             await asyncio.sleep(delay)
             attempt += 1
 
-    async def _send(self, payload: bytes) -> httpx.Response:
-        request = self._http.build_request(
-            "POST", self._base_url + "/chat/completions", content=payload
-        )
+    async def relay(self, path: str, payload: bytes) -> httpx.Response:
+        """POST `payload` as is to `path` (e.g. `/embeddings`); the open response, once its status
+        is a success. Retries like `complete`; an error status raises `UpstreamError` carrying
+        the upstream's status and body. The caller reads or streams the body, then closes it."""
+        attempt = 0
+        while True:
+            try:
+                return await self._send(payload, path)
+            except UpstreamError as error:
+                if not error.retryable or attempt >= self._max_retries:
+                    raise
+                delay = self._delay(attempt, error.retry_after_s)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _send(self, payload: bytes, path: str = "/chat/completions") -> httpx.Response:
+        request = self._http.build_request("POST", self._base_url + path, content=payload)
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TimeoutException as exc:

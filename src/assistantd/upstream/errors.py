@@ -24,6 +24,7 @@ class UpstreamError(Exception):
         status: int | None = None,
         retryable: bool = False,
         retry_after_s: float | None = None,
+        body: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.code: UpstreamErrorCode = code
@@ -31,6 +32,7 @@ class UpstreamError(Exception):
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        self.body = body  # the upstream's error body, for the endpoints that relay it
 
 
 MAX_RETRY_AFTER_S = 60.0
@@ -84,6 +86,7 @@ def from_status(status: int, body: bytes, headers: Any) -> UpstreamError:
             status=status,
             retryable=True,
             retry_after_s=retry_after(headers),
+            body=body,
         )
     if status >= 500 or status == 408:
         return UpstreamError(
@@ -92,8 +95,12 @@ def from_status(status: int, body: bytes, headers: Any) -> UpstreamError:
             status=status,
             retryable=True,
             retry_after_s=retry_after(headers),
+            body=body,
         )
     code: UpstreamErrorCode = "server_error" if status in (401, 403) else "invalid_prompt"
     return UpstreamError(
-        code, f"The model server rejected the request (HTTP {status}): {said}", status=status
+        code,
+        f"The model server rejected the request (HTTP {status}): {said}",
+        status=status,
+        body=body,
     )
