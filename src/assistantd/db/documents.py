@@ -13,12 +13,13 @@ text SQLAlchemy would send; PostgreSQL goes through SQLAlchemy Core.
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import JSON, Table, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,24 @@ from assistantd.pagination import PageParams
 from assistantd.schemas import Page
 
 M = TypeVar("M", bound=BaseModel)
+
+log = logging.getLogger(__name__)
+
+
+def load(model: type[M], body: str | bytes, where: str = "") -> M | None:
+    """A stored object, or None (logged) if its row no longer reads as `model`: one broken row
+    (say, written by an older version that let a bad value in) must not fail a list, a sweep,
+    the start-up or another project; it is skipped wherever objects are read."""
+    try:
+        return model.model_validate_json(body)
+    except (ValidationError, ValueError) as error:
+        log.error("skipping an unreadable stored %s %s: %s", model.__name__, where, error)
+        return None
+
+
+def load_all(model: type[M], bodies: Sequence[str | bytes], where: str = "") -> list[M]:
+    """`load` for many rows, without the unreadable ones."""
+    return [obj for obj in (load(model, body, where) for body in bodies) if obj is not None]
 
 
 @functools.cache
@@ -79,7 +98,7 @@ async def get_doc(
             f"SELECT body FROM {table.name} WHERE {_where(list(where))}", tuple(where.values())
         ).fetchone()
         body = row[0] if row else None
-    return None if body is None else model.model_validate_json(body)
+    return None if body is None else load(model, body, f"{table.name}:{object_id}")
 
 
 async def update_doc(
@@ -126,7 +145,7 @@ async def page_docs(
     """One page of `table` rows of `project` matching `filters`, ordered and cut by the sort key."""
     rows, first_id, last_id, has_more = await _page_rows(conn, table, project, params, filters)
     return _page_class(model)(
-        data=[model.model_validate_json(body) for _, body in rows],
+        data=load_all(model, [body for _, body in rows], table.name),
         first_id=first_id,
         last_id=last_id,
         has_more=has_more,

@@ -79,9 +79,12 @@ class Scheduler:
         async with self._db.read() as conn:
             stale = await store.ids_with_status(conn, ("queued", "in_progress", "cancelling"))
         for run_id in stale:
-            await self._end(
-                run_id, "failed", LastError(code="server_error", message=RESTART_MESSAGE)
-            )
+            try:
+                await self._end(
+                    run_id, "failed", LastError(code="server_error", message=RESTART_MESSAGE)
+                )
+            except Exception:  # one broken run must not stop the start-up
+                log.exception("could not close run %s left unfinished", run_id)
 
     async def _sweep_forever(self) -> None:
         while True:

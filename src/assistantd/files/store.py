@@ -23,7 +23,7 @@ async def get_many(conn: AsyncConnection, project: str, file_ids: list[str]) -> 
     if not file_ids:
         return []
     query = select(files.c.body).where(files.c.project == project, files.c.id.in_(file_ids))
-    return [FileObject.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+    return documents.load_all(FileObject, (await conn.execute(query)).scalars().all(), "files")
 
 
 async def missing_ids(conn: AsyncConnection, project: str, file_ids: list[str]) -> list[str]:

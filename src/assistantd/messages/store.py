@@ -60,7 +60,9 @@ async def of_thread(
     )
     found = []
     for ord_, body in await conn.execute(query):
-        message = Message.model_validate_json(body)
+        message = documents.load(Message, body, thread_id)
+        if message is None:
+            continue
         if keys is not None:
             keys[message.id] = ord_
         found.append(message)
@@ -69,4 +71,4 @@ async def of_thread(
 
 async def of_run(conn: AsyncConnection, run_id: str) -> list[Message]:
     query = select(messages.c.body).where(messages.c.run_id == run_id).order_by(messages.c.ord)
-    return [Message.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+    return documents.load_all(Message, (await conn.execute(query)).scalars().all(), run_id)

@@ -50,7 +50,7 @@ async def page(
 
 async def for_run(conn: AsyncConnection, run_id: str) -> list[RunStep]:
     query = select(run_steps.c.body).where(run_steps.c.run_id == run_id).order_by(run_steps.c.ord)
-    return [RunStep.model_validate_json(body) for body in (await conn.execute(query)).scalars()]
+    return documents.load_all(RunStep, (await conn.execute(query)).scalars().all(), run_id)
 
 
 async def tool_steps_of_thread(
@@ -65,8 +65,8 @@ async def tool_steps_of_thread(
     )
     steps = []
     for ord_, body in await conn.execute(query):
-        step = RunStep.model_validate_json(body)
-        if step.type == "tool_calls":
+        step = documents.load(RunStep, body, thread_id)
+        if step is not None and step.type == "tool_calls":
             if keys is not None:
                 keys[step.id] = ord_
             steps.append(step)

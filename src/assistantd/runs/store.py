@@ -36,7 +36,8 @@ async def get_by_id(conn: AsyncConnection, run_id: str) -> tuple[str, Run] | Non
     row = (
         await conn.execute(select(runs.c.project, runs.c.body).where(runs.c.id == run_id))
     ).first()
-    return None if row is None else (row.project, Run.model_validate_json(row.body))
+    run = None if row is None else documents.load(Run, row.body, run_id)
+    return None if row is None or run is None else (row.project, run)
 
 
 async def save(conn: AsyncConnection, project: str, run: Run) -> None:

@@ -146,10 +146,11 @@ async def files_with_status(
     query = select(vs_files.c.project, vs_files.c.body).where(vs_files.c.status == status)
     if batch_id is not None:
         query = query.where(vs_files.c.batch_id == batch_id)
-    return [
-        (row.project, VectorStoreFile.model_validate_json(row.body))
+    found = [
+        (row.project, documents.load(VectorStoreFile, row.body, f"{row.project}:{status}"))
         for row in (await conn.execute(query)).all()
     ]
+    return [(project, file) for project, file in found if file is not None]
 
 
 async def stores_holding(conn: AsyncConnection, project: str, file_id: str) -> list[str]:

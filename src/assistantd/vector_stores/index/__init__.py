@@ -216,8 +216,18 @@ async def _filtered_files(
         "SELECT file_id, attributes FROM vector_store_index_files WHERE store_id IN :stores"
     ).bindparams(bindparam("stores", expanding=True))
     rows = (await conn.execute(statement, {"stores": list(store_ids)})).all()
-    files = [(str(r[0]), json.loads(r[1]) if isinstance(r[1], str) else r[1]) for r in rows]
+    files = [(str(r[0]), _stored_attributes(r[1])) for r in rows]
     return attribute_filters.matching_files(spec, files)
+
+
+def _stored_attributes(raw: Any) -> Mapping[str, Any] | None:
+    """A row's attributes; an unreadable value counts as none (one bad row fails no search)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    return raw if isinstance(raw, Mapping) else None
 
 
 async def _check_embedder(
