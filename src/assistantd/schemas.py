@@ -166,11 +166,32 @@ class ToolResources(Sparse):
     file_search: FileSearchResources | None = None
 
 
+class AutoChunkingStrategyParam(RequestSchema):
+    type: Literal["auto"]
+
+
+class StaticChunkingParam(RequestSchema):
+    # The overlap's upper bound (half the size) is checked by vector_stores.chunking.
+    max_chunk_size_tokens: Annotated[int, Field(ge=100, le=4096)]
+    chunk_overlap_tokens: Annotated[int, Field(ge=0)]
+
+
+class StaticChunkingStrategyParam(RequestSchema):
+    type: Literal["static"]
+    static: StaticChunkingParam
+
+
+ChunkingStrategyParam = Annotated[
+    AutoChunkingStrategyParam | StaticChunkingStrategyParam, Field(discriminator="type")
+]
+"""A request's `chunking_strategy`."""
+
+
 class NewVectorStore(Schema):
     """The `vector_stores` helper inside `tool_resources.file_search` of a create request."""
 
     file_ids: Annotated[list[str], Field(max_length=10000)] = Field(default_factory=list)
-    chunking_strategy: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategyParam | None = None
     metadata: Metadata = None
 
 

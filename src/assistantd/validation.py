@@ -31,7 +31,7 @@ _CODES: dict[str, str] = {
 }
 
 
-def param_path(loc: Sequence[Any], body: Any) -> str | None:
+def param_path(loc: Sequence[Any], body: Any, *, missing: bool = True) -> str | None:
     """('body', 'tools', 0, 'function', 'function', 'name') -> 'tools[0].function.name'.
 
     pydantic puts union branch names ('str', 'list[...]') and discriminator tags into `loc`;
@@ -46,7 +46,7 @@ def param_path(loc: Sequence[Any], body: Any) -> str | None:
             path, node = path + f"[{part}]", node[part]
         elif isinstance(node, dict) and part in node:
             path, node = (f"{path}.{part}" if path else str(part)), node[part]
-        elif is_last and isinstance(node, dict) and not str(part).endswith("]"):
+        elif missing and is_last and isinstance(node, dict) and not str(part).endswith("]"):
             path = f"{path}.{part}" if path else str(part)  # a missing field
     return path or None
 
@@ -56,7 +56,7 @@ def to_api_error(errors: Sequence[dict[str, Any]], body: Any = None) -> InvalidR
     kind = first.get("type", "")
     if kind == "json_invalid":
         return InvalidRequestError(INVALID_JSON)
-    param = param_path(first.get("loc", ()), body)
+    param = param_path(first.get("loc", ()), body, missing=kind == "missing")
     if kind == "missing":
         return InvalidRequestError(
             f"Missing required parameter: '{param}'.",
@@ -65,6 +65,9 @@ def to_api_error(errors: Sequence[dict[str, Any]], body: Any = None) -> InvalidR
         )
     if kind == "model_attributes_type" and param is None:
         return InvalidRequestError("The request body must be a JSON object.", code="invalid_type")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):  # name the tag: `tools[0].type`
+        tag = str(first.get("ctx", {}).get("discriminator", "")).strip("'")
+        param = f"{param}.{tag}" if param and tag.isidentifier() else param or tag or None
     code = _CODES.get(kind) or ("invalid_type" if kind.endswith("_type") else "invalid_value")
     message = (
         f"Invalid '{param}': {first.get('msg', 'invalid value')}."

@@ -31,7 +31,7 @@ def test_malformed_json(http: httpx.Client) -> None:
         ({"model": "m", "description": "d" * 513}, "description"),
         ({"model": "m", "instructions": "i" * 256_001}, "instructions"),
         ({"model": "m", "tools": [{"type": "code_interpreter"}] * 129}, "tools"),
-        ({"model": "m", "tools": [{"type": "nope"}]}, "tools[0]"),
+        ({"model": "m", "tools": [{"type": "nope"}]}, "tools[0].type"),
         ({"model": "m", "top_p": 1.5}, "top_p"),
         ({"model": "m", "temperature": -1}, "temperature"),
         ({"model": "m", "reasoning_effort": "extreme"}, "reasoning_effort"),

@@ -4,7 +4,10 @@ from typing import Any
 
 import pytest
 
-from assistantd.vector_stores.filters import FilterError, matches, matching_files, validate_filter
+from assistantd.body import validate_body
+from assistantd.errors import InvalidRequestError
+from assistantd.vector_stores.filters import matches, matching_files
+from assistantd.vector_stores.schemas import SearchRequest
 
 ATTRS: dict[str, Any] = {"region": "eu", "year": 2024, "score": 4.5, "draft": False}
 
@@ -51,7 +54,7 @@ def eq(key: str, value: Any, kind: str = "eq") -> dict[str, Any]:
     ],
 )
 def test_matches(spec: dict[str, Any], expected: bool) -> None:
-    validate_filter(spec)
+    validate_body(SearchRequest, {"query": "q", "filters": spec})
     assert matches(spec, ATTRS) is expected
 
 
@@ -65,15 +68,20 @@ def test_no_attributes() -> None:
     [
         ("region", "filters"),
         ({"type": "like", "key": "a", "value": "b"}, "filters.type"),
+        ({"type": ["eq"], "key": "a", "value": "b"}, "filters.type"),
+        ({"type": "and", "filters": [{"type": ["eq"]}]}, "filters.filters[0].type"),
+        ({"type": {"eq": 1}}, "filters.type"),
+        ({"type": "eq", "key": 1, "value": "b"}, "filters.key"),
+        ({"type": "eq", "key": "a", "value": "b", "extra": 1}, "filters.extra"),
         ({"type": "eq", "value": "b"}, "filters.key"),
         ({"type": "eq", "key": "a", "value": None}, "filters.value"),
         ({"type": "eq", "key": "a", "value": [1]}, "filters.value"),
         ({"type": "in", "key": "a", "value": "x"}, "filters.value"),
         ({"type": "and", "filters": []}, "filters.filters"),
-        ({"type": "or", "filters": [eq("a", 1), {"type": "eq"}]}, "filters.filters.1.key"),
+        ({"type": "or", "filters": [eq("a", 1), {"type": "eq"}]}, "filters.filters[1].key"),
     ],
 )
 def test_validation(spec: Any, param: str) -> None:
-    with pytest.raises(FilterError) as caught:
-        validate_filter(spec)
+    with pytest.raises(InvalidRequestError) as caught:
+        validate_body(SearchRequest, {"query": "q", "filters": spec})
     assert caught.value.param == param

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from assistantd.assistants import service
 from assistantd.assistants.schemas import CreateAssistantRequest, ModifyAssistantRequest
 from assistantd.auth import Project
+from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 @router.post("")
 async def create_assistant(
-    body: CreateAssistantRequest, project: Project, conn: WriteConn
+    body: Annotated[CreateAssistantRequest, json_body(CreateAssistantRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, body))
 
@@ -37,7 +40,10 @@ async def get_assistant(assistant_id: str, project: Project, conn: ReadConn) -> 
 
 @router.post("/{assistant_id}")
 async def modify_assistant(
-    assistant_id: str, body: ModifyAssistantRequest, project: Project, conn: WriteConn
+    assistant_id: str,
+    body: Annotated[ModifyAssistantRequest, json_body(ModifyAssistantRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, assistant_id, body))
 

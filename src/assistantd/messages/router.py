@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from assistantd.auth import Project
+from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.messages import service
 from assistantd.messages.schemas import CreateMessageRequest, ModifyMessageRequest
@@ -18,7 +19,10 @@ router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
 
 @router.post("")
 async def create_message(
-    thread_id: str, body: CreateMessageRequest, project: Project, conn: WriteConn
+    thread_id: str,
+    body: Annotated[CreateMessageRequest, json_body(CreateMessageRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.create(conn, project, thread_id, body))
 
@@ -43,7 +47,11 @@ async def get_message(
 
 @router.post("/{message_id}")
 async def modify_message(
-    thread_id: str, message_id: str, body: ModifyMessageRequest, project: Project, conn: WriteConn
+    thread_id: str,
+    message_id: str,
+    body: Annotated[ModifyMessageRequest, json_body(ModifyMessageRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, thread_id, message_id, body))
 

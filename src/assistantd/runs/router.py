@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from assistantd.auth import Project
+from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse, Serialisable
@@ -52,7 +53,9 @@ def _start(request: Request, change: service.RunChange, stream: bool | None) -> 
 
 @router.post("/threads/runs")
 async def create_thread_and_run(
-    body: CreateThreadAndRunRequest, request: Request, project: Project
+    body: Annotated[CreateThreadAndRunRequest, json_body(CreateThreadAndRunRequest)],
+    request: Request,
+    project: Project,
 ) -> Response:
     state = request.app.state
     async with state.db.write() as conn:
@@ -64,7 +67,10 @@ async def create_thread_and_run(
 
 @router.post("/threads/{thread_id}/runs")
 async def create_run(
-    thread_id: str, body: CreateRunRequest, request: Request, project: Project
+    thread_id: str,
+    body: Annotated[CreateRunRequest, json_body(CreateRunRequest)],
+    request: Request,
+    project: Project,
 ) -> Response:
     state = request.app.state
     async with state.db.write() as conn:
@@ -96,7 +102,7 @@ async def get_run(
 async def modify_run(
     thread_id: str,
     run_id: str,
-    body: ModifyRunRequest,
+    body: Annotated[ModifyRunRequest, json_body(ModifyRunRequest)],
     request: Request,
     project: Project,
     conn: WriteConn,
@@ -118,7 +124,11 @@ async def cancel_run(thread_id: str, run_id: str, request: Request, project: Pro
 
 @router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
 async def submit_tool_outputs(
-    thread_id: str, run_id: str, body: SubmitToolOutputsRequest, request: Request, project: Project
+    thread_id: str,
+    run_id: str,
+    body: Annotated[SubmitToolOutputsRequest, json_body(SubmitToolOutputsRequest)],
+    request: Request,
+    project: Project,
 ) -> Response:
     async with request.app.state.db.write() as conn:
         change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from assistantd.auth import Project
+from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
@@ -21,9 +22,11 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 
 @router.post("")
 async def create_thread(
-    project: Project, conn: WriteConn, body: CreateThreadRequest | None = None
+    body: Annotated[CreateThreadRequest, json_body(CreateThreadRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.create(conn, project, body or CreateThreadRequest()))
+    return ObjectResponse(await service.create(conn, project, body))
 
 
 _METADATA_PARAM = re.compile(r"^metadata\[(?P<key>[^\]]*)\]$")
@@ -72,7 +75,10 @@ async def get_thread(thread_id: str, project: Project, conn: ReadConn) -> Object
 
 @router.post("/{thread_id}")
 async def modify_thread(
-    thread_id: str, body: ModifyThreadRequest, project: Project, conn: WriteConn
+    thread_id: str,
+    body: Annotated[ModifyThreadRequest, json_body(ModifyThreadRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.modify(conn, project, thread_id, body))
 

@@ -1,8 +1,10 @@
 """OpenAI's attribute `filters` for file search, validated and evaluated on file attributes.
 
-Owns the filter grammar: a comparison `{"type": eq|ne|gt|gte|lt|lte|in|nin, "key", "value"}`
-or a compound `{"type": and|or, "filters": [...]}` (nested freely), and its evaluation against
-one file's `attributes` (string, number or boolean values). Semantics chosen where OpenAI says
+Owns the filter grammar, as pydantic models (`Filter`, a union discriminated by `type`): a
+comparison `{"type": eq|ne|gt|gte|lt|lte, "key", "value"}`, a list comparison
+`{"type": in|nin, "key", "value": [...]}` or a compound `{"type": and|or, "filters": [...]}`
+(nested freely); and its evaluation against one file's `attributes` (string, number or
+boolean values), on the filter as plain data (`model_dump()`). Semantics chosen where OpenAI says
 nothing: a missing key fails every comparison except `ne`/`nin`; ordering comparisons between a
 string and a number fail rather than raise; booleans only compare equal to booleans.
 It does not know about SQL: the index evaluates filters per file, then restricts its queries.
@@ -11,45 +13,37 @@ It does not know about SQL: the index evaluates filters per file, then restricts
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from assistantd.schemas import RequestSchema
 
 AttributeValue = str | int | float | bool
 Attributes = Mapping[str, AttributeValue]
 
-_COMPARISONS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"})
-_COMPOUNDS = frozenset({"and", "or"})
+
+class ComparisonFilter(RequestSchema):
+    type: Literal["eq", "ne", "gt", "gte", "lt", "lte"]
+    key: str
+    value: str | int | float | bool
 
 
-class FilterError(ValueError):
-    """A malformed filter; `param` is a dotted path into the request (e.g. `filters.filters.1`)."""
-
-    def __init__(self, message: str, param: str) -> None:
-        super().__init__(message)
-        self.param = param
+class ListComparisonFilter(RequestSchema):
+    type: Literal["in", "nin"]
+    key: str
+    value: list[str | int | float | bool]
 
 
-def validate_filter(spec: Any, param: str = "filters") -> None:
-    """Raise FilterError unless `spec` is a well-formed comparison or compound filter."""
-    if not isinstance(spec, Mapping):
-        raise FilterError("A filter must be an object.", param)
-    kind = spec.get("type")
-    if kind in _COMPOUNDS:
-        filters = spec.get("filters")
-        if not isinstance(filters, list) or not filters:
-            raise FilterError(f"'{kind}' needs a non-empty 'filters' array.", f"{param}.filters")
-        for i, sub in enumerate(filters):
-            validate_filter(sub, f"{param}.filters.{i}")
-    elif kind in _COMPARISONS:
-        if not isinstance(spec.get("key"), str):
-            raise FilterError("A comparison filter needs a string 'key'.", f"{param}.key")
-        value = spec.get("value")
-        if kind in ("in", "nin"):
-            if not isinstance(value, list) or not all(_is_scalar(v) for v in value):
-                raise FilterError(f"'{kind}' needs an array 'value'.", f"{param}.value")
-        elif not _is_scalar(value):
-            raise FilterError("'value' must be a string, number or boolean.", f"{param}.value")
-    else:
-        raise FilterError(f"Unknown filter type {kind!r}.", f"{param}.type")
+class CompoundFilter(RequestSchema):
+    type: Literal["and", "or"]
+    filters: Annotated[list[Filter], Field(min_length=1)]
+
+
+Filter = Annotated[
+    ComparisonFilter | ListComparisonFilter | CompoundFilter, Field(discriminator="type")
+]
+CompoundFilter.model_rebuild()
 
 
 def _is_scalar(value: Any) -> bool:
@@ -84,7 +78,7 @@ def matches(spec: Mapping[str, Any], attributes: Attributes | None) -> bool:
         return any(matches(sub, attributes) for sub in spec["filters"])
     attrs = attributes or {}
     key, value = spec["key"], spec["value"]
-    if key not in attrs:
+    if key not in attrs or not _is_scalar(attrs[key]):  # a stored null counts as missing
         return kind in ("ne", "nin")
     actual = attrs[key]
     if kind == "eq":

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from assistantd.auth import Project
+from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
@@ -32,7 +33,9 @@ StatusFilter = Annotated[
 
 @router.post("")
 async def create_vector_store(
-    body: CreateVectorStoreRequest, request: Request, project: Project
+    body: Annotated[CreateVectorStoreRequest, json_body(CreateVectorStoreRequest)],
+    request: Request,
+    project: Project,
 ) -> ObjectResponse:
     state = request.app.state
     async with state.db.write() as conn:
@@ -54,7 +57,10 @@ async def get_vector_store(store_id: str, project: Project, conn: ReadConn) -> O
 
 @router.post("/{store_id}")
 async def modify_vector_store(
-    store_id: str, body: UpdateVectorStoreRequest, project: Project, conn: WriteConn
+    store_id: str,
+    body: Annotated[UpdateVectorStoreRequest, json_body(UpdateVectorStoreRequest)],
+    project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
     return ObjectResponse(await service.modify_store(conn, project, store_id, body))
 
@@ -66,7 +72,10 @@ async def delete_vector_store(store_id: str, project: Project, conn: WriteConn) 
 
 @router.post("/{store_id}/search")
 async def search_vector_store(
-    store_id: str, body: SearchRequest, request: Request, project: Project
+    store_id: str,
+    body: Annotated[SearchRequest, json_body(SearchRequest)],
+    request: Request,
+    project: Project,
 ) -> ObjectResponse:
     state = request.app.state
     async with state.db.read() as conn:
@@ -81,7 +90,10 @@ async def search_vector_store(
 
 @router.post("/{store_id}/files")
 async def create_vector_store_file(
-    store_id: str, body: CreateVectorStoreFileRequest, request: Request, project: Project
+    store_id: str,
+    body: Annotated[CreateVectorStoreFileRequest, json_body(CreateVectorStoreFileRequest)],
+    request: Request,
+    project: Project,
 ) -> ObjectResponse:
     state = request.app.state
     async with state.db.write() as conn:
@@ -108,7 +120,7 @@ async def get_vector_store_file(
 async def update_vector_store_file(
     store_id: str,
     file_id: str,
-    body: UpdateVectorStoreFileRequest,
+    body: Annotated[UpdateVectorStoreFileRequest, json_body(UpdateVectorStoreFileRequest)],
     project: Project,
     conn: WriteConn,
 ) -> ObjectResponse:
@@ -135,7 +147,10 @@ async def get_vector_store_file_content(
 
 @router.post("/{store_id}/file_batches")
 async def create_file_batch(
-    store_id: str, body: CreateFileBatchRequest, request: Request, project: Project
+    store_id: str,
+    body: Annotated[CreateFileBatchRequest, json_body(CreateFileBatchRequest)],
+    request: Request,
+    project: Project,
 ) -> ObjectResponse:
     state = request.app.state
     async with state.db.write() as conn:

@@ -3,13 +3,31 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
+from assistantd.schemas import ChunkingStrategyParam, Metadata, RequestSchema, Schema, Sparse
+from assistantd.vector_stores.filters import Filter
 
 Attributes = dict[str, str | float | bool]
+
+
+def _showable(value: Any) -> Any:
+    """Stored attributes as the API can show them: a value that is no string, finite number or
+    boolean (the null an older version stored for `1e999`) is left out rather than failing the
+    store's lists, gets and searches."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: item
+        for key, item in value.items()
+        if isinstance(item, str | bool | int) or (isinstance(item, float) and math.isfinite(item))
+    }
+
+
+StoredAttributes = Annotated[Attributes, BeforeValidator(_showable)]
 FileStatus = Literal["in_progress", "completed", "cancelled", "failed"]
 
 
@@ -64,7 +82,7 @@ class VectorStoreFile(Schema):
     status: FileStatus = "in_progress"
     last_error: FileLastError | None = None
     chunking_strategy: StaticChunkingStrategy | None = None
-    attributes: Attributes | None = None
+    attributes: StoredAttributes | None = None
 
 
 class VectorStoreFileBatch(Schema):
@@ -85,7 +103,7 @@ class SearchResult(Schema):
     file_id: str
     filename: str
     score: float
-    attributes: Attributes | None = None
+    attributes: StoredAttributes | None = None
     content: list[SearchContent]
 
 
@@ -114,7 +132,7 @@ class CreateVectorStoreRequest(RequestSchema):
     name: Annotated[str, Field(max_length=256)] | None = None
     description: str | None = None
     expires_after: ExpiresAfter | None = None
-    chunking_strategy: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategyParam | None = None
     metadata: Metadata = None
 
 
@@ -126,7 +144,7 @@ class UpdateVectorStoreRequest(RequestSchema):
 
 class CreateVectorStoreFileRequest(RequestSchema):
     file_id: str
-    chunking_strategy: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategyParam | None = None
     attributes: AttributesParam | None = None
 
 
@@ -136,14 +154,14 @@ class UpdateVectorStoreFileRequest(RequestSchema):
 
 class BatchFileParam(RequestSchema):
     file_id: str
-    chunking_strategy: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategyParam | None = None
     attributes: AttributesParam | None = None
 
 
 class CreateFileBatchRequest(RequestSchema):
     file_ids: Annotated[list[str], Field(min_length=1, max_length=2000)] | None = None
     files: Annotated[list[BatchFileParam], Field(min_length=1, max_length=2000)] | None = None
-    chunking_strategy: dict[str, Any] | None = None
+    chunking_strategy: ChunkingStrategyParam | None = None
     attributes: AttributesParam | None = None
 
 
@@ -156,5 +174,5 @@ class SearchRequest(RequestSchema):
     query: str | Annotated[list[str], Field(min_length=1)]
     rewrite_query: bool = False
     max_num_results: Annotated[int, Field(ge=1, le=50)] = 10
-    filters: dict[str, Any] | None = None
+    filters: Filter | None = None
     ranking_options: SearchRankingOptions | None = None

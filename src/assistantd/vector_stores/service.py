@@ -18,12 +18,11 @@ from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
-from assistantd.schemas import DeletedObject, FileSearchResources, Page
+from assistantd.schemas import ChunkingStrategyParam, DeletedObject, FileSearchResources, Page
 from assistantd.threads import store as threads_store
 from assistantd.vector_stores import index, keywords, store
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
 from assistantd.vector_stores.embeddings import Embedder
-from assistantd.vector_stores.filters import FilterError, validate_filter
 from assistantd.vector_stores.ingestion import Job
 from assistantd.vector_stores.parsing import FileParseError, parse_file
 from assistantd.vector_stores.retrieval import search_stores
@@ -52,9 +51,9 @@ def _now() -> int:
     return int(time.time())
 
 
-def _strategy(raw: dict[str, Any] | None, param: str) -> StaticChunkingStrategy:
+def _strategy(given: ChunkingStrategyParam | None, param: str) -> StaticChunkingStrategy:
     try:
-        chosen = strategy_from_request(raw)
+        chosen = strategy_from_request(None if given is None else given.model_dump())
     except ChunkingStrategyError as error:
         raise InvalidRequestError(
             str(error), param=error.param.replace("chunking_strategy", param, 1)
@@ -370,11 +369,6 @@ async def search(
     vector_store = await get_store(conn, project, store_id)
     if vector_store.status == "expired":
         raise InvalidRequestError(f"Vector store {store_id} has expired.", param="vector_store_id")
-    if request.filters is not None:
-        try:
-            validate_filter(request.filters)
-        except FilterError as error:
-            raise InvalidRequestError(str(error), param="filters") from None
     queries = [request.query] if isinstance(request.query, str) else request.query
     if request.rewrite_query:
         queries = [keywords.rewrite_query(query) for query in queries]
@@ -387,7 +381,7 @@ async def search(
             query,
             embedder=embedder,
             k=request.max_num_results,
-            filters=request.filters,
+            filters=None if request.filters is None else request.filters.model_dump(),
             score_threshold=threshold,
         )
     best: dict[int, Any] = {}
