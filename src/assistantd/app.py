@@ -20,6 +20,7 @@ from starlette.responses import Response
 from assistantd import __version__, tokens
 from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
+from assistantd.conversations.router import router as conversations_router
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
 from assistantd.errors import (
@@ -126,6 +127,7 @@ def create_app(
         files_router,
         vector_stores_router,
         relay_router,
+        conversations_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -141,6 +141,8 @@ def _keys(model: type[BaseModel]) -> dict[str, str]:
 def _unknown_key(value: Any, data: Any, path: str) -> str | None:
     """The path of the first key in `data` that the validated `value` has no field for."""
     if isinstance(value, BaseModel) and isinstance(data, dict):
+        if type(value).model_config.get("extra") == "allow":
+            return None  # a subtree that takes any keys (items given back from SDK output)
         keys = _keys(type(value))
         for key, item in data.items():
             where = f"{path}.{key}" if path else str(key)

@@ -46,7 +46,7 @@ def spec() -> dict[str, Any]:
         document = yaml.load(handle, Loader=yaml.CSafeLoader)
     document = _denull(document)
     for name, schema in document["components"]["schemas"].items():
-        if name.startswith("List") and name.endswith("Response"):
+        if (name.startswith("List") and name.endswith("Response")) or name.endswith("ItemList"):
             for key in ("first_id", "last_id"):
                 if key in schema.get("properties", {}):
                     schema["properties"][key] = {"type": ["string", "null"]}

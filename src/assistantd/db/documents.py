@@ -123,13 +123,16 @@ async def update_doc(
     return bool(cursor.rowcount)
 
 
-async def delete_doc(conn: AsyncConnection, table: Table, project: str, object_id: str) -> bool:
+async def delete_doc(
+    conn: AsyncConnection, table: Table, project: str, object_id: str, **filters: str
+) -> bool:
+    where = {"id": object_id, "project": project, **filters}
     raw = sqlite_connection(conn)
     if raw is None:
-        query = delete(table).where(table.c.id == object_id, table.c.project == project)
+        query = delete(table).where(*(table.c[k] == v for k, v in where.items()))
         return bool((await conn.execute(query)).rowcount)
     cursor = raw.execute(
-        f"DELETE FROM {table.name} WHERE id = ? AND project = ?", (object_id, project)
+        f"DELETE FROM {table.name} WHERE {_where(list(where))}", tuple(where.values())
     )
     return bool(cursor.rowcount)
 
@@ -233,15 +236,18 @@ async def _select_page(
     deleted object's id is still a position). `metadata` filters on the body's metadata."""
     sort = _sort_column(table)
     project = conditions[0][2]
+    # The cursor is looked up within the same scope (ids are unique per conversation only).
+    equal = [condition for condition in conditions if condition[1] == "="]
     raw = sqlite_connection(conn)
     if raw is None:
         ops = {"=": "__eq__", "<": "__lt__", ">": "__gt__"}
         clauses = []
         for name, op, value in conditions:
             if name == "cursor":
+                scope = [table.c[k] == v for k, _, v in equal if k != "project"]
                 position = (
                     select(table.c[sort])
-                    .where(table.c.id == value, table.c.project == project)
+                    .where(table.c.id == value, table.c.project == project, *scope)
                     .scalar_subquery()
                 )
                 clauses.append(getattr(table.c[sort], ops[op])(func.coalesce(position, value)))
@@ -259,11 +265,13 @@ async def _select_page(
     args: list[str | int] = []
     for name, op, value in conditions:
         if name == "cursor":
+            pairs = [(k, v) for k, _, v in equal if k != "project"]
+            extra = "".join(f" AND {k} = ?" for k, _ in pairs)
             parts.append(
                 f"{sort} {op} COALESCE((SELECT {sort} FROM {table.name} "
-                "WHERE id = ? AND project = ?), ?)"
+                f"WHERE id = ? AND project = ?{extra}), ?)"
             )
-            args += [value, project, value]
+            args += [value, project, *(v for _, v in pairs), value]
         else:
             parts.append(f"{name} {op} ?")
             args.append(value)

@@ -168,3 +168,31 @@ vector_store_file_batches = Table(
     ),
     Column("body", Text, nullable=False),
 )
+
+ITEM_ID = String(128)  # item ids may come from the client (`input=response.output`)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("body", Text, nullable=False),
+    _ord(),
+    Index(None, "project", "id"),
+)
+
+conversation_items = Table(
+    "conversation_items",
+    metadata,
+    Column(
+        "conversation_id",
+        ID,
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("id", ITEM_ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("body", Text, nullable=False),
+    _ord(),  # insertion order: item ids need not sort (clients may bring their own)
+    Index(None, "conversation_id", "ord"),
+)

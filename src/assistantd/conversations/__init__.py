@@ -1,0 +1,1 @@
+"""/conversations: a durable list of items that responses read and append to."""

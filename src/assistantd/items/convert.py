@@ -1,0 +1,148 @@
+"""Request input → stored items; items → chat-completions messages for the model. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+
+from assistantd import ids
+from assistantd.errors import InvalidRequestError
+from assistantd.items.schemas import (
+    Content,
+    FunctionCallInput,
+    FunctionCallItem,
+    FunctionCallOutputInput,
+    FunctionCallOutputItem,
+    InputFile,
+    InputImage,
+    InputItem,
+    InputText,
+    Item,
+    ItemReferenceInput,
+    MessageInput,
+    MessageItem,
+    OutputText,
+    Refusal,
+)
+
+Resolve = Callable[[str], Awaitable[Item | None]]
+"""Finds a stored item by id (for `item_reference`), or None."""
+
+
+async def to_items(
+    inputs: Sequence[InputItem], resolve: Resolve, *, param: str = "input"
+) -> list[Item]:
+    """Stored items for request input: ids given to new items, easy messages made full."""
+    items: list[Item] = []
+    for index, given in enumerate(inputs):
+        if isinstance(given, MessageInput):
+            items.append(_message(given))
+        elif isinstance(given, FunctionCallInput):
+            items.append(
+                FunctionCallItem(
+                    id=given.id or ids.new_id(ids.FUNCTION_CALL),
+                    call_id=given.call_id,
+                    name=given.name,
+                    arguments=given.arguments,
+                    status=given.status or "completed",
+                )
+            )
+        elif isinstance(given, FunctionCallOutputInput):
+            items.append(
+                FunctionCallOutputItem(
+                    id=given.id or ids.new_id(ids.FUNCTION_CALL_OUTPUT),
+                    call_id=given.call_id,
+                    output=given.output,
+                    status=given.status or "completed",
+                )
+            )
+        elif isinstance(given, ItemReferenceInput):
+            found = await resolve(given.id)
+            if found is None:
+                raise InvalidRequestError(
+                    f"Item with id '{given.id}' not found.",
+                    param=f"{param}[{index}]",
+                    code="invalid_value",
+                )
+            items.append(found)
+    return items
+
+
+def _message(given: MessageInput) -> MessageItem:
+    content: list[Content]
+    if isinstance(given.content, str):
+        content = (
+            [OutputText(text=given.content)]
+            if given.role == "assistant"
+            else [InputText(text=given.content)]
+        )
+    else:
+        content = list(given.content)
+    return MessageItem(
+        id=given.id or ids.new_id(ids.MESSAGE),
+        status=given.status or "completed",
+        role=given.role,
+        content=content,
+    )
+
+
+def text_input(text: str) -> list[Item]:
+    """`input: "a string"`: one user message."""
+    return [MessageItem(id=ids.new_id(ids.MESSAGE), role="user", content=[InputText(text=text)])]
+
+
+def to_chat_messages(items: Sequence[Item]) -> list[dict[str, Any]]:
+    """The chat-completions transcript of `items`: consecutive function calls become one
+    assistant message with `tool_calls`, their outputs `tool` messages."""
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        if isinstance(item, MessageItem):
+            messages.append({"role": item.role, "content": _chat_content(item)})
+        elif isinstance(item, FunctionCallItem):
+            call = {
+                "id": item.call_id,
+                "type": "function",
+                "function": {"name": item.name, "arguments": item.arguments},
+            }
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+                last["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        else:
+            output = item.output
+            text = output if isinstance(output, str) else _joined_text(output)
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": text})
+    return messages
+
+
+def _joined_text(parts: Sequence[Any]) -> str:
+    return "".join(part.text for part in parts if isinstance(part, InputText))
+
+
+def _chat_content(item: MessageItem) -> str | list[dict[str, Any]]:
+    if all(isinstance(part, InputText | OutputText) for part in item.content):
+        return "".join(part.text for part in item.content)  # type: ignore[union-attr]
+    if item.role == "assistant":
+        return "".join(
+            part.text if isinstance(part, OutputText) else part.refusal
+            for part in item.content
+            if isinstance(part, OutputText | Refusal)
+        )
+    parts: list[dict[str, Any]] = []
+    for part in item.content:
+        if isinstance(part, InputText | OutputText):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, InputImage) and part.image_url:
+            parts.append(
+                {"type": "image_url", "image_url": {"url": part.image_url, "detail": part.detail}}
+            )
+        elif isinstance(part, InputFile):
+            parts.append({"type": "text", "text": f"[file: {part.filename or part.file_id}]"})
+    return parts
+
+
+def dumps(items: Sequence[Item]) -> str:
+    return orjson.dumps([item.model_dump(mode="json") for item in items]).decode()
