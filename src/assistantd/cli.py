@@ -1,4 +1,4 @@
-"""The `assistantd` command: serve, migrate, keys."""
+"""The `assistantd` command: serve, migrate, keys, sandbox, import, export."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import asyncio
 import ipaddress
 import logging
 import sys
+from typing import Any
 
 from assistantd.settings import Settings
+
+LOCAL_PROJECT = "default"  # the project of local mode (assistantd.auth)
 
 
 def _is_loopback(host: str) -> bool:
@@ -92,6 +95,94 @@ def _sandbox_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    for key in ("imported", "already_present"):
+        counts = report.get(key)
+        if isinstance(counts, dict) and any(counts.values()):
+            shown = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+            print(f"{key.replace('_', ' ')}: {shown}")
+    for key in ("placeholders", "attached"):
+        items = report.get(key)
+        if items:
+            print(f"{key}: {len(items)} file(s): {' '.join(map(str, items))}")
+    for problem in report.get("skipped") or []:
+        print(f"skipped {problem['where']} ({problem['id']}): {problem['reason']}")
+    for note in report.get("notes") or []:
+        print(f"note: {note}")
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from assistantd.db.engine import Database
+    from assistantd.db.migrate import upgrade_async
+    from assistantd.files.blobs import LocalBlobStore
+    from assistantd.transfer.export_format import ExportError
+    from assistantd.transfer.importer import ImportConflict, attach_bytes, import_export
+
+    if args.directory is None and args.files is None:
+        print("give an export directory, or --files DIR to attach bytes", file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        await upgrade_async(settings.effective_database_url)
+        db = Database(settings.effective_database_url)
+        blobs = LocalBlobStore(settings.data_dir / "files")
+        try:
+            result: dict[str, Any] = {}
+            if args.directory is not None:
+                new_ids = Path(args.id_map) if args.new_ids else None
+                done = await import_export(
+                    db, blobs, Path(args.directory), args.project, new_ids_map=new_ids
+                )
+                result = done.as_dict()
+            if args.files is not None:
+                attached = await attach_bytes(db, blobs, Path(args.files), args.project)
+                result["attached"] = attached.attached
+                result["skipped"] = [*result.get("skipped", []), *attached.as_dict()["skipped"]]
+                result["notes"] = [*result.get("notes", []), *attached.notes]
+            return result
+        finally:
+            await db.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except (ExportError, ImportConflict) as error:
+        print(f"import failed: {error}", file=sys.stderr)
+        return 1
+    _print_report(report, args.json)
+    return 3 if report.get("skipped") else 0
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+    from pathlib import Path
+
+    from assistantd.db.engine import Database
+    from assistantd.db.migrate import upgrade_async
+    from assistantd.files.blobs import LocalBlobStore
+    from assistantd.transfer.exporter import export_project
+
+    async def run() -> dict[str, Any]:
+        await upgrade_async(settings.effective_database_url)
+        db = Database(settings.effective_database_url)
+        try:
+            return await export_project(
+                db, LocalBlobStore(settings.data_dir / "files"), Path(args.directory), args.project
+            )
+        finally:
+            await db.dispose()
+
+    manifest = asyncio.run(run())
+    print(json.dumps({key: manifest[key] for key in ("assistants_count", "threads_exported")}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistantd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +219,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--tag", help="image name (default: ASSISTANTD_SANDBOX_IMAGE)")
     build.set_defaults(handler=_sandbox_build)
+
+    importing = commands.add_parser(
+        "import", help="load an export (OpenAI's export format) into a project, keeping ids"
+    )
+    importing.add_argument("directory", nargs="?", help="the export directory")
+    importing.add_argument("--project", default=LOCAL_PROJECT)
+    importing.add_argument(
+        "--new-ids", action="store_true", help="give every object a fresh id (see --id-map)"
+    )
+    importing.add_argument(
+        "--id-map",
+        default="assistantd-id-map.json",
+        help="with --new-ids: the JSON mapping original -> new id, written (and reused)",
+    )
+    importing.add_argument(
+        "--files", metavar="DIR", help="attach bytes to placeholder files, by file id or name"
+    )
+    importing.add_argument("--json", action="store_true", help="print the report as JSON")
+    importing.set_defaults(handler=_import)
+
+    exporting = commands.add_parser(
+        "export", help="write a project in the export format, with the file bytes"
+    )
+    exporting.add_argument("directory")
+    exporting.add_argument("--project", default=LOCAL_PROJECT)
+    exporting.set_defaults(handler=_export)
     return parser
 
 

@@ -45,6 +45,12 @@ def new_id(prefix: str) -> str:
     return prefix + _base62(ms, 8) + _base62(counter, 4) + _base62(secrets.randbits(71), 12)
 
 
+def sort_key(prefix: str, created_at: int, counter: int) -> str:
+    """A sort key like our ids' for an object made at `created_at` (unix seconds) elsewhere:
+    objects imported with their own ids sort among ours by creation, `counter` breaking ties."""
+    return prefix + _base62(created_at * 1000, 8) + _base62(counter % 62**4, 4) + "0" * 12
+
+
 def created_at_of(object_id: str, prefix: str) -> int:
     """The unix second an id was made in (used to keep created_at consistent with id order)."""
     stamp = object_id[len(prefix) : len(prefix) + 8]

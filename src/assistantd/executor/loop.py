@@ -31,6 +31,7 @@ from assistantd.executor.turn import ModelTurn, TurnResult
 from assistantd.executor.writeback import WriteBehind
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
+from assistantd.files.schemas import is_placeholder
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import ImageFileContentBlock, Message
 from assistantd.run_steps import service as steps_service
@@ -215,6 +216,8 @@ class RunExecutor:
         }
         urls: dict[str, str] = {}
         for file in await files_store.get_many(conn, project, sorted(ids)):
+            if is_placeholder(file):
+                continue  # imported without its bytes
             data = await self._blobs.read(file.id)
             kind = "png" if data.startswith(b"\x89PNG") else "jpeg"
             urls[file.id] = f"data:image/{kind};base64,{base64.b64encode(data).decode()}"

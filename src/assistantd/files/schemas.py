@@ -32,6 +32,17 @@ class FileObject(Sparse):
     status_details: str | None = None
 
 
+BYTES_NOT_EXPORTED = (
+    "The file's bytes were not in the export it was imported from (OpenAI never allowed "
+    "downloading them); attach them with `assistantd import --files DIR`."
+)
+"""The `status_details` of a placeholder: a File known from an export's metadata only."""
+
+
+def is_placeholder(file: FileObject) -> bool:
+    return file.status == "error" and file.status_details == BYTES_NOT_EXPORTED
+
+
 class FileDeleted(Schema):
     id: str
     object: Literal["file"] = "file"

@@ -15,7 +15,13 @@ from assistantd.db.engine import Database
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store
 from assistantd.files.blobs import BlobStore
-from assistantd.files.schemas import UPLOAD_PURPOSES, FileDeleted, FileObject
+from assistantd.files.schemas import (
+    BYTES_NOT_EXPORTED,
+    UPLOAD_PURPOSES,
+    FileDeleted,
+    FileObject,
+    is_placeholder,
+)
 from assistantd.pagination import PageParams
 from assistantd.vector_stores import service as vector_stores
 
@@ -121,6 +127,9 @@ async def get(conn: AsyncConnection, project: str, file_id: str) -> FileObject:
 async def content(
     conn: AsyncConnection, blobs: BlobStore, project: str, file_id: str
 ) -> AsyncIterator[bytes]:
+    file = await get(conn, project, file_id)
+    if is_placeholder(file):  # imported from metadata only
+        raise InvalidRequestError(BYTES_NOT_EXPORTED, param="file_id", code="file_not_downloadable")
     key = await store.blob_key(conn, project, file_id)
     if key is None:
         raise _not_found(file_id)

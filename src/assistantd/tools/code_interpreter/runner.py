@@ -23,6 +23,7 @@ from assistantd.executor import deltas
 from assistantd.files import service as files_service
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
+from assistantd.files.schemas import is_placeholder
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import (
     FilePath,
@@ -181,6 +182,8 @@ class CodeInterpreterRunner:
         async with self._db.read() as conn:
             files = await files_store.get_many(conn, context.project, wanted)
         for file in files:
+            if is_placeholder(file):
+                continue  # imported without its bytes: staged once they are attached
             await self._sandbox.put_file(
                 run.thread_id, file.filename, await self._blobs.read(file.id)
             )
