@@ -13,6 +13,7 @@ import httpx
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from opentelemetry.sdk.trace.export import SpanExporter
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -37,6 +38,10 @@ from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
 from assistantd.messages.router import router as messages_router
+from assistantd.observability import Metrics, Telemetry
+from assistantd.observability.endpoint import add_metrics_route
+from assistantd.observability.middleware import Observe
+from assistantd.observability.tracing import make_tracing
 from assistantd.relay.router import router as relay_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
@@ -67,7 +72,11 @@ def create_app(
     migrate: bool = True,
     upstream_transport: httpx.AsyncBaseTransport | None = None,
     sandbox_factory: Callable[[Settings], Sandbox] = DockerSandbox,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
+    metrics = Metrics() if settings.metrics != "off" else None
+    telemetry = Telemetry(metrics, make_tracing(settings, span_exporter))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,16 +88,22 @@ def create_app(
         install_sqlite_extensions(db.engine)
         blobs = LocalBlobStore(settings.data_dir / "files")
         broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
-        upstream = UpstreamClient(settings, transport=upstream_transport)
+        upstream = UpstreamClient(settings, transport=upstream_transport, metrics=metrics)
         sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
         runners: dict[str, ToolRunner] = {}
         if sandbox is not None:
             await sandbox.start()  # never raises for a missing engine: status() says why
-            runners["code_interpreter"] = CodeInterpreterRunner(settings, sandbox, db, blobs)
-        ingestor = Ingestor(db, blobs, make_embedder(settings))
-        runners["file_search"] = FileSearchRunner(db, ingestor.embedder)
-        executor = RunExecutor(settings, db, broker, upstream, blobs, runners)
+            runners["code_interpreter"] = CodeInterpreterRunner(
+                settings, sandbox, db, blobs, metrics=metrics
+            )
+        ingestor = Ingestor(db, blobs, make_embedder(settings), metrics=metrics)
+        runners["file_search"] = FileSearchRunner(db, ingestor.embedder, telemetry=telemetry)
+        executor = RunExecutor(settings, db, broker, upstream, blobs, runners, telemetry=telemetry)
         scheduler = Scheduler(db, broker, executor)
+        lag_watch = None
+        if metrics is not None:
+            _add_gauges(metrics, scheduler, ingestor, sandbox)
+            lag_watch = asyncio.create_task(metrics.watch_loop_lag(), name="loop-lag")
         app.state.settings = settings
         app.state.db = db
         app.state.blobs = blobs
@@ -97,6 +112,7 @@ def create_app(
         app.state.scheduler = scheduler
         app.state.sandbox = sandbox
         app.state.ingestor = ingestor
+        app.state.telemetry = telemetry
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
         await scheduler.start()
         await ingestor.start()
@@ -109,6 +125,9 @@ def create_app(
                 await sandbox.stop()
             await upstream.aclose()
             await db.dispose()
+            if lag_watch is not None:
+                lag_watch.cancel()
+            telemetry.tracing.shutdown()
 
     app = FastAPI(
         title="assistantd",
@@ -133,10 +152,38 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     _add_health(app)
     _add_error_handlers(app)
+    if metrics is not None:
+        add_metrics_route(app, metrics, settings.metrics)
     app.add_middleware(
         BodyLimit, json_limit=settings.max_json_body_bytes, upload_limit=settings.max_upload_bytes
     )
+    # Outermost, so that every response (413s included) carries its request id.
+    app.add_middleware(
+        Observe,
+        metrics=metrics,
+        tracing=telemetry.tracing,
+        access_log=settings.log_format == "json",
+    )
     return app
+
+
+def _add_gauges(
+    metrics: Metrics, scheduler: Scheduler, ingestor: Ingestor, sandbox: Sandbox | None
+) -> None:
+    metrics.gauge("runs_in_flight", "Runs with a task in this process.", scheduler.in_flight)
+    metrics.gauge(
+        "ingestion_queue_depth", "Vector store files being ingested or waiting.", ingestor.queued
+    )
+    if isinstance(sandbox, DockerSandbox):
+        docker_sandbox = sandbox
+        metrics.gauge(
+            "sandbox_sessions", "Threads with a live sandbox.", lambda: docker_sandbox.counts()[0]
+        )
+        metrics.gauge(
+            "sandbox_pool",
+            "Warm sandboxes waiting for a thread.",
+            lambda: docker_sandbox.counts()[1],
+        )
 
 
 def _add_health(app: FastAPI) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import logging
 import sys
 from typing import Any
 
@@ -36,12 +35,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    json_logs = settings.log_format == "json"
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
         timeout_graceful_shutdown=10,
+        # JSON: uvicorn's loggers go through ours, and the app writes the access lines
+        # (with the request id); text: uvicorn's own format and access log, as before.
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        access_log=not json_logs,
     )
     return 0
 
@@ -249,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from assistantd.observability.logs import configure_logging
+
     args = build_parser().parse_args(argv)
-    sys.exit(args.handler(args, Settings()))
+    settings = Settings()
+    configure_logging(settings.log_format, getattr(args, "log_level", "info").upper())
+    sys.exit(args.handler(args, settings))

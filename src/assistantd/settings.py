@@ -6,8 +6,9 @@ Nothing reads the environment anywhere else; `create_app(settings)` and the CLI 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,30 @@ class Settings(BaseSettings):
 
     context_windows: dict[str, int] = Field(default_factory=dict)
     """Extra or overriding model context sizes, e.g. `{"llama3.1": 131072}` (JSON in the env)."""
+
+    # -- observability (observability/) ------------------------------------------------------
+    metrics: str = "open"
+    """`GET /metrics`: `open` (the default), `off`, or `token:SECRET` (needs `Bearer SECRET`)."""
+    log_format: Literal["text", "json"] = "text"
+    """`text` or `json` (one JSON object a line, each with the request id)."""
+    tracing: bool = False
+    """Export OpenTelemetry traces; on by itself when an OTLP endpoint is set."""
+    otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "otlp_endpoint", "ASSISTANTD_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
+    """OTLP/HTTP collector base URL, e.g. `http://127.0.0.1:4318` (spans go to `/v1/traces`)."""
+    trace_content: bool = False
+    """Put message text into spans (off: only ids, models, sizes and timings)."""
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_mode(cls, value: str) -> str:
+        if value in ("open", "off") or (value.startswith("token:") and len(value) > 6):
+            return value
+        raise ValueError("ASSISTANTD_METRICS must be `open`, `off` or `token:SECRET`")
 
     @field_validator("data_dir")
     @classmethod

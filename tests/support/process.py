@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -20,9 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def spawn_server(
-    env: Mapping[str, str], *, log_level: str = "warning", quiet: bool = False
+    env: Mapping[str, str],
+    *,
+    log_level: str = "warning",
+    quiet: bool = False,
+    stderr: IO[bytes] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yield (base url, process); `env` holds ASSISTANTD_* settings."""
+    """Yield (base url, process); `env` holds ASSISTANTD_* settings; `stderr` catches the logs."""
     port = free_port()
     # No sandbox unless asked: a SIGKILLed server would leave its warm-pool containers behind.
     full = {
@@ -42,7 +47,7 @@ def spawn_server(
         log_level,
     ]
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(command, env=full, cwd=ROOT, stdout=output, stderr=output)
+    process = subprocess.Popen(command, env=full, cwd=ROOT, stdout=output, stderr=stderr or output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import uvicorn
@@ -37,10 +38,15 @@ class RunningServer:
 
 
 @contextmanager
-def run_server(settings: Settings) -> Iterator[RunningServer]:
+def run_server(settings: Settings, **app_options: Any) -> Iterator[RunningServer]:
+    """`app_options` go to `create_app` (e.g. `span_exporter`)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings, **app_options),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -34,6 +34,8 @@ from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import is_placeholder
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import ImageFileContentBlock, Message
+from assistantd.observability import OFF, Telemetry
+from assistantd.observability.tracing import clip, mark_error, run_attributes, set_attributes
 from assistantd.run_steps import service as steps_service
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import FunctionToolCall, LastError, RunStep, ToolCallsStepDetails
@@ -86,8 +88,12 @@ class RunExecutor:
         upstream: UpstreamClient,
         blobs: BlobStore,
         runners: Mapping[str, ToolRunner] | None = None,
+        *,
+        telemetry: Telemetry = OFF,
     ) -> None:
         self._settings = settings
+        self._metrics = telemetry.metrics
+        self._tracing = telemetry.tracing
         self._db = db
         self._broker = broker
         self._upstream = upstream
@@ -104,6 +110,23 @@ class RunExecutor:
             return
         project, run = loaded
         ctx = RunContext(project, run, WriteBehind(self._db, project))
+        with self._tracing.span("run", run_attributes(run)) as span:
+            try:
+                await self._execute(ctx)
+            finally:
+                status = ctx.run.status
+                set_attributes(span, **{"assistantd.run.status": status})
+                if status == "failed":
+                    mark_error(span, ctx.run.last_error.code if ctx.run.last_error else "failed")
+                log.info(
+                    "run %s is %s",
+                    run_id,
+                    status,
+                    extra={"run_id": run_id, "thread_id": run.thread_id, "status": status},
+                )
+
+    async def _execute(self, ctx: RunContext) -> None:
+        run_id = ctx.run.id
         try:
             await self._drive(ctx)
         except asyncio.CancelledError:
@@ -156,12 +179,29 @@ class RunExecutor:
             finalize=self._finalizer(run),
         )
         accumulator = ChatAccumulator()
-        async with contextlib.aclosing(self._upstream.stream_chat(body)) as chunks:
-            async for chunk in chunks:
-                await ctx.turn.feed(accumulator.add(chunk))
-        result = await ctx.turn.finish(accumulator)
-        ctx.turn = None
-        ctx.run = run = run.model_copy(update={"usage": _add(used, result, prompt_tokens)})
+        attributes = {**run_attributes(run), "gen_ai.request.model": run.model}
+        with self._tracing.span(f"chat {run.model}", attributes) as span:
+            if span is not None and self._tracing.content:
+                span.set_attribute("gen_ai.prompt", clip(messages))
+            started = time.perf_counter()
+            first: float | None = None
+            async with contextlib.aclosing(self._upstream.stream_chat(body)) as chunks:
+                async for chunk in chunks:
+                    if first is None:
+                        first = time.perf_counter()
+                    await ctx.turn.feed(accumulator.add(chunk))
+            result = await ctx.turn.finish(accumulator)
+            ctx.turn = None
+            usage = _add(used, result, prompt_tokens)
+            ctx.run = run = run.model_copy(update={"usage": usage})
+            completion = usage.completion_tokens - used.completion_tokens
+            prompt = usage.prompt_tokens - used.prompt_tokens
+            self._tracing.model_call_done(
+                span, prompt, completion, result.finish_reason, result.text
+            )
+        if self._metrics is not None and first is not None:
+            streaming = time.perf_counter() - first
+            self._metrics.model_call(run.model, first - started, streaming, prompt, completion)
         if result.tool_calls:
             return await self._tool_calls(ctx, result)
         if result.finish_reason == "length" and run.max_completion_tokens is not None:
@@ -244,7 +284,14 @@ class RunExecutor:
                 result.arguments.get(call.id, ""),
             )
             ctx.tool = (runner, context)
-            calls[index] = await runner.run(call, context)
+            attributes = {
+                **run_attributes(ctx.run),
+                "assistantd.tool.type": call.type,
+                "assistantd.tool_call_id": call.id,
+                "assistantd.step_id": step.id,
+            }
+            with self._tracing.span(f"tool {call.type}", attributes):
+                calls[index] = await runner.run(call, context)
             ctx.tool = None
         step = step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
         functions = [call for call in calls if isinstance(call, FunctionToolCall)]
@@ -343,6 +390,12 @@ class RunExecutor:
             ctx.run = ctx.run.model_copy(update={"status": current.status})
         ctx.run = run
         self._broker.publish(run.id, ev.run_event(name, run))
+        self.observe_status(to)
+
+    def observe_status(self, status: str) -> None:
+        """Count a run entering `status` (the scheduler reports the runs it closes)."""
+        if self._metrics is not None:
+            self._metrics.runs.labels(status).inc()
 
     def _finalizer(self, run: Run) -> Any:
         """Completes an answer with what the run's tools produced (citations, file links,

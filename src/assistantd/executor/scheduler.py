@@ -53,6 +53,10 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    def in_flight(self) -> int:
+        """Runs with a task in this process (for the metrics)."""
+        return len(self._tasks)
+
     def submit(self, run_id: str) -> None:
         """Run (or resume) `run_id` in the background."""
         task = asyncio.create_task(self._executor.execute(run_id), name=f"run:{run_id}")
@@ -122,6 +126,7 @@ class Scheduler:
             )
             run, name = state.advance(run, target, now, **run_changes)  # type: ignore[arg-type]
             await store.save(conn, project, run)
+        self._executor.observe_status(run.status)
         events.append(ev.run_event(name, run))
         for event in events:
             self._broker.publish(run_id, event)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from assistantd.assistants import store as assistants_store
@@ -19,6 +20,7 @@ from assistantd.messages.schemas import (
     MessageContent,
     TextContentBlock,
 )
+from assistantd.observability import OFF, Telemetry
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import (
     FileSearch,
@@ -67,9 +69,10 @@ def _options(run: Run) -> tuple[int, RankingOptions]:
 class FileSearchRunner:
     tool_type = "file_search"
 
-    def __init__(self, db: Database, embedder: Embedder) -> None:
+    def __init__(self, db: Database, embedder: Embedder, *, telemetry: Telemetry = OFF) -> None:
         self._db = db
         self._embedder = embedder
+        self._telemetry = telemetry
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
         assert isinstance(call, FileSearchToolCall)
@@ -81,18 +84,27 @@ class FileSearchRunner:
                 id=call.id, file_search=FileSearch(ranking_options=ranking, results=[])
             )
         hits: dict[int, Any] = {}
+        started = time.perf_counter()
         async with self._db.read() as conn:
             for query in _queries(context.arguments):
-                for hit in await search_stores(
-                    conn,
-                    store_ids,
-                    query,
-                    embedder=self._embedder,
-                    k=max_results,
-                    score_threshold=ranking.score_threshold,
+                with self._telemetry.tracing.span(
+                    "search", {"assistantd.vector_store_ids": store_ids}
                 ):
+                    found = await search_stores(
+                        conn,
+                        store_ids,
+                        query,
+                        embedder=self._embedder,
+                        k=max_results,
+                        score_threshold=ranking.score_threshold,
+                    )
+                for hit in found:
                     if hit.chunk_id not in hits or hits[hit.chunk_id].score < hit.score:
                         hits[hit.chunk_id] = hit
+            if self._telemetry.metrics is not None:
+                self._telemetry.metrics.search_latency.labels("run").observe(
+                    time.perf_counter() - started
+                )
             ranked = sorted(hits.values(), key=lambda hit: -hit.score)[:max_results]
             kept = fit_to_budget(ranked, TOKEN_BUDGET, run.model)
             names = {

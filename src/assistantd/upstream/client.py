@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
+from assistantd.observability.metrics import Metrics, upstream_error_kind
 from assistantd.settings import Settings
 from assistantd.upstream.errors import UpstreamError, from_status
 from assistantd.upstream.sse import SSEDecoder
@@ -37,8 +38,10 @@ class UpstreamClient:
         *,
         idle_timeout_s: float | None = None,
         backoff_base_s: float = BACKOFF_BASE_S,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._base_url = settings.upstream_base_url.rstrip("/")
         self._backoff_base_s = backoff_base_s
         self._max_retries = settings.upstream_max_retries
@@ -80,7 +83,9 @@ class UpstreamClient:
                 finally:
                     await response.aclose()
             except UpstreamError as error:
-                if received or not error.retryable or attempt >= self._max_retries:
+                retry = not received and error.retryable and attempt < self._max_retries
+                self._count(error, retry)
+                if not retry:
                     raise
                 delay = self._delay(attempt, error.retry_after_s)
             await asyncio.sleep(delay)
@@ -98,7 +103,9 @@ class UpstreamClient:
                 finally:
                     await response.aclose()
             except UpstreamError as error:
-                if not error.retryable or attempt >= self._max_retries:
+                retry = error.retryable and attempt < self._max_retries
+                self._count(error, retry)
+                if not retry:
                     raise
                 delay = self._delay(attempt, error.retry_after_s)
             await asyncio.sleep(delay)
@@ -140,6 +147,13 @@ class UpstreamClient:
                 await response.aclose()
             raise from_status(response.status_code, body, response.headers)
         return response
+
+    def _count(self, error: UpstreamError, retry: bool) -> None:
+        if self._metrics is not None:
+            kind = upstream_error_kind(error.status, error.retryable)
+            self._metrics.upstream_errors.labels(kind).inc()
+            if retry:
+                self._metrics.upstream_retries.labels(kind).inc()
 
     def _delay(self, attempt: int, hint: float | None) -> float:
         if hint is not None:

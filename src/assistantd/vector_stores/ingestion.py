@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.db.engine import Database
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
+from assistantd.observability import Metrics
 from assistantd.vector_stores import store
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
 from assistantd.vector_stores.embeddings import Embedder, EmbeddingError, LimitedEmbedder
@@ -50,8 +51,10 @@ class Ingestor:
         *,
         files: int = FILE_SLOTS,
         embedding_requests: int = EMBEDDING_SLOTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         self._blobs = blobs
         self.embedder = embedder  # also the search side's: queries never wait behind ingestion
         self._ingestion_embedder = LimitedEmbedder(embedder, embedding_requests)
@@ -66,6 +69,10 @@ class Ingestor:
         task = asyncio.create_task(self._run(job), name=f"ingest:{job.store_id}:{job.file_id}")
         self._tasks[key] = (job, task)
         task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    def queued(self) -> int:
+        """Files being ingested or waiting for a slot (for the metrics)."""
+        return len(self._tasks)
 
     def cancel_batch(self, batch_id: str) -> None:
         for job, task in list(self._tasks.values()):
@@ -110,7 +117,10 @@ class Ingestor:
     async def _run(self, job: Job) -> None:
         async with self._slots:
             try:
-                await self._ingest(job)
+                size = await self._ingest(job)
+                if self._metrics is not None and size is not None:
+                    self._metrics.ingested_files.labels("completed").inc()
+                    self._metrics.ingested_bytes.inc(size)
             except asyncio.CancelledError:
                 raise
             except FileParseError as error:
@@ -121,12 +131,13 @@ class Ingestor:
                 log.exception("ingesting %s into %s failed", job.file_id, job.store_id)
                 await self._fail(job, "server_error", "The file could not be processed.")
 
-    async def _ingest(self, job: Job) -> None:
+    async def _ingest(self, job: Job) -> int | None:
+        """Ingest the job's file; its size, or None when there was nothing to do."""
         async with self._db.read() as conn:
             file = await files_store.get(conn, job.project, job.file_id)
             vs_file = await store.get_file(conn, job.project, job.store_id, job.file_id)
         if file is None or vs_file is None or vs_file.status != "in_progress":
-            return
+            return None
         raw_strategy: Any = (
             vs_file.chunking_strategy.model_dump() if vs_file.chunking_strategy else None
         )
@@ -147,8 +158,11 @@ class Ingestor:
             attributes=vs_file.attributes,
             after=mark_completed,
         )
+        return file.bytes
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
+        if self._metrics is not None:
+            self._metrics.ingested_files.labels("failed").inc()
         async with self._db.write() as conn:
             current = await store.get_file(conn, job.project, job.store_id, job.file_id)
             if current is None or current.status != "in_progress":

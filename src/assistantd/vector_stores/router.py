@@ -5,6 +5,7 @@ Routes that start ingestion commit first, then hand the jobs to the ingestor.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -78,8 +79,13 @@ async def search_vector_store(
     project: Project,
 ) -> ObjectResponse:
     state = request.app.state
-    async with state.db.read() as conn:
-        page = await service.search(conn, project, store_id, body, state.ingestor.embedder)
+    telemetry = state.telemetry
+    started = time.perf_counter()
+    with telemetry.tracing.span("search", {"assistantd.vector_store_id": store_id}):
+        async with state.db.read() as conn:
+            page = await service.search(conn, project, store_id, body, state.ingestor.embedder)
+    if telemetry.metrics is not None:
+        telemetry.metrics.search_latency.labels("api").observe(time.perf_counter() - started)
     async with state.db.write() as conn:
         await service.touch(conn, project, await service.get_store(conn, project, store_id))
     return ObjectResponse(page)

@@ -14,6 +14,7 @@ what comes back into run-step outputs, Files and message parts.
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -33,6 +34,7 @@ from assistantd.messages.schemas import (
     MessageContent,
     TextContentBlock,
 )
+from assistantd.observability import Metrics
 from assistantd.run_steps.schemas import (
     CodeInterpreter,
     CodeInterpreterOutput,
@@ -98,9 +100,16 @@ class CodeInterpreterRunner:
     tool_type = "code_interpreter"
 
     def __init__(
-        self, settings: Settings, sandbox: Sandbox, db: Database, blobs: BlobStore
+        self,
+        settings: Settings,
+        sandbox: Sandbox,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._sandbox = sandbox
         self._db = db
         self._blobs = blobs
@@ -142,6 +151,7 @@ class CodeInterpreterRunner:
             logs.append(text)
             context.publish(deltas.code_logs(context.step.id, context.index, log_index, text))
 
+        started = time.perf_counter()
         async for event in self._sandbox.execute(session, code):
             if isinstance(event, LogChunk):
                 add_log(event.text)
@@ -159,6 +169,10 @@ class CodeInterpreterRunner:
                     )
                 )
             elif isinstance(event, Done):
+                if self._metrics is not None:
+                    self._metrics.sandbox_exec.labels(event.status).observe(
+                        time.perf_counter() - started
+                    )
                 if event.session_reset:
                     add_log(RESET_NOTE)
                 if note := _done_note(event, self._settings):

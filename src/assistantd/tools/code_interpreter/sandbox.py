@@ -212,6 +212,10 @@ class DockerSandbox:
         except TimeoutError:
             log.warning("sandbox stop: gave up waiting for %s", what)
 
+    def counts(self) -> tuple[int, int]:
+        """(live sessions, warm pool) for the metrics."""
+        return len(self._sessions), len(self._pool)
+
     async def status(self) -> dict[str, Any]:
         """For /readyz: `{"available": True, ...}` or `{"available": False, "reason": ...}`."""
         if not self._running:
