@@ -158,7 +158,7 @@ class ErrorData(Schema):
     """The spec's flat Error object, plus the same object under `error`.
 
     The 3.x SDK's stream helpers raise only when `data` has an `error` key; 1.x types the flat
-    object. Sending both makes every SDK generation notice the failure (contract §4).
+    object. Sending both makes every SDK generation notice the failure (docs/streaming.md).
     """
 
     message: str

@@ -1,6 +1,6 @@
 """Builders of the Assistants delta events the run loop publishes while the model streams.
 
-They encode the SDK accumulator's rules (contract §4.1) in one place: every list entry has
+They encode the SDK accumulator's rules (docs/streaming.md) in one place: every list entry has
 `index` and `type`; a text part's first delta carries `annotations: []`; a tool call's `id`
 and `name` go out once, in its header delta; later deltas carry only increments, and every
 code-interpreter delta after the header carries a `code_interpreter` object.

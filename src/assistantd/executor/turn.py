@@ -1,7 +1,7 @@
 """One model call of a run, turned into Assistants objects and stream events, in order.
 
 `ModelTurn` is fed the `ChunkUpdate`s of an upstream stream (see `accumulator`) and emits what
-the SDK's stream helpers expect (contract §4): for text, a message_creation step
+the SDK's stream helpers expect (docs/streaming.md): for text, a message_creation step
 (`step.created`, `step.in_progress`), then the message (`message.created` with empty content,
 `message.in_progress`) and text deltas; for tool calls, a tool_calls step and its deltas
 (header with id and name, then argument increments; the code interpreter's `code` argument is

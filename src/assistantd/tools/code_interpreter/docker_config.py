@@ -1,7 +1,7 @@
 """The one place that decides how a sandbox container is created (pure; no engine needed).
 
-Every hardening control of the checklist in shared/docs/code-interpreter-notes.md §4 is a
-keyword here; `tests/unit/test_sandbox_config.py` fails on any dangerous flag.
+Every hardening control of the checklist in docs/sandbox-hardening.md is a keyword here;
+`tests/unit/test_sandbox_config.py` fails on any dangerous flag.
 """
 
 from __future__ import annotations
