@@ -6,10 +6,11 @@ Nothing reads the environment anywhere else; `create_app(settings)` and the CLI 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -72,16 +73,42 @@ class Settings(BaseSettings):
             return value
         raise ValueError("ASSISTANTD_METRICS must be `open`, `off` or `token:SECRET`")
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "sandbox_dir")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Every path is made absolute once, here, against the directory the server started in:
+        the Docker engine takes only absolute bind paths (a relative one reads as a volume name),
+        and nothing later depends on the working directory."""
+        return None if value is None else value.expanduser().resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _absolute_sqlite(cls, value: str | None) -> str | None:
+        if value is None or not value.startswith("sqlite"):
+            return value
+        url = make_url(value)
+        if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+            return value
+        database = str(Path(url.database).expanduser().resolve())
+        return url.set(database=database).render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _default_sandbox_dir(self) -> Self:
+        if self.sandbox_dir is None:
+            self.sandbox_dir = self.data_dir / "sandbox"
+        return self
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'assistantd.db').resolve()}"
+        return f"sqlite+aiosqlite:///{self.data_dir / 'assistantd.db'}"
+
+    @property
+    def sandbox_files_dir(self) -> Path:
+        """Where each thread's /mnt/data lives on this machine (`sandbox_dir`, made absolute)."""
+        assert self.sandbox_dir is not None  # set by _default_sandbox_dir
+        return self.sandbox_dir
 
     def env_api_keys(self) -> dict[str, str]:
         """The configured keys as {key: project}."""
@@ -99,6 +126,14 @@ class Settings(BaseSettings):
     """Run the code interpreter in Docker; off, runs that call it fail with a clear error."""
     sandbox_docker_url: str = "unix:///var/run/docker.sock"
     sandbox_image: str = "assistantd-sandbox:latest"
+    sandbox_dir: Path | None = None
+    """Host folder of the threads' /mnt/data folders; default `data_dir/sandbox`. The engine
+    bind-mounts them by this path, so a server in a container must see them at the same path
+    as the engine's host does (see docker-compose.yml)."""
+    sandbox_build: bool = True
+    """Build the sandbox image in the background when the engine answers but it is missing."""
+    sandbox_build_wait_s: float = 900.0
+    """How long a code call made while the image is being built waits for it."""
     sandbox_instance: str = "default"
     """Label of this server's containers; on start, leftovers with the same label are removed."""
     sandbox_pool_size: int = 2

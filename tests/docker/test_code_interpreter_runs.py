@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing_extensions import override
 from tests.conftest import KEY_A, make_settings
 from tests.docker.conftest import IMAGE_TAG
 from tests.fakes.upstream import Call, FakeUpstream, Turn
+from tests.support.examples import run_example
 from tests.support.server import RunningServer, run_server
 
 pytestmark = pytest.mark.docker
@@ -189,20 +191,32 @@ def test_user_code_errors_are_outputs_not_failures(
     assert "ZeroDivisionError" in fake.requests[-1]["messages"][-1]["content"]
 
 
-def test_seed_script_runs_unchanged(
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_example_output() -> str:
+    """The output the README's quick start shows for examples/code_interpreter_stream.py."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("examples/code_interpreter_stream.py\n```\n")
+    return re.search(r"```text\n(.*?)```", text[start:], re.S).group(1)  # type: ignore[union-attr]
+
+
+def test_code_interpreter_example_runs_unchanged(
     ci_server: RunningServer, fake: FakeUpstream, tmp_path: Path
 ) -> None:
-    from tests.support.seed import run_seed_script
-
-    fake.script(
-        Turn(text="ワイの名前はChatGPTやで。"),
-        Turn(tool_calls=[code_call("sum_1_to_100 = sum(range(1, 101))\nsum_1_to_100")]),
-        Turn(text="1から100までの合計は5050やで!"),
-    )
-    result = run_seed_script(ci_server.api, KEY_A, tmp_path)
+    """examples/code_interpreter_stream.py, run as a user runs it, prints what the README says:
+    the code as the model writes it, then `output >` and what the real sandbox printed. The
+    scripted model says the README's words and writes the README's code."""
+    shown = readme_example_output()
+    greeting = shown.split("\n", 1)[0].removeprefix("assistant > ")
+    code = shown.split("assistant > code_interpreter\n\n", 1)[1].split("\n\noutput >", 1)[0]
+    answer = shown.rstrip("\n").rsplit("assistant > ", 1)[1]
+    fake.script(Turn(text=greeting), Turn(tool_calls=[code_call(code)]), Turn(text=answer))
+    result = run_example("code_interpreter_stream.py", ci_server.api, KEY_A, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "assistant > ワイの名前はChatGPTやで。" in result.stdout
-    assert "assistant > code_interpreter" in result.stdout
-    assert "sum_1_to_100 = sum(range(1, 101))" in result.stdout
-    assert "output >\n\n5050" in result.stdout
-    assert "5050やで" in result.stdout
+    assert result.stderr == ""
+    assert result.stdout.strip("\n") == shown.strip("\n")
+    assert "output >\n\n5050\n" in result.stdout  # computed by the sandbox, not scripted
+    # The model saw what the sandbox printed (the last expression's value).
+    assert fake.requests[-1]["messages"][-1]["role"] == "tool"
+    assert fake.requests[-1]["messages"][-1]["content"] == "5050\n"

@@ -143,7 +143,10 @@ async def test_fails_closed_without_engine(tmp_path) -> None:  # type: ignore[no
 
 async def test_fails_closed_without_image(tmp_path, docker_api: docker.APIClient) -> None:  # type: ignore[no-untyped-def]
     settings = Settings(
-        _env_file=None, data_dir=tmp_path, sandbox_image="assistantd-sandbox:does-not-exist"
+        _env_file=None,
+        data_dir=tmp_path,
+        sandbox_image="assistantd-sandbox:does-not-exist",
+        sandbox_build=False,  # else it is built (tests/docker/test_first_start.py)
     )
     sandbox = DockerSandbox(settings)
     await sandbox.start()

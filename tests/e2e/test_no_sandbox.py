@@ -4,10 +4,12 @@ sandbox is unavailable, and a run whose model calls the code interpreter fails c
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
 from tests.conftest import KEY_A, make_settings
 from tests.fakes.upstream import Call, FakeUpstream, Turn
@@ -48,3 +50,28 @@ def test_missing_engine_fails_only_code_runs(tmp_path: Path, fake: FakeUpstream)
             assert "code interpreter is unavailable" in run.last_error.message
             steps = client.beta.threads.runs.steps.list(run.id, thread_id=thread.id).data
             assert steps[0].status == "failed"
+
+
+def test_missing_engine_is_one_log_line_saying_what_to_do(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        sandbox_enabled=True,
+        sandbox_docker_url=f"unix://{tmp_path / 'no-docker.sock'}",
+    )
+    caplog.set_level(logging.INFO, logger="assistantd")
+    with run_server(settings) as server:
+        for _ in range(3):  # each readiness check looks again, without logging it again
+            httpx.get(f"{server.url}/readyz").raise_for_status()
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("assistantd") and r.levelno >= logging.WARNING
+    ]
+    assert len(lines) == 1, lines
+    (line,) = lines
+    assert "\n" not in line
+    assert line.startswith("code interpreter unavailable: docker engine unreachable")
+    assert "install and start Docker" in line and "ASSISTANTD_SANDBOX_DOCKER_URL" in line

@@ -26,8 +26,11 @@ def spawn_server(
     log_level: str = "warning",
     quiet: bool = False,
     stderr: IO[bytes] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yield (base url, process); `env` holds ASSISTANTD_* settings; `stderr` catches the logs."""
+    """Yield (base url, process); `env` holds ASSISTANTD_* settings; `stderr` catches the logs;
+    `cwd` is where it starts (relative settings such as the default `./data` are relative to
+    it)."""
     port = free_port()
     # No sandbox unless asked: a SIGKILLed server would leave its warm-pool containers behind.
     full = {
@@ -47,7 +50,7 @@ def spawn_server(
         log_level,
     ]
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(command, env=full, cwd=ROOT, stdout=output, stderr=stderr or output)
+    process = subprocess.Popen(command, env=full, cwd=cwd, stdout=output, stderr=stderr or output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -7,7 +7,9 @@ base, then a classic `docker build` that adds the same layer as the online Docke
 a rebuild with unchanged inputs is a no-op. The rootfs tarball is cached in
 `$ASSISTANTD_SANDBOX_CACHE` (default `~/.cache/assistantd`) so CI's second run is fast.
 
-It owns building only; running containers is `sandbox.py`'s job.
+Progress (the mmdebstrap phases, `docker import`, each `Step n/m` of the build) goes to a
+`progress` callback, by default the log. It owns building only; running containers is
+`sandbox.py`'s job, and building on a server's first start is `autobuild.py`'s.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
-from docker.errors import ImageNotFound
+from docker.errors import BuildError, ImageNotFound
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ BASE_REPO = "assistantd-sandbox-base"
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 RUNTIME_FILES = ("protocol.py", "kernel.py", "supervisor.py", "setup_image.sh")
 REPO_ROOT = Path(__file__).resolve().parents[4]
+ONLINE_DOCKERFILE = REPO_ROOT / "sandbox/Dockerfile"
+Progress = Callable[[str], None]
 
 SUITE = "bookworm"
 PACKAGES = (
@@ -95,7 +101,11 @@ def content_hash(*, offline: bool) -> str:
     return digest.hexdigest()[:24]
 
 
-def ensure_rootfs() -> Path:
+def rootfs_cached() -> bool:
+    return (cache_dir() / f"rootfs-{SUITE}-{rootfs_hash()}.tar").exists()
+
+
+def ensure_rootfs(progress: Progress = log.info) -> Path:
     """The cached Debian rootfs tarball, made by mmdebstrap if missing (~1.5-4 min)."""
     directory = cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -112,22 +122,42 @@ def ensure_rootfs() -> Path:
         SUITE,
         str(partial),
     ]
-    log.info("building rootfs: %s", " ".join(cmd))
-    subprocess.run(cmd, check=True)
+    progress("making the Debian rootfs: " + " ".join(cmd))
+    _run_reporting(cmd, progress)
     partial.rename(target)
     return target
 
 
-def ensure_base(client: docker.DockerClient) -> str:
+def _run_reporting(cmd: list[str], progress: Progress) -> None:
+    """Run `cmd`, passing its info, warning and error lines (`I:`, `W:`, `E:`) to `progress`."""
+    with subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+    ) as process:
+        assert process.stderr is not None
+        tail: list[str] = []
+        for line in process.stderr:
+            line = line.strip()
+            if line[:2] in ("I:", "W:", "E:"):
+                progress(f"mmdebstrap {line}")
+            tail = [*tail[-19:], line]
+    if process.returncode:
+        raise RuntimeError(f"mmdebstrap failed ({process.returncode}): " + " | ".join(tail[-5:]))
+
+
+def base_tag() -> str:
+    return f"{BASE_REPO}:{rootfs_hash()}"
+
+
+def ensure_base(client: docker.DockerClient, progress: Progress = log.info) -> str:
     """The imported rootfs as a local image tag."""
-    tag = f"{BASE_REPO}:{rootfs_hash()}"
+    tag = base_tag()
     try:
         client.images.get(tag)
         return tag
     except ImageNotFound:
         pass
-    tarball = ensure_rootfs()
-    log.info("docker import %s -> %s", tarball, tag)
+    tarball = ensure_rootfs(progress)
+    progress(f"importing the rootfs into Docker as {tag}")
     client.api.import_image_from_file(str(tarball), repository=BASE_REPO, tag=rootfs_hash())
     return tag
 
@@ -140,7 +170,7 @@ def _offline_context(directory: Path, base: str) -> None:
 
 
 def _online_context(directory: Path) -> None:
-    if not (REPO_ROOT / "sandbox/Dockerfile").exists():
+    if not ONLINE_DOCKERFILE.exists():
         raise RuntimeError("sandbox/Dockerfile not found: use a source checkout or --offline")
     (directory / "sandbox").mkdir()
     for name in ("Dockerfile", "requirements.txt"):
@@ -152,7 +182,11 @@ def _online_context(directory: Path) -> None:
 
 
 def build_image(
-    *, tag: str = DEFAULT_TAG, offline: bool, client: docker.DockerClient | None = None
+    *,
+    tag: str = DEFAULT_TAG,
+    offline: bool,
+    client: docker.DockerClient | None = None,
+    progress: Progress = log.info,
 ) -> str:
     """Build (or find up to date) the sandbox image; return its id."""
     client = client or docker.from_env(timeout=600)
@@ -166,12 +200,12 @@ def build_image(
     with tempfile.TemporaryDirectory(prefix="assistantd-sandbox-") as tmp:
         context = Path(tmp)
         if offline:
-            _offline_context(context, ensure_base(client))
+            _offline_context(context, ensure_base(client, progress))
             dockerfile, network = "Dockerfile", "none"
         else:
             _online_context(context)
             dockerfile, network = "sandbox/Dockerfile", "default"
-        image, _ = client.images.build(
+        stream = client.api.build(
             path=str(context),
             dockerfile=dockerfile,
             tag=tag,
@@ -180,8 +214,22 @@ def build_image(
             pull=not offline,
             rm=True,
             forcerm=True,
+            decode=True,
         )
-    return str(image.id)
+        _follow_build(stream, progress)
+    return str(client.images.get(tag).id)
+
+
+def _follow_build(stream: Any, progress: Progress) -> None:
+    """Report each `Step n/m : ...` of a build stream; raise BuildError on its error."""
+    lines: list[dict[str, Any]] = []
+    for chunk in stream:
+        lines.append(chunk)
+        if "error" in chunk:
+            raise BuildError(str(chunk["error"]).strip(), lines)
+        text = str(chunk.get("stream", "")).strip()
+        if text.startswith("Step "):
+            progress(text)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,6 +29,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from assistantd.settings import Settings
 
 from . import docker_config as dc
+from .autobuild import AutoBuild
 from .container import Container, ContainerGone, close_attach
 from .events import (
     ChangedFile,
@@ -45,6 +46,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_WAIT_S = 15.0
 STATUSES: tuple[DoneStatus, ...] = ("ok", "error", "timeout", "oom", "killed")
+NO_ENGINE_HINT = (
+    "to run code, install and start Docker (e.g. `apt-get install docker.io`) or set "
+    "ASSISTANTD_SANDBOX_DOCKER_URL to an engine; everything else works meanwhile"
+)
+NO_ACCESS_HINT = "give this user access to the Docker socket (the `docker` group) or run as root"
 
 
 class Sandbox(Protocol):
@@ -66,7 +72,7 @@ class DockerSandbox:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.files = SessionFiles(
-            settings.data_dir / "sandbox", settings.sandbox_uid, settings.sandbox_gid
+            settings.sandbox_files_dir, settings.sandbox_uid, settings.sandbox_gid
         )
         self.run_id = secrets.token_hex(6)
         self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-docker")
@@ -76,6 +82,8 @@ class DockerSandbox:
         )
         self._api: docker.APIClient | None = None
         self._reason: str | None = "not started"
+        self._warned: str | None = None  # the last reason logged, so each is logged once
+        self._build: AutoBuild | None = None
         self._sessions: dict[str, Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._ran_code: set[str] = set()  # keys whose kernel has run code (for session_reset)
@@ -128,26 +136,56 @@ class DockerSandbox:
         api = self._client
         url = settings.sandbox_docker_url
         socket_path = url.removeprefix("unix://")
+        hint: str | None = NO_ENGINE_HINT
         if url.startswith("unix://") and not await self._call(os.path.exists, socket_path):
             # Checked here because docker-py leaks the socket of a failed unix connect.
             self._reason = f"docker engine unreachable: {url} does not exist"
-            log.warning("code interpreter unavailable: %s", self._reason)
+            self._warn(hint)
             return None
         try:
             await self._call(api.ping)
             await self._call(api.inspect_image, settings.sandbox_image)
         except ImageNotFound:
-            self._reason = (
-                f"sandbox image {settings.sandbox_image!r} not found; "
-                "build it with `assistantd sandbox build --offline`"
-            )
+            if self._follow_build():
+                return None
+            hint = None
         except (DockerException, OSError) as exc:
             self._reason = f"docker engine unreachable at {settings.sandbox_docker_url}: {exc}"
+            hint = NO_ACCESS_HINT if "ermission denied" in str(exc) else hint
         else:
             self._reason = None
             return api
-        log.warning("code interpreter unavailable: %s", self._reason)
+        self._warn(hint)
         return None
+
+    def _warn(self, hint: str | None) -> None:
+        """Log why the sandbox is unavailable, and what to do, in one line, once per reason."""
+        if self._reason != self._warned:
+            self._warned = self._reason
+            advice = f"; {hint}" if hint else ""
+            log.warning("code interpreter unavailable: %s%s", self._reason, advice)
+
+    def _follow_build(self) -> bool:
+        """The image is missing: start (once) its background build; False when that is off or
+        the build failed (`_reason` then says why)."""
+        tag = self._settings.sandbox_image
+        advice = "; build it with `assistantd sandbox build --offline`"
+        if not self._settings.sandbox_build:
+            self._reason = f"sandbox image {tag!r} not found{advice}"
+            return False
+        if self._build is None or self._build.state == "done":  # done, yet gone again: rebuild
+            self._build = AutoBuild(self._settings.sandbox_docker_url, tag)
+            self._build.start()
+            self._spawn(self._connect_after(self._build))
+        self._reason = self._build.describe()
+        if self._build.state == "failed":
+            self._reason += advice
+        return self._build.state == "building"
+
+    async def _connect_after(self, build: AutoBuild) -> None:
+        """Connect as soon as the build is done, so the pool starts without waiting for a call."""
+        if await build.wait(float("inf")):
+            await self._ensure_engine()
 
     async def _ensure_engine(self) -> bool:
         """Connect if not connected yet; the first time, sweep leftovers of earlier runs."""
@@ -221,7 +259,8 @@ class DockerSandbox:
         if not self._running:
             return {"available": False, "reason": "sandbox is not started"}
         if not await self._ensure_engine():
-            return {"available": False, "reason": self._reason}
+            build = {"build": self._build.as_dict()} if self._build is not None else {}
+            return {"available": False, "reason": self._reason, **build}
         assert self._api is not None
         try:
             await self._call(self._api.ping)
@@ -375,8 +414,14 @@ class DockerSandbox:
     async def _check_available(self) -> None:
         if not self._running:
             raise SandboxUnavailable("sandbox is not started" if not self._stopped else "stopped")
-        if not await self._ensure_engine():
-            raise SandboxUnavailable(self._reason or "docker engine unavailable")
+        if await self._ensure_engine():
+            return
+        build = self._build
+        if build is not None and build.state == "building":  # wait for it (bounded)
+            await build.wait(self._settings.sandbox_build_wait_s)
+            if await self._ensure_engine():
+                return
+        raise SandboxUnavailable(self._reason or "docker engine unavailable")
 
     async def _session(self, key: str) -> Container:
         container = self._sessions.get(key)
