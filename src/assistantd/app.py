@@ -43,6 +43,7 @@ from assistantd.observability.endpoint import add_metrics_route
 from assistantd.observability.middleware import Observe
 from assistantd.observability.tracing import make_tracing
 from assistantd.relay.router import router as relay_router
+from assistantd.responses_api.router import router as responses_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
 from assistantd.settings import Settings
@@ -147,6 +148,7 @@ def create_app(
         vector_stores_router,
         relay_router,
         conversations_router,
+        responses_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

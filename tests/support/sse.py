@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.support.spec import validate_component
+from tests.support.spec import spec, validate_component
 
 COMPONENT_BY_PREFIX: list[tuple[str, str]] = [
     ("thread.run.step.delta", "RunStepDeltaObject"),
@@ -56,4 +56,28 @@ def validate_events(events: list[tuple[str, Any]]) -> list[str]:
         component = next(c for prefix, c in COMPONENT_BY_PREFIX if name.startswith(prefix))
         validate_component(component, data)
         checked.append(component)
+    return checked
+
+
+def response_event_components() -> dict[str, str]:
+    """Responses stream event type (`response.output_text.delta`) -> its spec component."""
+    schemas = spec()["components"]["schemas"]
+    found: dict[str, str] = {}
+    for member in schemas["ResponseStreamEvent"]["anyOf"]:
+        name = member["$ref"].rsplit("/", 1)[-1]
+        for kind in schemas[name]["properties"]["type"].get("enum", []):
+            found[kind] = name
+    return found
+
+
+def validate_response_events(events: list[tuple[str, Any]]) -> list[str]:
+    """Each Responses stream event against its component; `sequence_number`s count from 0; the
+    SSE event name is the payload's `type`."""
+    components = response_event_components()
+    checked = []
+    for position, (name, data) in enumerate(events):
+        assert name == data["type"], (name, data)
+        assert data["sequence_number"] == position, (position, data)
+        validate_component(components[data["type"]], data)
+        checked.append(data["type"])
     return checked

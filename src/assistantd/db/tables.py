@@ -196,3 +196,14 @@ conversation_items = Table(
     _ord(),  # insertion order: item ids need not sort (clients may bring their own)
     Index(None, "conversation_id", "ord"),
 )
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("input", Text, nullable=False),  # the response's input items, a JSON list
+    Index(None, "project", "id"),
+)

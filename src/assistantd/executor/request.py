@@ -50,8 +50,8 @@ def chat_request(
     if run.top_p is not None:
         body["top_p"] = run.top_p
     if max_completion_tokens is not None:
-        body[_max_tokens_key(run.model)] = max_completion_tokens
-    if reasoning_effort is None and _is_reasoning_model(run.model):
+        body[max_tokens_key(run.model)] = max_completion_tokens
+    if reasoning_effort is None and is_reasoning_model(run.model):
         reasoning_effort = run.reasoning_effort
     if reasoning_effort is not None:
         body["reasoning_effort"] = reasoning_effort
@@ -97,9 +97,11 @@ def _response_format(run: Run) -> dict[str, Any] | None:
     return dumped
 
 
-def _is_reasoning_model(model: str) -> bool:
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's reasoning models (o-series, gpt-5), which take `reasoning_effort`."""
     return model.lower().rsplit("/", 1)[-1].startswith(_REASONING_PREFIXES)
 
 
-def _max_tokens_key(model: str) -> str:
-    return "max_completion_tokens" if _is_reasoning_model(model) else "max_tokens"
+def max_tokens_key(model: str) -> str:
+    """The completion budget's parameter name: reasoning models reject `max_tokens`."""
+    return "max_completion_tokens" if is_reasoning_model(model) else "max_tokens"

@@ -1,0 +1,96 @@
+"""The chat-completions body for a response. Pure.
+
+Instructions become the system message, items the transcript (see items.convert), function
+tools chat `tools` (`strict` only when asked for: other servers may not know it), `tool_choice`
+and `parallel_tool_calls` are passed on, `text.format` becomes `response_format`,
+`max_output_tokens` the completion budget and `reasoning.effort` `reasoning_effort` for the
+models that take them. Sampling parameters are sent only when the request gave them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from assistantd.executor.request import is_reasoning_model, max_tokens_key
+from assistantd.items import convert
+from assistantd.items.schemas import Item
+from assistantd.responses_api.schemas import (
+    FormatJsonObject,
+    FormatJsonSchema,
+    FunctionToolParam,
+    Reasoning,
+    TextConfig,
+    ToolChoice,
+    ToolChoiceFunction,
+)
+
+
+def messages(instructions: str | None, transcript: Sequence[Item]) -> list[dict[str, Any]]:
+    system = [{"role": "system", "content": instructions}] if instructions else []
+    return system + convert.to_chat_messages(transcript)
+
+
+def tools(given: Sequence[FunctionToolParam]) -> list[dict[str, Any]]:
+    out = []
+    for tool in given:
+        function: dict[str, Any] = {"name": tool.name}
+        if tool.description is not None:
+            function["description"] = tool.description
+        function["parameters"] = tool.parameters or {"type": "object", "properties": {}}
+        if tool.strict:
+            function["strict"] = True
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def chat_body(
+    *,
+    model: str,
+    instructions: str | None,
+    transcript: Sequence[Item],
+    function_tools: Sequence[FunctionToolParam],
+    tool_choice: ToolChoice | None,
+    parallel_tool_calls: bool | None,
+    text: TextConfig | None,
+    max_output_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    reasoning: Reasoning | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": messages(instructions, transcript)}
+    chat_tools = tools(function_tools)
+    if chat_tools:
+        body["tools"] = chat_tools
+        if isinstance(tool_choice, ToolChoiceFunction):
+            body["tool_choice"] = {"type": "function", "function": {"name": tool_choice.name}}
+        elif tool_choice in ("none", "required"):
+            body["tool_choice"] = tool_choice
+        if parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = parallel_tool_calls
+    response_format = _response_format(text)
+    if response_format is not None:
+        body["response_format"] = response_format
+    if temperature is not None:
+        body["temperature"] = temperature
+    if top_p is not None:
+        body["top_p"] = top_p
+    if max_output_tokens is not None:
+        body[max_tokens_key(model)] = max_output_tokens
+    if reasoning is not None and reasoning.effort is not None and is_reasoning_model(model):
+        body["reasoning_effort"] = reasoning.effort
+    return body
+
+
+def _response_format(text: TextConfig | None) -> dict[str, Any] | None:
+    fmt = text.format if text is not None else None
+    if isinstance(fmt, FormatJsonObject):
+        return {"type": "json_object"}
+    if isinstance(fmt, FormatJsonSchema):
+        spec: dict[str, Any] = {"name": fmt.name, "schema": fmt.schema_}
+        if fmt.description is not None:
+            spec["description"] = fmt.description
+        if fmt.strict is not None:
+            spec["strict"] = fmt.strict
+        return {"type": "json_schema", "json_schema": spec}
+    return None  # text: the default, which not every compatible server accepts explicitly

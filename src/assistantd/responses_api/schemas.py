@@ -1,0 +1,198 @@
+"""Response objects and requests, mirroring openai-python's `Response` and
+`ResponseCreateParams` (the parts this server implements)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from assistantd.items.schemas import InputItem, Item
+from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
+
+ResponseStatus = Literal["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"]
+
+# --- tools, tool choice, text format (shown on the response as requested) ---------------------
+
+
+class FunctionToolParam(Sparse):
+    type: Literal["function"]
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(Schema):
+    type: Literal["function"] = "function"
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = True
+
+
+ResponseToolParam = Annotated[FunctionToolParam, Field(discriminator="type")]
+
+
+class ToolChoiceFunction(Schema):
+    type: Literal["function"]
+    name: str
+
+
+ToolChoice = Literal["none", "auto", "required"] | ToolChoiceFunction
+
+
+class FormatText(Schema):
+    type: Literal["text"] = "text"
+
+
+class FormatJsonObject(Schema):
+    type: Literal["json_object"]
+
+
+class FormatJsonSchema(Sparse):
+    type: Literal["json_schema"]
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
+
+
+TextFormat = Annotated[
+    FormatText | FormatJsonObject | FormatJsonSchema, Field(discriminator="type")
+]
+
+
+class TextConfig(Sparse):
+    format: TextFormat = Field(default_factory=FormatText)
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ConversationRef(Schema):
+    id: str
+
+
+class Reasoning(Sparse):
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+class StreamOptions(RequestSchema):
+    include_obfuscation: bool | None = None
+
+
+class CreateResponseRequest(RequestSchema):
+    model: Annotated[str, Field(min_length=1)]
+    input: Annotated[str, Field(max_length=10_485_760)] | list[InputItem] | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    conversation: str | ConversationRef | None = None
+    store: bool | None = True
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    background: bool | None = False
+    tools: Annotated[list[ResponseToolParam], Field(max_length=128)] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    max_output_tokens: Annotated[int, Field(ge=16)] | None = None
+    max_tool_calls: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    text: TextConfig | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    include: list[str] | None = None
+    metadata: Metadata = None
+    reasoning: Reasoning | None = None
+    user: str | None = None
+    safety_identifier: Annotated[str, Field(max_length=64)] | None = None
+    prompt_cache_key: str | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority"] | None = None
+
+
+class InputTokensRequest(RequestSchema):
+    model: str | None = None
+    input: Annotated[str, Field(max_length=10_485_760)] | list[InputItem] | None = None
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    conversation: str | ConversationRef | None = None
+    tools: list[ResponseToolParam] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    text: TextConfig | None = None
+    reasoning: Reasoning | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+class ResponseError(Schema):
+    code: str
+    message: str
+
+
+class IncompleteDetails(Schema):
+    reason: Literal["max_output_tokens", "content_filter"]
+
+
+class InputTokensDetails(Schema):
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class OutputTokensDetails(Schema):
+    reasoning_tokens: int = 0
+
+
+class ResponseUsage(Schema):
+    input_tokens: int
+    input_tokens_details: InputTokensDetails = Field(default_factory=InputTokensDetails)
+    output_tokens: int
+    output_tokens_details: OutputTokensDetails = Field(default_factory=OutputTokensDetails)
+    total_tokens: int
+
+
+class Response(Schema):
+    id: str
+    object: Literal["response"] = "response"
+    created_at: int
+    status: ResponseStatus
+    background: bool = False
+    completed_at: int | None = None
+    error: ResponseError | None = None
+    incomplete_details: IncompleteDetails | None = None
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    max_tool_calls: int | None = None
+    model: str
+    output: list[Item] = Field(default_factory=list)
+    parallel_tool_calls: bool = True
+    previous_response_id: str | None = None
+    conversation: ConversationRef | None = None
+    reasoning: Reasoning | None = None
+    store: bool = True
+    temperature: float | None = 1.0
+    text: TextConfig = Field(default_factory=TextConfig)
+    tool_choice: ToolChoice = "auto"
+    tools: list[FunctionTool] = Field(default_factory=list)
+    top_p: float | None = 1.0
+    truncation: Literal["auto", "disabled"] = "disabled"
+    usage: ResponseUsage | None = None  # absent until the model answered (never null)
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _drop_missing_usage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        if dumped.get("usage", 0) is None:
+            del dumped["usage"]
+        return dumped
+
+
+class InputTokens(Schema):
+    object: Literal["response.input_tokens"] = "response.input_tokens"
+    input_tokens: int
