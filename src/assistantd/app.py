@@ -53,6 +53,11 @@ from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
 from assistantd.tools.file_search import FileSearchRunner
 from assistantd.upstream import UpstreamClient
+from assistantd.v1.assistants_router import router as v1_assistants_router
+from assistantd.v1.middleware import PREFIX as V1_PREFIX
+from assistantd.v1.middleware import V1Router, public_path
+from assistantd.v1.runs_router import router as v1_runs_router
+from assistantd.v1.threads_router import router as v1_threads_router
 from assistantd.validation import to_api_error
 from assistantd.vector_stores.embeddings import make_embedder
 from assistantd.vector_stores.ingestion import Ingestor
@@ -138,6 +143,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    v1_routers = (v1_assistants_router, v1_runs_router, v1_threads_router)
     routers = (
         assistants_router,
         runs_router,
@@ -152,10 +158,13 @@ def create_app(
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    for router in v1_routers:  # reached through V1Router (OpenAI-Beta: assistants=v1)
+        app.include_router(router, prefix=V1_PREFIX + API_PREFIX, include_in_schema=False)
     _add_health(app)
     _add_error_handlers(app)
     if metrics is not None:
         add_metrics_route(app, metrics, settings.metrics)
+    app.add_middleware(V1Router)
     app.add_middleware(
         BodyLimit, json_limit=settings.max_json_body_bytes, upload_limit=settings.max_upload_bytes
     )
@@ -237,10 +246,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         if isinstance(exc.__cause__, BodyTooLarge):
             return await body_too_large(request, exc.__cause__)
         if exc.status_code == 404:
-            return NotFoundError(f"Invalid URL ({request.method} {request.url.path})").response()
+            return NotFoundError(
+                f"Invalid URL ({request.method} {public_path(request.url.path)})"
+            ).response()
         if exc.status_code == 405:
             return MethodNotAllowedError(
-                f"Invalid method for URL ({request.method} {request.url.path})"
+                f"Invalid method for URL ({request.method} {public_path(request.url.path)})"
             ).response()
         if exc.status_code < 500:  # e.g. a malformed multipart body
             return InvalidRequestError(str(exc.detail)).response()

@@ -5,6 +5,7 @@ go back to the model with citation markers, which become `file_citation` annotat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -35,10 +36,12 @@ from assistantd.schemas import FileSearchTool, RankingOptions
 from assistantd.threads import store as threads_store
 from assistantd.tools.base import ToolContext, ToolUnavailable
 from assistantd.vector_stores import service as vector_stores
+from assistantd.vector_stores import store as vs_store
 from assistantd.vector_stores.embeddings import Embedder
 from assistantd.vector_stores.retrieval import fit_to_budget, search_stores
 
 DEFAULT_MAX_RESULTS = 20
+OWN_STORE_WAIT_S = 60.0
 TOKEN_BUDGET = 16_000
 QUOTE_CHARS = 300
 # 【0:2†notes.txt】 (OpenAI's marker), also 【2†notes.txt】 for the latest search
@@ -138,14 +141,30 @@ class FileSearchRunner:
                 resources = owner.tool_resources if owner is not None else None
                 if resources is not None and resources.file_search is not None:
                     ids += resources.file_search.vector_store_ids
-            usable = []
+            usable, own = [], []
             for store_id in dict.fromkeys(ids):
                 store = await vector_stores.get_store(conn, project, store_id)
                 if store.status == "expired":
                     raise ToolUnavailable(f"Vector store {store_id} has expired.")
                 await vector_stores.touch(conn, project, store)
                 usable.append(store_id)
+                if store.name in (f"{run.thread_id} files", f"{run.assistant_id} files"):
+                    own.append(store_id)
+        await self._ingested(own)
         return usable
+
+    async def _ingested(self, store_ids: list[str]) -> None:
+        """Wait (up to OWN_STORE_WAIT_S) for files still being ingested into the stores made
+        for the thread's attachments or an assistant's v1 files: their owner never saw them
+        being processed, so a search must not miss them."""
+        deadline = time.monotonic() + OWN_STORE_WAIT_S
+        for store_id in store_ids:
+            while time.monotonic() < deadline:
+                async with self._db.read() as conn:
+                    counts, _ = await vs_store.file_counts(conn, store_id)
+                if not counts.in_progress:
+                    break
+                await asyncio.sleep(0.1)
 
     # --- citations in the answer -----------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+"""v1 routes for runs and run steps (streaming too)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from assistantd.auth import Project
+from assistantd.body import json_body
+from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.pagination import PageParams, page_params
+from assistantd.run_steps import service as steps
+from assistantd.runs import service
+from assistantd.runs.schemas import ModifyRunRequest, SubmitToolOutputsRequest
+from assistantd.v1 import requests, shapes
+from assistantd.v1.http import file_ids_of, json_response, raw_page, start
+from assistantd.v1.requests import V1CreateRunRequest, V1CreateThreadAndRunRequest
+
+router = APIRouter()
+Page = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/threads/runs")
+async def create_thread_and_run(
+    body: Annotated[V1CreateThreadAndRunRequest, json_body(V1CreateThreadAndRunRequest)],
+    request: Request,
+    project: Project,
+) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.create_thread_and_run(
+            conn,
+            project,
+            requests.create_thread_and_run(body),
+            expiry_s=state.settings.run_expiry_seconds,
+        )
+        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
+    return start(request, change, body.stream, file_ids)
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(
+    thread_id: str,
+    body: Annotated[V1CreateRunRequest, json_body(V1CreateRunRequest)],
+    request: Request,
+    project: Project,
+) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.create(
+            conn,
+            project,
+            thread_id,
+            requests.create_run(body),
+            expiry_s=state.settings.run_expiry_seconds,
+        )
+        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
+    return start(request, change, body.stream, file_ids)
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str, params: Page, request: Request, project: Project, conn: ReadConn
+) -> Response:
+    page = await service.page(conn, project, thread_id, params)
+    cache: dict[str, list[str]] = {}
+    shown = raw_page(page, lambda raw: raw)
+    for index, raw in enumerate(shown["data"]):
+        assistant_id = raw["assistant_id"]
+        if assistant_id not in cache:
+            cache[assistant_id] = await file_ids_of(conn, project, assistant_id)
+        shown["data"][index] = shapes.run(raw, cache[assistant_id])
+    return json_response(shown, poll=request)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(
+    thread_id: str, run_id: str, request: Request, project: Project, conn: ReadConn
+) -> Response:
+    run = await service.get(conn, project, thread_id, run_id)
+    file_ids = await file_ids_of(conn, project, run.assistant_id)
+    return json_response(shapes.run(run, file_ids), poll=request)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}")
+async def modify_run(
+    thread_id: str,
+    run_id: str,
+    body: Annotated[ModifyRunRequest, json_body(ModifyRunRequest)],
+    request: Request,
+    project: Project,
+    conn: WriteConn,
+) -> Response:
+    run = await service.modify(conn, project, thread_id, run_id, body)
+    file_ids = await file_ids_of(conn, project, run.assistant_id)
+    return json_response(shapes.run(run, file_ids), poll=request)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(thread_id: str, run_id: str, request: Request, project: Project) -> Response:
+    state = request.app.state
+    async with state.db.write() as conn:
+        change = await service.cancel(conn, project, thread_id, run_id)
+        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
+    for event in change.events:
+        state.broker.publish(run_id, event)
+    if change.schedule:
+        state.scheduler.cancel(run_id)
+    return json_response(shapes.run(change.run, file_ids), poll=request)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+async def submit_tool_outputs(
+    thread_id: str,
+    run_id: str,
+    body: Annotated[SubmitToolOutputsRequest, json_body(SubmitToolOutputsRequest)],
+    request: Request,
+    project: Project,
+) -> Response:
+    async with request.app.state.db.write() as conn:
+        change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
+        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
+    return start(request, change, body.stream, file_ids)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/steps")
+async def list_run_steps(
+    thread_id: str, run_id: str, params: Page, project: Project, conn: ReadConn
+) -> Response:
+    page = await steps.page(conn, project, thread_id, run_id, params)
+    return json_response(
+        {
+            "object": "list",
+            "data": [shapes.step(step) for step in page.data],
+            "first_id": page.first_id,
+            "last_id": page.last_id,
+            "has_more": page.has_more,
+        }
+    )
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/steps/{step_id}")
+async def get_run_step(
+    thread_id: str, run_id: str, step_id: str, project: Project, conn: ReadConn
+) -> Response:
+    return json_response(shapes.step(await steps.get(conn, project, thread_id, run_id, step_id)))
