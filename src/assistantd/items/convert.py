@@ -9,8 +9,12 @@ import orjson
 
 from assistantd import ids
 from assistantd.errors import InvalidRequestError
+from assistantd.executor.transcript import citation_marker
 from assistantd.items.schemas import (
     Content,
+    FileSearchCallInput,
+    FileSearchCallItem,
+    FileSearchResult,
     FunctionCallInput,
     FunctionCallItem,
     FunctionCallOutputInput,
@@ -26,6 +30,7 @@ from assistantd.items.schemas import (
     OutputText,
     Refusal,
 )
+from assistantd.tools.base import FILE_SEARCH_FUNCTION
 
 Resolve = Callable[[str], Awaitable[Item | None]]
 """Finds a stored item by id (for `item_reference`), or None."""
@@ -56,6 +61,15 @@ async def to_items(
                     call_id=given.call_id,
                     output=given.output,
                     status=given.status or "completed",
+                )
+            )
+        elif isinstance(given, FileSearchCallInput):
+            items.append(
+                FileSearchCallItem(
+                    id=given.id,
+                    status=given.status or "completed",
+                    queries=given.queries,
+                    results=given.results,
                 )
             )
         elif isinstance(given, ItemReferenceInput):
@@ -97,25 +111,44 @@ def to_chat_messages(items: Sequence[Item]) -> list[dict[str, Any]]:
     """The chat-completions transcript of `items`: consecutive function calls become one
     assistant message with `tool_calls`, their outputs `tool` messages."""
     messages: list[dict[str, Any]] = []
+    searches = 0
     for item in items:
         if isinstance(item, MessageItem):
             messages.append({"role": item.role, "content": _chat_content(item)})
         elif isinstance(item, FunctionCallItem):
-            call = {
-                "id": item.call_id,
-                "type": "function",
-                "function": {"name": item.name, "arguments": item.arguments},
-            }
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(call)
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            _add_call(messages, item.call_id, item.name, item.arguments)
+        elif isinstance(item, FileSearchCallItem):
+            arguments = orjson.dumps({"queries": item.queries}).decode()
+            _add_call(messages, item.id, FILE_SEARCH_FUNCTION, arguments)
+            output = search_output(item.results or [], searches)
+            messages.append({"role": "tool", "tool_call_id": item.id, "content": output})
+            searches += 1
         else:
-            output = item.output
-            text = output if isinstance(output, str) else _joined_text(output)
+            given = item.output
+            text = given if isinstance(given, str) else _joined_text(given)
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": text})
     return messages
+
+
+def _add_call(messages: list[dict[str, Any]], call_id: str, name: str, arguments: str) -> None:
+    """A tool call joins the assistant message of the calls just before it, if any."""
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "assistant" and "tool_calls" in last:
+        last["tool_calls"].append(call)
+    else:
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
+def search_output(results: Sequence[FileSearchResult], ordinal: int) -> str:
+    """The passages a search found, each with the marker that cites it (as in runs)."""
+    if not results:
+        return "No results found in the files."
+    return "\n\n".join(
+        f"{citation_marker(ordinal, index, result.filename)} (score {result.score:.2f})\n"
+        f"{result.text}"
+        for index, result in enumerate(results)
+    )
 
 
 def _joined_text(parts: Sequence[Any]) -> str:
@@ -142,7 +175,3 @@ def _chat_content(item: MessageItem) -> str | list[dict[str, Any]]:
         elif isinstance(part, InputFile):
             parts.append({"type": "text", "text": f"[file: {part.filename or part.file_id}]"})
     return parts
-
-
-def dumps(items: Sequence[Item]) -> str:
-    return orjson.dumps([item.model_dump(mode="json") for item in items]).decode()

@@ -86,8 +86,25 @@ class FunctionCallOutputItem(Schema):
     status: ItemStatus = "completed"
 
 
+class FileSearchResult(Sparse):
+    file_id: str
+    filename: str
+    score: float
+    text: str
+    attributes: dict[str, Any] | None = None
+
+
+class FileSearchCallItem(Schema):
+    type: Literal["file_search_call"] = "file_search_call"
+    id: str
+    status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] = "completed"
+    queries: list[str]
+    results: list[FileSearchResult] | None = None
+
+
 Item = Annotated[
-    MessageItem | FunctionCallItem | FunctionCallOutputItem, Field(discriminator="type")
+    MessageItem | FunctionCallItem | FunctionCallOutputItem | FileSearchCallItem,
+    Field(discriminator="type"),
 ]
 
 # --- input forms -----------------------------------------------------------------------------
@@ -126,6 +143,16 @@ class FunctionCallOutputInput(_Lenient):
     status: ItemStatus | None = None
 
 
+class FileSearchCallInput(_Lenient):
+    """A `file_search_call` output item given back as input."""
+
+    type: Literal["file_search_call"]
+    id: ItemId
+    status: Literal["in_progress", "searching", "completed", "incomplete", "failed"] | None = None
+    queries: list[str]
+    results: list[FileSearchResult] | None = None
+
+
 class ItemReferenceInput(_Lenient):
     type: Literal["item_reference"] | None = "item_reference"
     id: ItemId
@@ -146,6 +173,7 @@ InputItem = Annotated[
     Annotated[MessageInput, Tag("message")]
     | Annotated[FunctionCallInput, Tag("function_call")]
     | Annotated[FunctionCallOutputInput, Tag("function_call_output")]
+    | Annotated[FileSearchCallInput, Tag("file_search_call")]
     | Annotated[ItemReferenceInput, Tag("item_reference")],
     Discriminator(_input_kind),
 ]

@@ -1,7 +1,8 @@
 """The chat-completions body for a response. Pure.
 
 Instructions become the system message, items the transcript (see items.convert), function
-tools chat `tools` (`strict` only when asked for: other servers may not know it), `tool_choice`
+tools chat `tools` (`strict` only when asked for: other servers may not know it; file search
+the function the runs offer too, run by us), `tool_choice`
 and `parallel_tool_calls` are passed on, `text.format` becomes `response_format`,
 `max_output_tokens` the completion budget and `reasoning.effort` `reasoning_effort` for the
 models that take them. Sampling parameters are sent only when the request gave them.
@@ -16,14 +17,17 @@ from assistantd.executor.request import is_reasoning_model, max_tokens_key
 from assistantd.items import convert
 from assistantd.items.schemas import Item
 from assistantd.responses_api.schemas import (
+    FileSearchToolParam,
     FormatJsonObject,
     FormatJsonSchema,
-    FunctionToolParam,
     Reasoning,
+    ResponseToolParam,
     TextConfig,
     ToolChoice,
     ToolChoiceFunction,
+    ToolChoiceHosted,
 )
+from assistantd.tools.base import FILE_SEARCH_DEFINITION, FILE_SEARCH_FUNCTION
 
 
 def messages(instructions: str | None, transcript: Sequence[Item]) -> list[dict[str, Any]]:
@@ -31,9 +35,12 @@ def messages(instructions: str | None, transcript: Sequence[Item]) -> list[dict[
     return system + convert.to_chat_messages(transcript)
 
 
-def tools(given: Sequence[FunctionToolParam]) -> list[dict[str, Any]]:
+def tools(given: Sequence[ResponseToolParam]) -> list[dict[str, Any]]:
     out = []
     for tool in given:
+        if isinstance(tool, FileSearchToolParam):
+            out.append(FILE_SEARCH_DEFINITION)  # run by us (responses_api.file_search)
+            continue
         function: dict[str, Any] = {"name": tool.name}
         if tool.description is not None:
             function["description"] = tool.description
@@ -49,7 +56,7 @@ def chat_body(
     model: str,
     instructions: str | None,
     transcript: Sequence[Item],
-    function_tools: Sequence[FunctionToolParam],
+    function_tools: Sequence[ResponseToolParam],
     tool_choice: ToolChoice | None,
     parallel_tool_calls: bool | None,
     text: TextConfig | None,
@@ -64,6 +71,9 @@ def chat_body(
         body["tools"] = chat_tools
         if isinstance(tool_choice, ToolChoiceFunction):
             body["tool_choice"] = {"type": "function", "function": {"name": tool_choice.name}}
+        elif isinstance(tool_choice, ToolChoiceHosted):
+            name = FILE_SEARCH_FUNCTION
+            body["tool_choice"] = {"type": "function", "function": {"name": name}}
         elif tool_choice in ("none", "required"):
             body["tool_choice"] = tool_choice
         if parallel_tool_calls is not None:

@@ -18,6 +18,7 @@ from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.responses_api import service
+from assistantd.responses_api.file_search import FileSearch
 from assistantd.responses_api.schemas import CreateResponseRequest, InputTokensRequest
 
 router = APIRouter(prefix="/responses", tags=["responses"])
@@ -34,11 +35,14 @@ async def create_response(
 ) -> HTTPResponse:
     state = request.app.state
     generation = await service.prepare(state.db, project, body)
+    tools = service.ServerTools(FileSearch(state.db, state.ingestor.embedder))
     if not body.stream:
-        task = service.spawn(service.generate(generation, state.upstream, state.db))
+        task = service.spawn(service.generate(generation, state.upstream, state.db, tools))
         return ObjectResponse(await asyncio.shield(task))  # a hang-up does not stop it
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-    task = service.spawn(service.generate(generation, state.upstream, state.db, queue.put_nowait))
+    task = service.spawn(
+        service.generate(generation, state.upstream, state.db, tools, queue.put_nowait)
+    )
     task.add_done_callback(lambda _task: queue.put_nowait(None))
     return StreamingResponse(
         _frames(queue), media_type="text/event-stream", headers={"cache-control": "no-cache"}

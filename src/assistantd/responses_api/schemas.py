@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_ser
 
 from assistantd.items.schemas import InputItem, Item
 from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
+from assistantd.vector_stores.filters import Filter
 
 ResponseStatus = Literal["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"]
 
@@ -31,7 +32,21 @@ class FunctionTool(Schema):
     strict: bool | None = True
 
 
-ResponseToolParam = Annotated[FunctionToolParam, Field(discriminator="type")]
+class FileSearchRanking(Sparse):
+    ranker: Literal["auto", "default-2024-11-15", "default_2024_08_21"] | None = None
+    score_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class FileSearchToolParam(Sparse):
+    type: Literal["file_search"]
+    vector_store_ids: Annotated[list[str], Field(max_length=16)]
+    max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
+    ranking_options: FileSearchRanking | None = None
+    filters: Filter | None = None
+
+
+ResponseToolParam = Annotated[FunctionToolParam | FileSearchToolParam, Field(discriminator="type")]
+ResponseTool = FunctionTool | FileSearchToolParam
 
 
 class ToolChoiceFunction(Schema):
@@ -39,7 +54,14 @@ class ToolChoiceFunction(Schema):
     name: str
 
 
-ToolChoice = Literal["none", "auto", "required"] | ToolChoiceFunction
+class ToolChoiceHosted(Schema):
+    type: Literal["file_search"]
+
+
+ToolChoice = (
+    Literal["none", "auto", "required"]
+    | Annotated[ToolChoiceFunction | ToolChoiceHosted, Field(discriminator="type")]
+)
 
 
 class FormatText(Schema):
@@ -179,7 +201,7 @@ class Response(Schema):
     temperature: float | None = 1.0
     text: TextConfig = Field(default_factory=TextConfig)
     tool_choice: ToolChoice = "auto"
-    tools: list[FunctionTool] = Field(default_factory=list)
+    tools: list[ResponseTool] = Field(default_factory=list)
     top_p: float | None = 1.0
     truncation: Literal["auto", "disabled"] = "disabled"
     usage: ResponseUsage | None = None  # absent until the model answered (never null)

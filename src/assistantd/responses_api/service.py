@@ -22,18 +22,21 @@ from assistantd import ids, tokens
 from assistantd.conversations import service as conversations
 from assistantd.conversations import store as conversation_store
 from assistantd.db.engine import Database
-from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.errors import APIError, InvalidRequestError, NotFoundError
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.items import convert
 from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import request as chat
 from assistantd.responses_api import store
+from assistantd.responses_api.file_search import FileSearch, check_stores, citations
 from assistantd.responses_api.output import OutputBuilder
 from assistantd.responses_api.schemas import (
     ConversationRef,
     CreateResponseRequest,
+    FileSearchToolParam,
     FunctionTool,
+    FunctionToolParam,
     IncompleteDetails,
     InputTokens,
     InputTokensDetails,
@@ -41,10 +44,13 @@ from assistantd.responses_api.schemas import (
     OutputTokensDetails,
     Response,
     ResponseError,
+    ResponseTool,
+    ResponseToolParam,
     ResponseUsage,
     TextConfig,
 )
 from assistantd.schemas import DeletedObject, Page
+from assistantd.tools.base import FILE_SEARCH_FUNCTION
 from assistantd.upstream import UpstreamClient, UpstreamError
 
 Emit = Callable[[dict[str, Any]], None]
@@ -53,14 +59,27 @@ MAX_CHAIN = 10_000  # previous_response_id hops followed at most
 _tasks: set[asyncio.Task[Response]] = set()
 
 
+MAX_TURNS = 8  # model calls of one response (each server tool round trip is one more)
+
+
 @dataclass
 class Generation:
-    """A response ready to be generated: its object so far, its input, the model request."""
+    """A response ready to be generated: its object so far, its input, the model request (its
+    `messages` made per model call from `transcript` and the output so far)."""
 
     project: str
     response: Response
     inputs: list[Item]
+    transcript: list[Item]
     body: dict[str, Any]
+    tools: list[ResponseToolParam]
+
+
+@dataclass
+class ServerTools:
+    """What the server runs itself: file search (the code interpreter is not offered yet)."""
+
+    file_search: FileSearch
 
 
 def _conversation_id(value: str | ConversationRef | None) -> str | None:
@@ -124,11 +143,14 @@ async def prepare(db: Database, project: str, request: CreateResponseRequest) ->
             code="unsupported_parameter",
         )
     conversation_id = _conversation_id(request.conversation)
+    given_tools = request.tools or []
     async with db.read() as conn:
         history, inputs = await _context(
             conn, project, request.previous_response_id, conversation_id, request.input
         )
-    given_tools = request.tools or []
+        for tool in given_tools:
+            if isinstance(tool, FileSearchToolParam):
+                await check_stores(conn, project, tool)
     text = request.text or TextConfig()
     response = Response(
         id=ids.new_id(ids.RESPONSE),
@@ -146,7 +168,7 @@ async def prepare(db: Database, project: str, request: CreateResponseRequest) ->
         temperature=1.0 if request.temperature is None else request.temperature,
         text=text,
         tool_choice=request.tool_choice or "auto",
-        tools=[FunctionTool(**tool.model_dump(exclude_none=True)) for tool in given_tools],
+        tools=[_shown(tool) for tool in given_tools],
         top_p=1.0 if request.top_p is None else request.top_p,
         truncation=request.truncation or "disabled",
         metadata=request.metadata or {},
@@ -167,7 +189,13 @@ async def prepare(db: Database, project: str, request: CreateResponseRequest) ->
     if response.store:
         async with db.write() as conn:
             await store.insert(conn, project, response, inputs)
-    return Generation(project, response, inputs, body)
+    return Generation(project, response, inputs, history + inputs, body, given_tools)
+
+
+def _shown(tool: ResponseToolParam) -> ResponseTool:
+    if isinstance(tool, FunctionToolParam):
+        return FunctionTool(**tool.model_dump(exclude_none=True))
+    return tool
 
 
 def spawn(work: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
@@ -179,9 +207,14 @@ def spawn(work: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
 
 
 async def generate(
-    generation: Generation, upstream: UpstreamClient, db: Database, emit: Emit | None = None
+    generation: Generation,
+    upstream: UpstreamClient,
+    db: Database,
+    tools: ServerTools,
+    emit: Emit | None = None,
 ) -> Response:
-    """Call the model, emitting the stream events (numbered) to `emit`; store the result."""
+    """Call the model (again after each round of server tools), emitting the stream events
+    (numbered) to `emit`; store the result."""
     sequence = 0
 
     def numbered(event: dict[str, Any]) -> None:
@@ -194,31 +227,51 @@ async def generate(
     snapshot = response.model_dump(mode="json")
     numbered({"type": "response.created", "response": snapshot})
     numbered({"type": "response.in_progress", "response": snapshot})
-    acc = ChatAccumulator()
-    builder = OutputBuilder(numbered)
+    search = next((t for t in generation.tools if isinstance(t, FileSearchToolParam)), None)
+    server_tools = frozenset({FILE_SEARCH_FUNCTION} if search is not None else ())
+    builder = OutputBuilder(numbered, server_tools=server_tools)
+    builder.annotate = lambda text: citations(text, generation.transcript + builder.output)
+    usage: list[ResponseUsage] = []
+    reason: str | None = None
     try:
-        async with aclosing(upstream.stream_chat(generation.body)) as chunks:
-            async for chunk in chunks:
-                builder.feed(acc.add(chunk))
-    except UpstreamError as error:
-        output = builder.finish("incomplete")
+        for _turn in range(MAX_TURNS):
+            acc = ChatAccumulator()
+            body = {
+                **generation.body,
+                "messages": chat.messages(
+                    response.instructions, generation.transcript + builder.output
+                ),
+            }
+            async with aclosing(upstream.stream_chat(body)) as chunks:
+                async for chunk in chunks:
+                    builder.feed(acc.add(chunk))
+            usage.append(_usage(acc, body, builder.output))
+            reason = _INCOMPLETE.get(acc.finish_reason or "")
+            calls = builder.finish_turn("incomplete" if reason else "completed")
+            if reason or not calls:
+                break
+            for call in calls:
+                assert search is not None  # only its calls are server calls
+                await tools.file_search.run(
+                    builder, call, search, generation.project, response.model
+                )
+            if builder.called_functions:
+                break  # the client runs those; the model goes on when it sends their outputs
+    except (UpstreamError, APIError) as error:
+        code = error.code if isinstance(error, UpstreamError) else "server_error"
         response = response.model_copy(
             update={
                 "status": "failed",
-                "output": output,
-                "error": ResponseError(code=error.code, message=error.message),
+                "output": builder.finish("incomplete"),
+                "error": ResponseError(code=code or "server_error", message=error.message),
             }
         )
         event = "response.failed"
     else:
-        reason = {"length": "max_output_tokens", "content_filter": "content_filter"}.get(
-            acc.finish_reason or ""
-        )
-        output = builder.finish("incomplete" if reason else "completed")
         update: dict[str, Any] = {
             "status": "incomplete" if reason else "completed",
-            "output": output,
-            "usage": _usage(acc, generation.body, output),
+            "output": builder.finish("incomplete" if reason else "completed"),
+            "usage": _total(usage),
         }
         if reason:
             update["incomplete_details"] = IncompleteDetails(reason=reason)
@@ -229,6 +282,26 @@ async def generate(
     await _save(db, generation, response)
     numbered({"type": event, "response": response.model_dump(mode="json")})
     return response
+
+
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def _total(usages: list[ResponseUsage]) -> ResponseUsage:
+    """The usage of all model calls of a response."""
+    if len(usages) == 1:
+        return usages[0]
+    return ResponseUsage(
+        input_tokens=sum(u.input_tokens for u in usages),
+        input_tokens_details=InputTokensDetails(
+            cached_tokens=sum(u.input_tokens_details.cached_tokens for u in usages)
+        ),
+        output_tokens=sum(u.output_tokens for u in usages),
+        output_tokens_details=OutputTokensDetails(
+            reasoning_tokens=sum(u.output_tokens_details.reasoning_tokens for u in usages)
+        ),
+        total_tokens=sum(u.total_tokens for u in usages),
+    )
 
 
 async def _save(db: Database, generation: Generation, response: Response) -> None:

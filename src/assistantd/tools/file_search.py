@@ -48,7 +48,7 @@ QUOTE_CHARS = 300
 MARKER = re.compile(r"【(?:(?P<ordinal>\d+):)?(?P<index>\d+)†[^】]*】")
 
 
-def _queries(arguments: str) -> list[str]:
+def parse_queries(arguments: str) -> list[str]:
     try:
         parsed: Any = json.loads(arguments or "{}")
     except json.JSONDecodeError:
@@ -89,7 +89,7 @@ class FileSearchRunner:
         hits: dict[int, Any] = {}
         started = time.perf_counter()
         async with self._db.read() as conn:
-            for query in _queries(context.arguments):
+            for query in parse_queries(context.arguments):
                 with self._telemetry.tracing.span(
                     "search", {"assistantd.vector_store_ids": store_ids}
                 ):
