@@ -21,6 +21,7 @@ from starlette.responses import Response
 from assistantd import __version__, tokens
 from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
+from assistantd.console.router import add_console
 from assistantd.conversations.router import router as conversations_router
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
@@ -161,6 +162,7 @@ def create_app(
     for router in v1_routers:  # reached through V1Router (OpenAI-Beta: assistants=v1)
         app.include_router(router, prefix=V1_PREFIX + API_PREFIX, include_in_schema=False)
     _add_health(app)
+    add_console(app)
     _add_error_handlers(app)
     if metrics is not None:
         add_metrics_route(app, metrics, settings.metrics)
@@ -185,16 +187,9 @@ def _add_gauges(
     metrics.gauge(
         "ingestion_queue_depth", "Vector store files being ingested or waiting.", ingestor.queued
     )
-    if isinstance(sandbox, DockerSandbox):
-        docker_sandbox = sandbox
-        metrics.gauge(
-            "sandbox_sessions", "Threads with a live sandbox.", lambda: docker_sandbox.counts()[0]
-        )
-        metrics.gauge(
-            "sandbox_pool",
-            "Warm sandboxes waiting for a thread.",
-            lambda: docker_sandbox.counts()[1],
-        )
+    counts = sandbox.counts if isinstance(sandbox, DockerSandbox) else lambda: (0, 0)
+    metrics.gauge("sandbox_sessions", "Threads with a live sandbox.", lambda: counts()[0])
+    metrics.gauge("sandbox_pool", "Warm sandboxes waiting for a thread.", lambda: counts()[1])
 
 
 def _add_health(app: FastAPI) -> None:

@@ -189,3 +189,18 @@ def test_every_response_carries_a_request_id(server: RunningServer) -> None:
             headers={"Authorization": f"Bearer {KEY_A}", "X-Client-Request-Id": "my-trace-42"},
         )
         assert echoed.headers["x-client-request-id"] == "my-trace-42"
+
+
+def test_the_grafana_dashboard_queries_metrics_that_exist(server: RunningServer) -> None:
+    dashboard = json.loads(
+        (
+            Path(__file__).resolve().parents[2] / "deploy/grafana/assistantd-dashboard.json"
+        ).read_text()
+    )
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {re.sub(r"_(bucket|count|sum|total)$", "", name)
+            for expr in exprs for name in re.findall(r"assistantd_[a-z_]+", expr)}  # fmt: skip
+    response = httpx.get(f"{server.url}/metrics")
+    families = {f.name for f in text_string_to_metric_families(response.text)}
+    assert used and used <= families, sorted(used - families)
+    assert len(dashboard["panels"]) == len({p["id"] for p in dashboard["panels"]})

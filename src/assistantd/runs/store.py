@@ -92,3 +92,11 @@ async def set_status_if(conn: AsyncConnection, run: Run, expected: str) -> bool:
         .values(body=run.model_dump_json(), status=run.status, expires_at=run.expires_at)
     )
     return bool((await conn.execute(query)).rowcount)
+
+
+async def bodies_of_project(conn: AsyncConnection, project: str, limit: int) -> list[Run]:
+    """The project's newest runs (for the console's usage chart)."""
+    query = (
+        select(runs.c.body).where(runs.c.project == project).order_by(runs.c.id.desc()).limit(limit)
+    )
+    return [Run.model_validate_json(row.body) for row in await conn.execute(query)]
