@@ -1,0 +1,183 @@
+"""What metrics and tracing cost, as ratios of server CPU against the same server without them.
+
+Starts three assistantd processes side by side (SQLite in temp dirs), all pointed at one fake
+upstream process (stream_bench's profiles; `bench-0-0-200` = instant, 200 tokens):
+
+  off      ASSISTANTD_METRICS=off, no tracing (the baseline)
+  metrics  ASSISTANTD_METRICS=open (the default)
+  tracing  metrics open, and OTLP traces batched to a local sink (a real HTTP endpoint)
+
+and measures, round by round with the three interleaved (so the machine's load, shared with
+other work, falls on all of them alike), the server's CPU time (/proc/<pid>/stat) for
+
+  crud    N sequential API calls (GET /assistants/{id}, POST /threads/{id}/messages,
+          GET /threads/{id}/messages?limit=20, in turn) on one keep-alive connection;
+  stream  M streaming runs (POST /threads/runs, stream=true, read to `done`).
+
+Prints the median CPU per call and the ratio to `off` for each; never asserts on time.
+
+    PYTHONPATH=src:. .venv/bin/python bench/observability_bench.py [--rounds 5] [--calls 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bench.stream_bench import cpu_seconds, fake_process
+from tests.support.process import spawn_server
+from tests.support.server import free_port
+
+KEY = "sk-bench"
+MODEL = "bench-0-0-200"
+
+
+@contextmanager
+def otlp_sink() -> Iterator[tuple[str, list[int]]]:
+    """A collector stand-in: accepts OTLP/HTTP exports and counts their bytes."""
+    received: list[int] = []
+
+    async def traces(request: Request) -> Response:
+        received.append(len(await request.body()))
+        return Response(b"", media_type="application/x-protobuf")
+
+    port = free_port()
+    app = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", received
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+class Target:
+    def __init__(self, name: str, url: str, pid: int) -> None:
+        self.name, self.url, self.pid = name, url, pid
+        self.http = httpx.Client(
+            base_url=f"{url}/v1", headers={"Authorization": f"Bearer {KEY}"}, timeout=60
+        )
+        self.assistant = self.http.post("/assistants", json={"model": MODEL}).json()["id"]
+        self.thread = self.http.post("/threads", json={}).json()["id"]
+        for i in range(20):
+            self.message(i)
+
+    def message(self, i: int) -> None:
+        body = {"role": "user", "content": f"message {i}: hello, how are you today?"}
+        self.http.post(f"/threads/{self.thread}/messages", json=body).raise_for_status()
+
+    def crud(self, calls: int) -> None:
+        for i in range(calls):
+            kind = i % 3
+            if kind == 0:
+                self.http.get(f"/assistants/{self.assistant}").raise_for_status()
+            elif kind == 1:
+                self.message(i)
+            else:
+                self.http.get(f"/threads/{self.thread}/messages", params={"limit": 20})
+
+    def stream(self, runs: int) -> None:
+        body = {
+            "assistant_id": self.assistant,
+            "thread": {"messages": [{"role": "user", "content": "go"}]},
+            "stream": True,
+        }
+        for _ in range(runs):
+            with self.http.stream("POST", "/threads/runs", json=body) as response:
+                response.raise_for_status()
+                tail = b""
+                for piece in response.iter_bytes():
+                    tail = (tail + piece)[-64:]
+                assert b"event: done" in tail, "the stream did not finish"
+
+
+def measure(targets: list[Target], work: Callable[[Target], None], rounds: int) -> dict[str, float]:
+    """Median server CPU seconds of `work` per target, the targets interleaved each round."""
+    for target in targets:
+        work(target)  # warm-up
+    samples: dict[str, list[float]] = {t.name: [] for t in targets}
+    for round_ in range(rounds):
+        order = targets if round_ % 2 == 0 else targets[::-1]
+        for target in order:
+            before = cpu_seconds(target.pid)
+            work(target)
+            samples[target.name].append(cpu_seconds(target.pid) - before)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def report(title: str, cpu: dict[str, float], per: int, unit: str) -> None:
+    base = cpu["off"]
+    print(title)
+    for name, seconds in cpu.items():
+        print(
+            f"  {name:8} {1e6 * seconds / per:9.1f} µs CPU per {unit}"
+            f"   ratio to off {seconds / base:6.3f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=600)
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average at start: {load}, cpus {os.cpu_count()}")
+    with ExitStack() as stack:
+        upstream = stack.enter_context(fake_process())
+        sink, exported = stack.enter_context(otlp_sink())
+        configs = {
+            "off": {"ASSISTANTD_METRICS": "off"},
+            "metrics": {"ASSISTANTD_METRICS": "open"},
+            "tracing": {"ASSISTANTD_METRICS": "open", "OTEL_EXPORTER_OTLP_ENDPOINT": sink},
+        }
+        targets = []
+        for name, extra in configs.items():
+            data = stack.enter_context(tempfile.TemporaryDirectory())
+            env = {
+                "ASSISTANTD_DATA_DIR": data,
+                "ASSISTANTD_API_KEYS": KEY,
+                "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
+                **extra,
+            }
+            url, process = stack.enter_context(spawn_server(env, quiet=True))
+            targets.append(Target(name, url, process.pid))
+        report(
+            f"crud: {args.calls} sequential calls x {args.rounds} rounds",
+            measure(targets, lambda t: t.crud(args.calls), args.rounds),
+            args.calls,
+            "call",
+        )
+        report(
+            f"stream: {args.runs} streaming runs of 200 deltas x {args.rounds} rounds",
+            measure(targets, lambda t: t.stream(args.runs), args.rounds),
+            args.runs,
+            "run",
+        )
+        scraped = httpx.get(f"{targets[1].url}/metrics").text
+        print(
+            f"checks: /metrics of `metrics` is {len(scraped)} bytes;"
+            f" the sink got {len(exported)} OTLP exports ({sum(exported)} bytes) from `tracing`"
+        )
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
