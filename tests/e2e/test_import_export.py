@@ -291,5 +291,15 @@ def test_export_moves_a_project_to_another_server(
         }
         assert after == before
         assert moved.files.content(upload.id).read() == b"moving day\n"
+        # the moved thread goes on with its history
+        fake.script(Turn(text="hello from the new server"))
+        moved.beta.threads.messages.create(thread.id, role="user", content="still there?")
+        run = moved.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id
+        )
+        assert run.status == "completed", run.last_error
+        sent = [m["content"] for m in fake.requests[-1]["messages"] if m["role"] != "system"]
+        assert "hi" in str(sent[0]) and "hello from the old server" in str(sent[1])
+        assert "still there?" in str(sent[-1])
         code, again = import_json(second, str(out), "--project", "alpha")
         assert code == 0 and not any(again["imported"].values())

@@ -101,6 +101,42 @@ print(json.dumps({"first": "".join(first.text), "status": final.status,
 """
 
 
+FILES_AND_FUNCTIONS = """
+import io
+doc = client.files.create(file=("a.txt", io.BytesIO(b"alpha")), purpose="assistants")
+other = client.files.create(file=("b.txt", io.BytesIO(b"beta")), purpose="assistants")
+assistant = client.beta.assistants.create(
+    model="gpt-4o", tools=[{"type": "code_interpreter"}, {"type": "function", "function": {
+        "name": "get_weather", "parameters": {"type": "object", "properties": {}}}}],
+)
+made = client.beta.assistants.files.create(assistant_id=assistant.id, file_id=doc.id)
+client.beta.assistants.files.create(assistant_id=assistant.id, file_id=other.id)
+listed = [f.id for f in client.beta.assistants.files.list(assistant_id=assistant.id, order="asc")]
+got = client.beta.assistants.files.retrieve(assistant_id=assistant.id, file_id=doc.id)
+gone = client.beta.assistants.files.delete(assistant_id=assistant.id, file_id=doc.id)
+after = client.beta.assistants.retrieve(assistant.id).file_ids
+run = client.beta.threads.create_and_run_poll(
+    assistant_id=assistant.id,
+    thread={"messages": [{"role": "user", "content": "Weather?", "file_ids": [other.id]}]},
+)
+calls = run.required_action.submit_tool_outputs.tool_calls
+run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+    thread_id=run.thread_id, run_id=run.id,
+    tool_outputs=[{"tool_call_id": calls[0].id, "output": "sunny"}],
+)
+first = client.beta.threads.messages.list(thread_id=run.thread_id, order="asc").data[0]
+message_files = [f.id for f in client.beta.threads.messages.files.list(
+    thread_id=run.thread_id, message_id=first.id)]
+one = client.beta.threads.messages.files.retrieve(
+    thread_id=run.thread_id, message_id=first.id, file_id=other.id)
+print(json.dumps({"made": [made.id, made.object, made.assistant_id == assistant.id],
+    "listed": listed == [doc.id, other.id], "got": got.id == doc.id, "gone": gone.deleted,
+    "after": after == [other.id], "status": run.status, "run_files": run.file_ids == [other.id],
+    "message_files": message_files == [other.id], "one": [one.object, one.message_id == first.id],
+    "seen": seen}))
+"""
+
+
 def run_v1(server: RunningServer, body: str) -> dict[str, Any]:
     done = subprocess.run(
         [str(OPENAI1_PYTHON), "-W", "ignore", "-c", RECORDER + body, server.api, KEY_A],
@@ -128,6 +164,9 @@ LISTS = {
     "thread.run": "ListRunsResponse",
     "thread.run.step": "ListRunStepsResponse",
     "assistant": "ListAssistantsResponse",
+    "thread": "ListThreadsResponse",
+    "assistant.file": "ListAssistantFilesResponse",
+    "thread.message.file": "ListMessageFilesResponse",
 }
 
 
@@ -178,6 +217,26 @@ def test_streaming_with_the_v1_event_handler(server: RunningServer, fake: FakeUp
     assert result["second"] == "assistant > cut"
     assert result["cut"] == ["completed", "max_completion_tokens"]
     assert check_v1(result["seen"]) >= 3
+
+
+def test_assistant_files_message_files_and_tool_outputs(
+    server: RunningServer, fake: FakeUpstream
+) -> None:
+    fake.script(Turn(tool_calls=[Call("get_weather", "{}")]), Turn(text="It is sunny."))
+    result = run_v1(server, FILES_AND_FUNCTIONS)
+    seen = result.pop("seen")
+    assert result == {
+        "made": [result["made"][0], "assistant.file", True],
+        "listed": True,
+        "got": True,
+        "gone": True,
+        "after": True,
+        "status": "completed",
+        "run_files": True,
+        "message_files": True,
+        "one": ["thread.message.file", True],
+    }
+    assert check_v1(seen) >= 8
 
 
 def test_v1_example_program_runs_unchanged(
