@@ -22,6 +22,7 @@ from assistantd import __version__, tokens
 from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
 from assistantd.console.router import add_console
+from assistantd.containers.router import router as containers_router
 from assistantd.conversations.router import router as conversations_router
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
@@ -156,6 +157,7 @@ def create_app(
         relay_router,
         conversations_router,
         responses_router,
+        containers_router,
     )
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

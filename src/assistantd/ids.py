@@ -1,6 +1,6 @@
 """Object ids with OpenAI's prefixes (`asst_`, `thread_`, `msg_`, `run_`, `step_`, `call_`,
 `file-`, `vs_`, `vsfb_`; for Responses and Conversations `resp_`, `conv_`, `fc_`, `fco_`,
-`fs_`, `ci_`).
+`fs_`, `ci_`, `cntr_`, `cfile_`).
 
 Ids sort in creation order: the first 8 characters after the prefix encode the creation time in
 milliseconds, the rest a per-process counter and random bits. Lists therefore page by id alone,
@@ -75,3 +75,5 @@ FUNCTION_CALL = "fc_"
 FUNCTION_CALL_OUTPUT = "fco_"
 FILE_SEARCH_CALL = "fs_"
 CODE_INTERPRETER_CALL = "ci_"
+CONTAINER = "cntr_"
+CONTAINER_FILE = "cfile_"

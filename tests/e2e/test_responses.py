@@ -431,3 +431,14 @@ def test_an_empty_answer_is_one_empty_text_part(http: httpx.Client, fake: FakeUp
         {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     ]
     assert final["status"] == "completed"
+
+
+def test_without_a_sandbox_the_code_interpreter_says_so(http: httpx.Client) -> None:
+    tool = {"type": "code_interpreter", "container": {"type": "auto"}}
+    response = http.post("/responses", json={"model": "gpt-4o", "input": "x", "tools": [tool]})
+    assert response.status_code == 503
+    assert "disabled" in response.json()["error"]["message"]
+    created = http.post("/containers", json={"name": "x"})
+    assert created.status_code == 503 and created.json()["error"]["type"] == "server_error"
+    missing = http.get("/containers/cntr_nope")
+    assert missing.status_code == 404

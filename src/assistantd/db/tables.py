@@ -207,3 +207,25 @@ responses = Table(
     Column("input", Text, nullable=False),  # the response's input items, a JSON list
     Index(None, "project", "id"),
 )
+
+containers = Table(
+    "containers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("body", Text, nullable=False),
+    _ord(),
+    Index(None, "project", "ord"),
+)
+
+container_files = Table(
+    "container_files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("project", PROJECT, nullable=False),
+    Column("container_id", ID, ForeignKey("containers.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("body", Text, nullable=False),
+    _ord(),
+    Index(None, "container_id", "ord"),
+)

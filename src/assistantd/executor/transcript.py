@@ -142,7 +142,7 @@ def _replay(
             else f"[Image file {out.image.file_id}]"
             for out in code.outputs
         ]
-        return tool_names["code_interpreter"], arguments, _head_and_tail("\n".join(outputs))
+        return tool_names["code_interpreter"], arguments, head_and_tail("\n".join(outputs))
     if isinstance(call, FileSearchToolCall):
         return tool_names["file_search"], "{}", file_search_output(call, ordinal)
     return None
@@ -151,7 +151,7 @@ def _replay(
 MODEL_OUTPUT_CHARS = 20_000
 
 
-def _head_and_tail(text: str, limit: int = MODEL_OUTPUT_CHARS) -> str:
+def head_and_tail(text: str, limit: int = MODEL_OUTPUT_CHARS) -> str:
     """What the model reads of a long tool output: its start and its end."""
     if len(text) <= limit:
         return text

@@ -9,8 +9,10 @@ import orjson
 
 from assistantd import ids
 from assistantd.errors import InvalidRequestError
-from assistantd.executor.transcript import citation_marker
+from assistantd.executor.transcript import citation_marker, head_and_tail
 from assistantd.items.schemas import (
+    CodeInterpreterCallInput,
+    CodeInterpreterCallItem,
     Content,
     FileSearchCallInput,
     FileSearchCallItem,
@@ -25,12 +27,13 @@ from assistantd.items.schemas import (
     InputText,
     Item,
     ItemReferenceInput,
+    LogsOutput,
     MessageInput,
     MessageItem,
     OutputText,
     Refusal,
 )
-from assistantd.tools.base import FILE_SEARCH_FUNCTION
+from assistantd.tools.base import CODE_INTERPRETER_FUNCTION, FILE_SEARCH_FUNCTION
 
 Resolve = Callable[[str], Awaitable[Item | None]]
 """Finds a stored item by id (for `item_reference`), or None."""
@@ -70,6 +73,15 @@ async def to_items(
                     status=given.status or "completed",
                     queries=given.queries,
                     results=given.results,
+                )
+            )
+        elif isinstance(given, CodeInterpreterCallInput):
+            items.append(
+                CodeInterpreterCallItem(
+                    id=given.id,
+                    container_id=given.container_id,
+                    code=given.code,
+                    outputs=given.outputs,
                 )
             )
         elif isinstance(given, ItemReferenceInput):
@@ -123,6 +135,11 @@ def to_chat_messages(items: Sequence[Item]) -> list[dict[str, Any]]:
             output = search_output(item.results or [], searches)
             messages.append({"role": "tool", "tool_call_id": item.id, "content": output})
             searches += 1
+        elif isinstance(item, CodeInterpreterCallItem):
+            arguments = orjson.dumps({"code": item.code or ""}).decode()
+            _add_call(messages, item.id, CODE_INTERPRETER_FUNCTION, arguments)
+            output = code_output(item)
+            messages.append({"role": "tool", "tool_call_id": item.id, "content": output})
         else:
             given = item.output
             text = given if isinstance(given, str) else _joined_text(given)
@@ -138,6 +155,15 @@ def _add_call(messages: list[dict[str, Any]], call_id: str, name: str, arguments
         last["tool_calls"].append(call)
     else:
         messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
+def code_output(item: CodeInterpreterCallItem) -> str:
+    """What the model reads of a code call: its logs (start and end of long ones)."""
+    parts = [
+        output.logs if isinstance(output, LogsOutput) else "[image]"
+        for output in item.outputs or []
+    ]
+    return head_and_tail("\n".join(parts)) or "(no output)"
 
 
 def search_output(results: Sequence[FileSearchResult], ordinal: int) -> str:

@@ -102,8 +102,36 @@ class FileSearchCallItem(Schema):
     results: list[FileSearchResult] | None = None
 
 
+class LogsOutput(Schema):
+    type: Literal["logs"] = "logs"
+    logs: str
+
+
+class ImageOutput(Schema):
+    type: Literal["image"] = "image"
+    url: str
+
+
+CodeOutput = Annotated[LogsOutput | ImageOutput, Field(discriminator="type")]
+
+
+class CodeInterpreterCallItem(Schema):
+    type: Literal["code_interpreter_call"] = "code_interpreter_call"
+    id: str
+    status: Literal["in_progress", "completed", "incomplete", "interpreting", "failed"] = (
+        "completed"
+    )
+    container_id: str
+    code: str | None
+    outputs: list[CodeOutput] | None = None
+
+
 Item = Annotated[
-    MessageItem | FunctionCallItem | FunctionCallOutputItem | FileSearchCallItem,
+    MessageItem
+    | FunctionCallItem
+    | FunctionCallOutputItem
+    | FileSearchCallItem
+    | CodeInterpreterCallItem,
     Field(discriminator="type"),
 ]
 
@@ -153,6 +181,17 @@ class FileSearchCallInput(_Lenient):
     results: list[FileSearchResult] | None = None
 
 
+class CodeInterpreterCallInput(_Lenient):
+    """A `code_interpreter_call` output item given back as input."""
+
+    type: Literal["code_interpreter_call"]
+    id: ItemId
+    status: str | None = None
+    container_id: str
+    code: str | None = None
+    outputs: list[CodeOutput] | None = None
+
+
 class ItemReferenceInput(_Lenient):
     type: Literal["item_reference"] | None = "item_reference"
     id: ItemId
@@ -174,6 +213,7 @@ InputItem = Annotated[
     | Annotated[FunctionCallInput, Tag("function_call")]
     | Annotated[FunctionCallOutputInput, Tag("function_call_output")]
     | Annotated[FileSearchCallInput, Tag("file_search_call")]
+    | Annotated[CodeInterpreterCallInput, Tag("code_interpreter_call")]
     | Annotated[ItemReferenceInput, Tag("item_reference")],
     Discriminator(_input_kind),
 ]

@@ -161,6 +161,10 @@ class OutputBuilder:
         """A progress event of a server tool's item (`response.file_search_call.searching`)."""
         self._event(kind, output_index=index, item_id=self.output[index].id)
 
+    def event(self, kind: str, **fields: Any) -> None:
+        """Any other event of a server tool (`response.code_interpreter_call_code.delta`)."""
+        self._event(kind, **fields)
+
     def done_item(self, index: int, item: Item) -> None:
         self.output[index] = item
         self._event("response.output_item.done", output_index=index, item=dump(item))

@@ -17,6 +17,7 @@ from assistantd.executor.request import is_reasoning_model, max_tokens_key
 from assistantd.items import convert
 from assistantd.items.schemas import Item
 from assistantd.responses_api.schemas import (
+    CodeInterpreterToolParam,
     FileSearchToolParam,
     FormatJsonObject,
     FormatJsonSchema,
@@ -27,7 +28,12 @@ from assistantd.responses_api.schemas import (
     ToolChoiceFunction,
     ToolChoiceHosted,
 )
-from assistantd.tools.base import FILE_SEARCH_DEFINITION, FILE_SEARCH_FUNCTION
+from assistantd.tools.base import (
+    CODE_INTERPRETER_DEFINITION,
+    CODE_INTERPRETER_FUNCTION,
+    FILE_SEARCH_DEFINITION,
+    FILE_SEARCH_FUNCTION,
+)
 
 
 def messages(instructions: str | None, transcript: Sequence[Item]) -> list[dict[str, Any]]:
@@ -40,6 +46,9 @@ def tools(given: Sequence[ResponseToolParam]) -> list[dict[str, Any]]:
     for tool in given:
         if isinstance(tool, FileSearchToolParam):
             out.append(FILE_SEARCH_DEFINITION)  # run by us (responses_api.file_search)
+            continue
+        if isinstance(tool, CodeInterpreterToolParam):
+            out.append(CODE_INTERPRETER_DEFINITION)  # run by us (responses_api.code)
             continue
         function: dict[str, Any] = {"name": tool.name}
         if tool.description is not None:
@@ -72,7 +81,11 @@ def chat_body(
         if isinstance(tool_choice, ToolChoiceFunction):
             body["tool_choice"] = {"type": "function", "function": {"name": tool_choice.name}}
         elif isinstance(tool_choice, ToolChoiceHosted):
-            name = FILE_SEARCH_FUNCTION
+            name = (
+                FILE_SEARCH_FUNCTION
+                if tool_choice.type == "file_search"
+                else CODE_INTERPRETER_FUNCTION
+            )
             body["tool_choice"] = {"type": "function", "function": {"name": name}}
         elif tool_choice in ("none", "required"):
             body["tool_choice"] = tool_choice

@@ -18,6 +18,7 @@ from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.responses_api import service
+from assistantd.responses_api.code import CodeInterpreter
 from assistantd.responses_api.file_search import FileSearch
 from assistantd.responses_api.schemas import CreateResponseRequest, InputTokensRequest
 
@@ -34,8 +35,11 @@ async def create_response(
     project: Project,
 ) -> HTTPResponse:
     state = request.app.state
-    generation = await service.prepare(state.db, project, body)
-    tools = service.ServerTools(FileSearch(state.db, state.ingestor.embedder))
+    generation = await service.prepare(state.db, project, body, sandbox=state.sandbox is not None)
+    tools = service.ServerTools(
+        FileSearch(state.db, state.ingestor.embedder),
+        CodeInterpreter(state.db, state.sandbox, state.blobs, state.settings),
+    )
     if not body.stream:
         task = service.spawn(service.generate(generation, state.upstream, state.db, tools))
         return ObjectResponse(await asyncio.shield(task))  # a hang-up does not stop it

@@ -45,8 +45,22 @@ class FileSearchToolParam(Sparse):
     filters: Filter | None = None
 
 
-ResponseToolParam = Annotated[FunctionToolParam | FileSearchToolParam, Field(discriminator="type")]
-ResponseTool = FunctionTool | FileSearchToolParam
+class AutoContainer(Sparse):
+    type: Literal["auto"]
+    file_ids: Annotated[list[str], Field(max_length=50)] | None = None
+    memory_limit: Literal["1g"] | None = None  # the sandbox's limit is the operator's setting
+
+
+class CodeInterpreterToolParam(Schema):
+    type: Literal["code_interpreter"]
+    container: str | AutoContainer
+
+
+ResponseToolParam = Annotated[
+    FunctionToolParam | FileSearchToolParam | CodeInterpreterToolParam,
+    Field(discriminator="type"),
+]
+ResponseTool = FunctionTool | FileSearchToolParam | CodeInterpreterToolParam
 
 
 class ToolChoiceFunction(Schema):
@@ -55,7 +69,7 @@ class ToolChoiceFunction(Schema):
 
 
 class ToolChoiceHosted(Schema):
-    type: Literal["file_search"]
+    type: Literal["file_search", "code_interpreter"]
 
 
 ToolChoice = (

@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tokens
+from assistantd.containers.service import need_sandbox
 from assistantd.conversations import service as conversations
 from assistantd.conversations import store as conversation_store
 from assistantd.db.engine import Database
@@ -29,9 +30,16 @@ from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import request as chat
 from assistantd.responses_api import store
+from assistantd.responses_api.code import (
+    CodeInterpreter,
+    CodeState,
+    container_citations,
+    resolve_container,
+)
 from assistantd.responses_api.file_search import FileSearch, check_stores, citations
 from assistantd.responses_api.output import OutputBuilder
 from assistantd.responses_api.schemas import (
+    CodeInterpreterToolParam,
     ConversationRef,
     CreateResponseRequest,
     FileSearchToolParam,
@@ -50,7 +58,7 @@ from assistantd.responses_api.schemas import (
     TextConfig,
 )
 from assistantd.schemas import DeletedObject, Page
-from assistantd.tools.base import FILE_SEARCH_FUNCTION
+from assistantd.tools.base import CODE_INTERPRETER_FUNCTION, FILE_SEARCH_FUNCTION
 from assistantd.upstream import UpstreamClient, UpstreamError
 
 Emit = Callable[[dict[str, Any]], None]
@@ -73,13 +81,15 @@ class Generation:
     transcript: list[Item]
     body: dict[str, Any]
     tools: list[ResponseToolParam]
+    code: CodeState
 
 
 @dataclass
 class ServerTools:
-    """What the server runs itself: file search (the code interpreter is not offered yet)."""
+    """What the server runs itself."""
 
     file_search: FileSearch
+    code_interpreter: CodeInterpreter
 
 
 def _conversation_id(value: str | ConversationRef | None) -> str | None:
@@ -135,7 +145,9 @@ async def _chain(conn: AsyncConnection, project: str, response_id: str) -> list[
     return [item for turn in reversed(turns) for item in turn]
 
 
-async def prepare(db: Database, project: str, request: CreateResponseRequest) -> Generation:
+async def prepare(
+    db: Database, project: str, request: CreateResponseRequest, *, sandbox: bool = True
+) -> Generation:
     if request.background:
         raise InvalidRequestError(
             "Background responses are not supported by this server yet.",
@@ -148,9 +160,15 @@ async def prepare(db: Database, project: str, request: CreateResponseRequest) ->
         history, inputs = await _context(
             conn, project, request.previous_response_id, conversation_id, request.input
         )
-        for tool in given_tools:
+        container_id = None
+        for index, tool in enumerate(given_tools):
             if isinstance(tool, FileSearchToolParam):
                 await check_stores(conn, project, tool)
+            elif isinstance(tool, CodeInterpreterToolParam):
+                if not sandbox:
+                    need_sandbox(None)
+                param = f"tools[{index}].container"
+                container_id = await resolve_container(conn, project, tool, history, param)
     text = request.text or TextConfig()
     response = Response(
         id=ids.new_id(ids.RESPONSE),
@@ -189,7 +207,8 @@ async def prepare(db: Database, project: str, request: CreateResponseRequest) ->
     if response.store:
         async with db.write() as conn:
             await store.insert(conn, project, response, inputs)
-    return Generation(project, response, inputs, history + inputs, body, given_tools)
+    code = CodeState(container_id)
+    return Generation(project, response, inputs, history + inputs, body, given_tools, code)
 
 
 def _shown(tool: ResponseToolParam) -> ResponseTool:
@@ -228,9 +247,16 @@ async def generate(
     numbered({"type": "response.created", "response": snapshot})
     numbered({"type": "response.in_progress", "response": snapshot})
     search = next((t for t in generation.tools if isinstance(t, FileSearchToolParam)), None)
-    server_tools = frozenset({FILE_SEARCH_FUNCTION} if search is not None else ())
+    coder = next((t for t in generation.tools if isinstance(t, CodeInterpreterToolParam)), None)
+    server_tools = frozenset(
+        ({FILE_SEARCH_FUNCTION} if search is not None else set())
+        | ({CODE_INTERPRETER_FUNCTION} if coder is not None else set())
+    )
     builder = OutputBuilder(numbered, server_tools=server_tools)
-    builder.annotate = lambda text: citations(text, generation.transcript + builder.output)
+    builder.annotate = lambda text: (
+        citations(text, generation.transcript + builder.output)
+        + container_citations(text, generation.code)
+    )
     usage: list[ResponseUsage] = []
     reason: str | None = None
     try:
@@ -251,10 +277,14 @@ async def generate(
             if reason or not calls:
                 break
             for call in calls:
-                assert search is not None  # only its calls are server calls
-                await tools.file_search.run(
-                    builder, call, search, generation.project, response.model
-                )
+                if call.name == CODE_INTERPRETER_FUNCTION and coder is not None:
+                    await tools.code_interpreter.run(
+                        builder, call, coder, generation.project, generation.code
+                    )
+                elif search is not None:
+                    await tools.file_search.run(
+                        builder, call, search, generation.project, response.model
+                    )
             if builder.called_functions:
                 break  # the client runs those; the model goes on when it sends their outputs
     except (UpstreamError, APIError) as error:

@@ -70,7 +70,7 @@ SANDBOX_LINK = re.compile(
 )
 
 
-def _done_note(done: Done, settings: Settings) -> str:
+def done_note(done: Done, settings: Settings) -> str:
     if done.status == "timeout":
         return (
             f"\n[The code ran longer than the {settings.sandbox_exec_timeout_s:g} s limit and "
@@ -175,7 +175,7 @@ class CodeInterpreterRunner:
                     )
                 if event.session_reset:
                     add_log(RESET_NOTE)
-                if note := _done_note(event, self._settings):
+                if note := done_note(event, self._settings):
                     add_log(note)
                 await self._collect_files(session, event, context)
         if log_index is not None:

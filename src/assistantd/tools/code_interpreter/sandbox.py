@@ -63,6 +63,7 @@ class Sandbox(Protocol):
     async def interrupt(self, session_key: str) -> None: ...
     async def put_file(self, session_key: str, name: str, data: bytes) -> None: ...
     async def read_file(self, session_key: str, relative_path: str) -> bytes: ...
+    async def remove_file(self, session_key: str, relative_path: str) -> None: ...
     async def close_session(self, session_key: str, *, delete_files: bool = False) -> None: ...
 
 
@@ -583,6 +584,9 @@ class DockerSandbox:
     async def read_file(self, session_key: str, relative_path: str) -> bytes:
         max_bytes = self._settings.sandbox_max_read_bytes
         return await self._call(self.files.read, session_key, relative_path, max_bytes)
+
+    async def remove_file(self, session_key: str, relative_path: str) -> None:
+        await self._call(self.files.remove, session_key, relative_path)
 
     async def close_session(self, session_key: str, *, delete_files: bool = False) -> None:
         """Remove the session's container; its files stay unless `delete_files`."""

@@ -1,0 +1,1 @@
+"""/containers: code interpreter sessions of the Responses API, on the Assistants sandbox."""

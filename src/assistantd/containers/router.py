@@ -1,0 +1,111 @@
+"""HTTP routes for /containers and their files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from assistantd.auth import Project
+from assistantd.body import json_body, parse_json, validate_body
+from assistantd.containers import service
+from assistantd.containers.schemas import CreateContainerFileRequest, CreateContainerRequest
+from assistantd.db.deps import ReadConn
+from assistantd.errors import InvalidRequestError
+from assistantd.files import service as files_service
+from assistantd.pagination import PageParams, page_params
+from assistantd.responses import ObjectResponse
+
+router = APIRouter(prefix="/containers", tags=["containers"])
+
+
+@router.post("")
+async def create_container(
+    request: Request,
+    body: Annotated[CreateContainerRequest, json_body(CreateContainerRequest)],
+    project: Project,
+) -> ObjectResponse:
+    state = request.app.state
+    return ObjectResponse(await service.create(state.db, state.sandbox, state.blobs, project, body))
+
+
+@router.get("")
+async def list_containers(
+    params: Annotated[PageParams, Depends(page_params)], project: Project, conn: ReadConn
+) -> ObjectResponse:
+    return ObjectResponse(await service.page(conn, project, params))
+
+
+@router.get("/{container_id}")
+async def get_container(container_id: str, project: Project, conn: ReadConn) -> ObjectResponse:
+    return ObjectResponse(await service.get(conn, project, container_id))
+
+
+@router.delete("/{container_id}")
+async def delete_container(container_id: str, request: Request, project: Project) -> ObjectResponse:
+    state = request.app.state
+    return ObjectResponse(await service.delete(state.db, state.sandbox, project, container_id))
+
+
+@router.post("/{container_id}/files")
+async def create_container_file(
+    container_id: str, request: Request, project: Project
+) -> ObjectResponse:
+    """A multipart upload (`file`), or JSON naming a File (`{"file_id": ...}`)."""
+    state = request.app.state
+    box = service.need_sandbox(state.sandbox)
+    async with state.db.read() as conn:
+        await service.get(conn, project, container_id)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidRequestError(
+                    "Missing required parameter: 'file'.",
+                    param="file",
+                    code="missing_required_parameter",
+                )
+            name, data = upload.filename.rsplit("/", 1)[-1], await upload.read()
+    else:
+        body = validate_body(CreateContainerFileRequest, parse_json(await request.body()))
+        async with state.db.read() as conn:
+            file = await files_service.get(conn, project, body.file_id)
+        name, data = file.filename, await state.blobs.read(file.id)
+    return ObjectResponse(await service.add_file(state.db, box, project, container_id, name, data))
+
+
+@router.get("/{container_id}/files")
+async def list_container_files(
+    container_id: str,
+    params: Annotated[PageParams, Depends(page_params)],
+    project: Project,
+    conn: ReadConn,
+) -> ObjectResponse:
+    return ObjectResponse(await service.files(conn, project, container_id, params))
+
+
+@router.get("/{container_id}/files/{file_id}")
+async def get_container_file(
+    container_id: str, file_id: str, project: Project, conn: ReadConn
+) -> ObjectResponse:
+    return ObjectResponse(await service.get_file(conn, project, container_id, file_id))
+
+
+@router.get("/{container_id}/files/{file_id}/content")
+async def get_container_file_content(
+    container_id: str, file_id: str, request: Request, project: Project, conn: ReadConn
+) -> Response:
+    data = await service.content(conn, request.app.state.sandbox, project, container_id, file_id)
+    return Response(data, media_type="application/octet-stream")
+
+
+@router.delete("/{container_id}/files/{file_id}")
+async def delete_container_file(
+    container_id: str, file_id: str, request: Request, project: Project
+) -> ObjectResponse:
+    state = request.app.state
+    return ObjectResponse(
+        await service.delete_file(state.db, state.sandbox, project, container_id, file_id)
+    )

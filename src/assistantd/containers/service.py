@@ -1,0 +1,187 @@
+"""Rules for containers: a container is a sandbox session (its id is the session key), with
+the same hardening as the threads' sessions; its files are the session's /mnt/data, recorded
+(path, size, who made them) so they can be listed and downloaded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd import ids
+from assistantd.containers import store
+from assistantd.containers.schemas import (
+    Container,
+    ContainerFile,
+    CreateContainerRequest,
+    ExpiresAfter,
+)
+from assistantd.db.documents import RawPage
+from assistantd.db.engine import Database
+from assistantd.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
+from assistantd.files import service as files_service
+from assistantd.files.blobs import BlobStore
+from assistantd.pagination import PageParams
+from assistantd.schemas import DeletedObject
+from assistantd.tools.code_interpreter.events import ChangedFile, SandboxFileError
+from assistantd.tools.code_interpreter.sandbox import Sandbox
+
+DATA_DIR = "/mnt/data/"
+
+
+def need_sandbox(sandbox: Sandbox | None) -> Sandbox:
+    if sandbox is None:
+        raise ServiceUnavailableError(
+            "The code interpreter is disabled on this server (ASSISTANTD_SANDBOX_ENABLED)."
+        )
+    return sandbox
+
+
+async def create(
+    db: Database,
+    sandbox: Sandbox | None,
+    blobs: BlobStore,
+    project: str,
+    request: CreateContainerRequest,
+) -> Container:
+    box = need_sandbox(sandbox)
+    now = int(time.time())
+    container = Container(
+        id=ids.new_id(ids.CONTAINER),
+        name=request.name,
+        created_at=now,
+        last_active_at=now,
+        expires_after=request.expires_after or ExpiresAfter(),
+    )
+    async with db.write() as conn:
+        files = [await files_service.get(conn, project, fid) for fid in request.file_ids or []]
+        await store.insert(conn, project, container)
+    for file in files:
+        await add_file(db, box, project, container.id, file.filename, await blobs.read(file.id))
+    return container
+
+
+async def get(conn: AsyncConnection, project: str, container_id: str) -> Container:
+    container = await store.get(conn, project, container_id)
+    if container is None:
+        raise NotFoundError.for_id("container", container_id)
+    return container
+
+
+async def touch(db: Database, project: str, container_id: str) -> Container:
+    """The container was used: its idle expiry starts again."""
+    async with db.write() as conn:
+        container = await get(conn, project, container_id)
+        container.last_active_at = int(time.time())
+        await store.update(conn, project, container)
+    return container
+
+
+async def delete(
+    db: Database, sandbox: Sandbox | None, project: str, container_id: str
+) -> DeletedObject:
+    async with db.write() as conn:
+        if not await store.delete(conn, project, container_id):
+            raise NotFoundError.for_id("container", container_id)
+    if sandbox is not None:  # the session and its files go with it
+        await sandbox.close_session(container_id, delete_files=True)
+    return DeletedObject(id=container_id, object="container.deleted")
+
+
+async def page(conn: AsyncConnection, project: str, params: PageParams) -> RawPage:
+    return await store.page(conn, project, params)
+
+
+async def add_file(
+    db: Database,
+    sandbox: Sandbox,
+    project: str,
+    container_id: str,
+    name: str,
+    data: bytes,
+) -> ContainerFile:
+    """Put a user's file into the container's /mnt/data (replacing one of the same name)."""
+    try:
+        await sandbox.put_file(container_id, name, data)
+    except SandboxFileError as exc:
+        raise InvalidRequestError(f"Invalid file: {exc}", param="file") from exc
+    async with db.write() as conn:
+        return await _record(conn, project, container_id, name, len(data), "user")
+
+
+async def record_outputs(
+    db: Database, project: str, container_id: str, changed: Sequence[ChangedFile]
+) -> list[ContainerFile]:
+    """The files a code call wrote, recorded as the assistant's."""
+    async with db.write() as conn:
+        return [
+            await _record(conn, project, container_id, c.path, c.size, "assistant") for c in changed
+        ]
+
+
+async def _record(
+    conn: AsyncConnection,
+    project: str,
+    container_id: str,
+    relative: str,
+    size: int,
+    source: str,
+) -> ContainerFile:
+    path = DATA_DIR + relative
+    existing = await store.file_at(conn, project, container_id, path)
+    if existing is not None:
+        existing.bytes = size
+        await store.replace_file(conn, project, existing)
+        return existing
+    file = ContainerFile(
+        id=ids.new_id(ids.CONTAINER_FILE),
+        container_id=container_id,
+        created_at=int(time.time()),
+        bytes=size,
+        path=path,
+        source="user" if source == "user" else "assistant",
+    )
+    await store.insert_file(conn, project, file)
+    return file
+
+
+async def get_file(
+    conn: AsyncConnection, project: str, container_id: str, file_id: str
+) -> ContainerFile:
+    await get(conn, project, container_id)
+    file = await store.get_file(conn, project, container_id, file_id)
+    if file is None:
+        raise NotFoundError.for_id("file", file_id)
+    return file
+
+
+async def files(
+    conn: AsyncConnection, project: str, container_id: str, params: PageParams
+) -> RawPage:
+    await get(conn, project, container_id)
+    return await store.page_files(conn, project, container_id, params)
+
+
+async def content(
+    conn: AsyncConnection,
+    sandbox: Sandbox | None,
+    project: str,
+    container_id: str,
+    file_id: str,
+) -> bytes:
+    file = await get_file(conn, project, container_id, file_id)
+    try:
+        return await need_sandbox(sandbox).read_file(container_id, file.path.removeprefix(DATA_DIR))
+    except SandboxFileError as exc:  # the code removed it since
+        raise NotFoundError.for_id("file", file_id) from exc
+
+
+async def delete_file(
+    db: Database, sandbox: Sandbox | None, project: str, container_id: str, file_id: str
+) -> DeletedObject:
+    async with db.write() as conn:
+        file = await get_file(conn, project, container_id, file_id)
+        await store.delete_file(conn, project, container_id, file_id)
+    await need_sandbox(sandbox).remove_file(container_id, file.path.removeprefix(DATA_DIR))
+    return DeletedObject(id=file_id, object="container.file.deleted")
