@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def test_handmade_export_imports_with_ids_and_continues(
             "runs": 2,
             "run_steps": 4,
             "files": 4,
+            "vector_stores": 0,  # OpenAI's exporter writes none
         }
     skipped = {(problem["id"], problem["reason"]) for problem in report["skipped"]}
     assert ("thread_Zz9yX8wV7uT6sR5qP4oN3mL2", "the thread itself is missing from the export") in (
@@ -242,11 +244,15 @@ def test_export_moves_a_project_to_another_server(
     server: RunningServer, client: openai.OpenAI, fake: FakeUpstream, tmp_path: Path
 ) -> None:
     upload = client.files.create(file=("notes.txt", b"moving day\n"), purpose="assistants")
+    store = client.vector_stores.create(name="moving store", file_ids=[upload.id])
     assistant = client.beta.assistants.create(
         model="gpt-4o",
         name="mover",
-        tools=[{"type": "code_interpreter"}],
-        tool_resources={"code_interpreter": {"file_ids": [upload.id]}},
+        tools=[{"type": "code_interpreter"}, {"type": "file_search"}],
+        tool_resources={
+            "code_interpreter": {"file_ids": [upload.id]},
+            "file_search": {"vector_store_ids": [store.id]},
+        },
     )
     thread = client.beta.threads.create(
         messages=[
@@ -291,6 +297,13 @@ def test_export_moves_a_project_to_another_server(
         }
         assert after == before
         assert moved.files.content(upload.id).read() == b"moving day\n"
+        # the vector store came along and is searchable again once re-indexed here
+        deadline = time.monotonic() + 60
+        while moved.vector_stores.retrieve(store.id).file_counts.completed != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        hits = moved.vector_stores.search(store.id, query="moving day")
+        assert [hit.file_id for hit in hits] == [upload.id]
         # the moved thread goes on with its history
         fake.script(Turn(text="hello from the new server"))
         moved.beta.threads.messages.create(thread.id, role="user", content="still there?")

@@ -20,11 +20,13 @@ from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import RunStep
 from assistantd.runs.schemas import Run
 from assistantd.threads.schemas import Thread
+from assistantd.vector_stores.schemas import VectorStore, VectorStoreFile
 
 MANIFEST_SCHEMA = "assistants-export-manifest/v1"
 THREAD_SCHEMA = "assistants-thread-export/v1"
 FILES_DIR = "files"  # assistantd's exports put each file's bytes here, named by its id
 FILES_INDEX = "files.json"  # and every File object of the project (an assistantd extension)
+STORES_INDEX = "vector_stores.json"  # and every vector store with its files (likewise)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -48,11 +50,18 @@ class ThreadExport:
 
 
 @dataclass
+class StoreExport:
+    store: VectorStore
+    files: list[VectorStoreFile] = field(default_factory=list)
+
+
+@dataclass
 class Export:
     manifest: dict[str, Any]
     assistants: list[Assistant] = field(default_factory=list)
     threads: list[ThreadExport] = field(default_factory=list)
     files: dict[str, FileObject] = field(default_factory=dict)
+    stores: list[StoreExport] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     bytes_dir: Path | None = None  # where file bytes are, when the export has them
 
@@ -103,6 +112,7 @@ def read_export(directory: Path) -> Export:
     export = Export(manifest=manifest)
     _read_assistants(directory, export)
     _read_files_index(directory, export)
+    _read_stores(directory, export)
     threads_dir = directory / "threads"
     for path in sorted(threads_dir.glob("*.json")) if threads_dir.is_dir() else []:
         _read_thread(path, f"threads/{path.name}", export)
@@ -142,6 +152,33 @@ def _read_files_index(directory: Path, export: Export) -> None:
         file = _check(FileObject, item, f"{FILES_INDEX}[{index}]", export.problems)
         if file is not None:
             export.files.setdefault(file.id, file)
+
+
+def _read_stores(directory: Path, export: Export) -> None:
+    path = directory / STORES_INDEX
+    if not path.exists():
+        return
+    try:
+        raw = _read_json(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        export.problems.append(Problem(STORES_INDEX, None, f"not valid JSON ({error})"))
+        return
+    for index, item in enumerate(raw if isinstance(raw, list) else []):
+        where = f"{STORES_INDEX}[{index}]"
+        if not isinstance(item, dict):
+            export.problems.append(Problem(where, None, "not a JSON object"))
+            continue
+        store = _check(
+            VectorStore, item.get("vector_store"), f"{where}.vector_store", export.problems
+        )
+        if store is None:
+            continue
+        found = StoreExport(store)
+        for position, raw_file in enumerate(item.get("files") or []):
+            file = _check(VectorStoreFile, raw_file, f"{where}.files[{position}]", export.problems)
+            if file is not None and file.vector_store_id == store.id:
+                found.files.append(file)
+        export.stores.append(found)
 
 
 def _read_thread(path: Path, where: str, export: Export) -> None:

@@ -15,7 +15,15 @@ from typing import Any
 
 from assistantd import __version__
 from assistantd.db.engine import Database
-from assistantd.db.tables import assistants, files, messages, run_steps, runs, threads
+from assistantd.db.tables import (
+    assistants,
+    files,
+    messages,
+    run_steps,
+    runs,
+    threads,
+    vector_stores,
+)
 from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.schemas import FileObject, is_placeholder
 from assistantd.transfer import store
@@ -23,6 +31,7 @@ from assistantd.transfer.export_format import (
     FILES_DIR,
     FILES_INDEX,
     MANIFEST_SCHEMA,
+    STORES_INDEX,
     THREAD_SCHEMA,
     file_refs,
 )
@@ -52,6 +61,16 @@ async def export_project(
         assistant_list = [json.loads(b) for b in await store.bodies(conn, assistants, project)]
         file_list = [json.loads(b) for b in await store.bodies(conn, files, project)]
         thread_list = [json.loads(b) for b in await store.bodies(conn, threads, project)]
+        store_list = [
+            {
+                "vector_store": json.loads(body),
+                "files": [
+                    json.loads(f)
+                    for f in await store.store_file_bodies(conn, project, json.loads(body)["id"])
+                ],
+            }
+            for body in await store.bodies(conn, vector_stores, project)
+        ]
         by_id = {item["id"]: item for item in file_list}
         for thread in thread_list:
             thread_id = thread["id"]
@@ -84,13 +103,17 @@ async def export_project(
             )
     _dump(directory / "assistants.json", assistant_list)
     _dump(directory / FILES_INDEX, file_list)
+    _dump(directory / STORES_INDEX, store_list)
     missing = []
     for item in file_list:
         if is_placeholder(FileObject.model_validate(item)):
             missing.append(item["id"])
             continue
         (directory / FILES_DIR / item["id"]).write_bytes(await blobs.read(item["id"]))
-    notes = [f"written by assistantd {__version__}: files.json and files/ hold every File"]
+    notes = [
+        f"written by assistantd {__version__}: files.json and files/ hold every File, "
+        "vector_stores.json every vector store with its files"
+    ]
     if missing:
         notes.append(f"{len(missing)} file(s) had no bytes here (imported placeholders)")
     manifest = {

@@ -44,7 +44,7 @@ from assistantd.transfer.export_format import (
 from assistantd.vector_stores import store as vector_stores_store
 
 LIVE_RUN = {"queued": "expired", "in_progress": "expired", "requires_action": "expired"}
-KINDS = ("assistants", "threads", "messages", "runs", "run_steps", "files")
+KINDS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 
 
 class ImportConflict(Exception):
@@ -80,6 +80,7 @@ _PREFIXES = {
     "runs": ids.RUN,
     "run_steps": ids.STEP,
     "files": ids.FILE,
+    "vector_stores": ids.VECTOR_STORE,
 }
 
 
@@ -92,6 +93,7 @@ def _objects(export: Export) -> dict[str, list[BaseModel]]:
         found["runs"] += item.runs
         found["run_steps"] += item.steps
     found["files"] = list(export.files.values())
+    found["vector_stores"] = [item.store for item in export.stores]
     return found
 
 
@@ -121,6 +123,9 @@ def _remap(export: Export, map_path: Path, report: Report) -> None:
 
     export.assistants = [remapped(a) for a in export.assistants]
     export.files = {mapping.get(k, k): remapped(f) for k, f in export.files.items()}
+    for store_item in export.stores:
+        store_item.store = remapped(store_item.store)
+        store_item.files = [remapped(f) for f in store_item.files]
     for item in export.threads:
         item.thread = remapped(item.thread)
         item.messages = [remapped(m) for m in item.messages]
@@ -251,6 +256,15 @@ async def _write(
             with (export.bytes_dir / file.id).open("rb") as source:
                 await blobs.put(file.id, source)
         await put("files", file, ids.FILE, purpose=file.purpose, blob_key=file.id)
+    for store_item in export.stores:  # before the assistants and threads that name them
+        if store_item.store.id in present["vector_stores"]:
+            continue
+        await vector_stores_store.insert_store(conn, project, store_item.store)
+        for vs_file in store_item.files:  # indexed again here: the server's ingestion picks them up
+            fresh = vs_file.model_copy(update={"status": "in_progress", "usage_bytes": 0})
+            fresh.last_error = None
+            await vector_stores_store.upsert_file(conn, project, fresh)
+        report.imported["vector_stores"] += 1
     for assistant in sorted(export.assistants, key=lambda a: a.created_at):
         await _known_stores(conn, project, assistant.tool_resources, assistant.id, report)
         await put("assistants", assistant, ids.ASSISTANT)

@@ -10,7 +10,16 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
-from assistantd.db.tables import assistants, files, messages, run_steps, runs, threads
+from assistantd.db.tables import (
+    assistants,
+    files,
+    messages,
+    run_steps,
+    runs,
+    threads,
+    vector_store_files,
+    vector_stores,
+)
 from assistantd.files.schemas import FileObject
 
 TABLES: dict[str, Table] = {
@@ -20,6 +29,7 @@ TABLES: dict[str, Table] = {
     "runs": runs,
     "run_steps": run_steps,
     "files": files,
+    "vector_stores": vector_stores,
 }
 
 
@@ -44,7 +54,17 @@ async def bodies(conn: AsyncConnection, table: Table, project: str, **filters: s
     query = select(table.c.body).where(
         table.c.project == project, *(table.c[name] == value for name, value in filters.items())
     )
-    return list((await conn.execute(query.order_by(table.c.ord))).scalars())
+    order = table.c.ord if "ord" in table.c else table.c.id
+    return list((await conn.execute(query.order_by(order))).scalars())
+
+
+async def store_file_bodies(conn: AsyncConnection, project: str, store_id: str) -> list[str]:
+    """The files of a vector store, by file id."""
+    table = vector_store_files
+    query = select(table.c.body).where(
+        table.c.project == project, table.c.vector_store_id == store_id
+    )
+    return list((await conn.execute(query.order_by(table.c.id))).scalars())
 
 
 async def save_file(conn: AsyncConnection, project: str, file: FileObject) -> None:
