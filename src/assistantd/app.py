@@ -118,6 +118,7 @@ def create_app(
         app.state.broker = broker
         app.state.upstream = upstream
         app.state.scheduler = scheduler
+        app.state.executor = executor
         app.state.sandbox = sandbox
         app.state.ingestor = ingestor
         app.state.telemetry = telemetry

@@ -12,6 +12,7 @@ import openai
 
 from tests.fakes.upstream import Call, FakeUpstream, Turn
 
+SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 TEA = (
     "Green tea is made from unoxidised leaves. Matcha is a powdered green tea from Japan, "
     "whisked with hot water in the tea ceremony."
@@ -120,3 +121,51 @@ def test_unknown_vector_store_is_rejected(http: httpx.Client) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "tool_resources.file_search.vector_store_ids"
+
+
+def test_run_create_include_shows_search_content_in_the_stream(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    tea = client.files.create(file=("tea.txt", io.BytesIO(TEA.encode())), purpose="assistants")
+    store = client.vector_stores.create(file_ids=[tea.id])
+    _wait_completed(client, store.id)
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+
+    def streamed_content(**include: object) -> list[object]:
+        fake.script(Turn(tool_calls=[_search("matcha")]), Turn(text="Matcha."))
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "matcha?"}])
+        found = []
+        with client.beta.threads.runs.stream(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            **include,  # type: ignore[arg-type]
+        ) as stream:
+            for event in stream:
+                if event.event == "thread.run.step.completed":
+                    details = event.data.step_details
+                    if details.type == "tool_calls":
+                        found += [r.content for r in details.tool_calls[0].file_search.results]  # type: ignore[union-attr]
+        return found
+
+    assert streamed_content() and all(c is None for c in streamed_content())
+    with_content = streamed_content(include=[SEARCH_CONTENT])
+    assert with_content and "Matcha" in with_content[0][0].text  # type: ignore[index]
+
+
+def test_unknown_include_is_400(client: openai.OpenAI, http: httpx.Client) -> None:
+    thread = client.beta.threads.create()
+    assistant = client.beta.assistants.create(model="gpt-4o")
+    created = http.post(
+        f"/threads/{thread.id}/runs",
+        params={"include[]": "step_details.nope"},
+        json={"assistant_id": assistant.id},
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["error"]["param"] == "include"
+    assert client.beta.threads.runs.list(thread.id).data == []
+    listed = http.get(f"/threads/{thread.id}/runs/run_x/steps", params={"include[]": "x"})
+    assert listed.status_code == 400 and listed.json()["error"]["code"] == "invalid_value"

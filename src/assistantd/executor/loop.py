@@ -100,6 +100,7 @@ class RunExecutor:
         self._blobs = blobs
         self._runners = dict(runners or {})
         self.shutting_down = False
+        self.includes: dict[str, list[str]] = {}  # run id -> `include[]` of its create request
 
     # --- entry point -----------------------------------------------------------------------------
 
@@ -143,6 +144,8 @@ class RunExecutor:
             await self._fail(ctx, "server_error", "The server had an error while running.")
         finally:
             await asyncio.shield(ctx.writer.close())
+            if state.is_terminal(ctx.run.status):
+                self.includes.pop(run_id, None)
 
     async def _drive(self, ctx: RunContext) -> None:
         if ctx.run.status == "cancelling":
@@ -368,7 +371,10 @@ class RunExecutor:
     async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
         closed, name = state.advance_step(step, to, _now(), **changes)
         await self._save_step(ctx, closed)
-        self._broker.publish(ctx.run.id, ev.step_event(name, steps_service.shown(closed, None)))
+        self._broker.publish(
+            ctx.run.id,
+            ev.step_event(name, steps_service.shown(closed, self.includes.get(ctx.run.id))),
+        )
 
     # --- state and storage -----------------------------------------------------------------------
 

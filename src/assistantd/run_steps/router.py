@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from assistantd.auth import Project
 from assistantd.db.deps import ReadConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.run_steps import service
+from assistantd.run_steps.include import Include
 
 router = APIRouter(prefix="/threads/{thread_id}/runs/{run_id}/steps", tags=["run steps"])
-Include = Annotated[list[str] | None, Query(alias="include[]")]
 
 
 @router.get("")
@@ -23,7 +23,7 @@ async def list_run_steps(
     params: Annotated[PageParams, Depends(page_params)],
     project: Project,
     conn: ReadConn,
-    include: Include = None,
+    include: Include,
 ) -> ObjectResponse:
     return ObjectResponse(await service.page(conn, project, thread_id, run_id, params, include))
 
@@ -35,6 +35,6 @@ async def get_run_step(
     step_id: str,
     project: Project,
     conn: ReadConn,
-    include: Include = None,
+    include: Include,
 ) -> ObjectResponse:
     return ObjectResponse(await service.get(conn, project, thread_id, run_id, step_id, include))

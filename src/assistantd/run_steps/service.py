@@ -7,11 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.errors import NotFoundError
 from assistantd.pagination import PageParams
 from assistantd.run_steps import store
+from assistantd.run_steps.include import SEARCH_CONTENT
 from assistantd.run_steps.schemas import FileSearchToolCall, RunStep, ToolCallsStepDetails
 from assistantd.runs import service as runs
 from assistantd.schemas import Page
-
-SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 
 
 def shown(step: RunStep, include: list[str] | None) -> RunStep:

@@ -18,6 +18,7 @@ from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse, Serialisable
+from assistantd.run_steps.include import Include
 from assistantd.runs import service
 from assistantd.runs.schemas import (
     CreateRunRequest,
@@ -71,12 +72,15 @@ async def create_run(
     body: Annotated[CreateRunRequest, json_body(CreateRunRequest)],
     request: Request,
     project: Project,
+    include: Include,
 ) -> Response:
     state = request.app.state
     async with state.db.write() as conn:
         change = await service.create(
             conn, project, thread_id, body, expiry_s=state.settings.run_expiry_seconds
         )
+    if include:  # the streamed step events show what `include[]` asks for
+        state.executor.includes[change.run.id] = include
     return _start(request, change, body.stream)
 
 
