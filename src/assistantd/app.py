@@ -36,6 +36,7 @@ from assistantd.errors import (
 from assistantd.events.broker import Broker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
+from assistantd.files import service as files_service
 from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
@@ -125,9 +126,11 @@ def create_app(
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
         await scheduler.start()
         await ingestor.start()
+        expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
         try:
             yield
         finally:
+            expiry.cancel()
             await ingestor.stop()
             await scheduler.stop()
             if sandbox is not None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import io
+import sqlite3
+import time
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
+
+from tests.conftest import KEY_A, make_settings
+from tests.support.server import run_server
 
 
 def test_upload_list_content_delete(client: openai.OpenAI) -> None:
@@ -71,3 +77,64 @@ def test_file_name_path_is_stripped(http: httpx.Client) -> None:
     )
     assert response.status_code == 200
     assert response.json()["filename"] == "passwd"
+
+
+def test_expires_after_sets_expires_at_and_the_file_goes(tmp_path: Path) -> None:
+    db_path = tmp_path / "test.db"
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{db_path}")
+    with run_server(settings) as server, openai.OpenAI(base_url=server.api, api_key=KEY_A) as sdk:
+        uploaded = sdk.files.create(
+            file=("a.txt", io.BytesIO(b"soon gone")),
+            purpose="assistants",
+            expires_after={"anchor": "created_at", "seconds": 3600},
+        )
+        assert uploaded.expires_at == uploaded.created_at + 3600
+        assert sdk.files.retrieve(uploaded.id).expires_at == uploaded.expires_at
+        kept = sdk.files.create(file=("b.txt", io.BytesIO(b"stays")), purpose="assistants")
+        assert kept.expires_at is None
+        # An hour passes (for this file).
+        with sqlite3.connect(db_path) as db:
+            db.execute("UPDATE files SET expires_at = 1 WHERE id = ?", (uploaded.id,))
+        deadline = time.monotonic() + 10
+        while uploaded.id in [f.id for f in sdk.files.list()]:
+            assert time.monotonic() < deadline, "the expired file is still listed"
+            time.sleep(0.1)
+        with pytest.raises(openai.NotFoundError):
+            sdk.files.retrieve(uploaded.id)
+        with pytest.raises(openai.NotFoundError):
+            sdk.files.content(uploaded.id)
+        assert sdk.files.retrieve(kept.id).id == kept.id
+        assert not (tmp_path / "files" / uploaded.id[-2:] / uploaded.id).exists()
+        assert (tmp_path / "files" / kept.id[-2:] / kept.id).exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "3599"},
+            "expires_after.seconds",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "2592001"},
+            "expires_after.seconds",
+        ),
+        (
+            {"expires_after[anchor]": "created_at", "expires_after[seconds]": "1e4"},
+            "expires_after.seconds",
+        ),
+        ({"expires_after[anchor]": "created_at"}, "expires_after.seconds"),
+        (
+            {"expires_after[anchor]": "last_active_at", "expires_after[seconds]": "3600"},
+            "expires_after.anchor",
+        ),
+        ({"expires_after[seconds]": "3600"}, "expires_after.anchor"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_upload_fields_are_400(http: httpx.Client, fields: dict[str, str], param: str) -> None:
+    response = http.post(
+        "/files", files={"file": ("a.txt", b"x")}, data={"purpose": "assistants", **fields}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param

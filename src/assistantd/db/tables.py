@@ -89,7 +89,9 @@ files = Table(
     Column("purpose", String(32), nullable=False),
     Column("blob_key", String(256), nullable=False),
     Column("body", Text, nullable=False),
+    Column("expires_at", BigInteger),  # `expires_after` on upload; swept when due
     Index(None, "project", "id"),
+    Index(None, "expires_at"),
     _ord(),
     Index(None, "project", "purpose", "id"),
     Index(None, "project", "ord"),

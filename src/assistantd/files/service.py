@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -26,6 +29,10 @@ from assistantd.pagination import PageParams
 from assistantd.vector_stores import service as vector_stores
 
 MAX_FILENAME = 255
+EXPIRY_SECONDS = (3600, 2_592_000)  # `expires_after.seconds`: one hour to 30 days
+_FORM_FIELDS = ("file", "purpose", "expires_after[anchor]", "expires_after[seconds]")
+
+log = logging.getLogger(__name__)
 
 
 def _not_found(file_id: str) -> NotFoundError:
@@ -52,7 +59,41 @@ def check_filename(upload: UploadFile) -> str:
     return filename
 
 
+def parse_expiry(form: FormData) -> int | None:
+    """`expires_after[anchor]=created_at` with `expires_after[seconds]` (the SDKs' form
+    spelling): the seconds until the file expires, or None."""
+    anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise InvalidRequestError(
+            "Invalid 'expires_after.anchor': expected 'created_at'.",
+            param="expires_after.anchor",
+            code="invalid_value" if anchor is not None else "missing_required_parameter",
+        )
+    low, high = EXPIRY_SECONDS
+    if not isinstance(seconds, str) or not seconds.isascii() or not seconds.isdigit():
+        raise InvalidRequestError(
+            "Invalid 'expires_after.seconds': expected an integer.",
+            param="expires_after.seconds",
+            code="invalid_type" if seconds is not None else "missing_required_parameter",
+        )
+    if not low <= int(seconds) <= high:
+        raise InvalidRequestError(
+            f"Invalid 'expires_after.seconds': expected a value between {low} and {high}, "
+            f"but got {seconds} instead.",
+            param="expires_after.seconds",
+            code="invalid_value",
+        )
+    return int(seconds)
+
+
 def parse_upload(form: FormData) -> tuple[UploadFile, str]:
+    for name in form:
+        if name not in _FORM_FIELDS:
+            raise InvalidRequestError(
+                f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter"
+            )
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         raise InvalidRequestError(
@@ -81,6 +122,7 @@ async def create(
 ) -> FileObject:
     """Store the bytes first, then the row; if the row can't be written the bytes go too."""
     upload, purpose = parse_upload(form)
+    lifetime = parse_expiry(form)
     filename = check_filename(upload)
     file_id = ids.new_id(ids.FILE)
     size = await blobs.put(file_id, upload.file)
@@ -89,8 +131,14 @@ async def create(
             raise InvalidRequestError(
                 f"File is too large: {size} bytes; the limit is {max_bytes} bytes.", param="file"
             )
+        now = int(time.time())
         file = FileObject(
-            id=file_id, bytes=size, created_at=int(time.time()), filename=filename, purpose=purpose
+            id=file_id,
+            bytes=size,
+            created_at=now,
+            expires_at=None if lifetime is None else now + lifetime,
+            filename=filename,
+            purpose=purpose,
         )
         async with db.write() as conn:
             await store.insert(conn, project, file, blob_key=file_id)
@@ -117,9 +165,13 @@ async def create_output(
     return file
 
 
+def _expired(file: FileObject) -> bool:
+    return file.expires_at is not None and file.expires_at <= time.time()
+
+
 async def get(conn: AsyncConnection, project: str, file_id: str) -> FileObject:
     file = await store.get(conn, project, file_id)
-    if file is None:
+    if file is None or _expired(file):  # due, and not swept yet
         raise _not_found(file_id)
     return file
 
@@ -133,6 +185,7 @@ async def content(
     key = await store.blob_key(conn, project, file_id)
     if key is None:
         raise _not_found(file_id)
+    await get(conn, project, file_id)
     return blobs.stream(key)
 
 
@@ -145,6 +198,26 @@ async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> 
         await vector_stores.forget_file(conn, project, file_id)
     await blobs.delete(key)
     return FileDeleted(id=file_id)
+
+
+async def delete_expired(db: Database, blobs: BlobStore) -> int:
+    """Delete every file whose `expires_at` has passed (as a delete would); how many."""
+    async with db.read() as conn:
+        due = await store.expired(conn, int(time.time()))
+    for project, file_id in due:
+        with contextlib.suppress(NotFoundError):  # deleted meanwhile
+            await delete(db, blobs, project, file_id)
+    return len(due)
+
+
+async def expire_forever(db: Database, blobs: BlobStore, interval_s: float = 1.0) -> None:
+    """The background sweep of expired files."""
+    while True:
+        try:
+            await delete_expired(db, blobs)
+        except Exception:
+            log.exception("the file expiry sweep failed")
+        await asyncio.sleep(interval_s)
 
 
 async def page(

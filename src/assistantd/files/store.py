@@ -12,7 +12,15 @@ from assistantd.pagination import PageParams
 
 
 async def insert(conn: AsyncConnection, project: str, file: FileObject, blob_key: str) -> None:
-    await documents.insert_doc(conn, files, project, file, purpose=file.purpose, blob_key=blob_key)
+    await documents.insert_doc(
+        conn,
+        files,
+        project,
+        file,
+        purpose=file.purpose,
+        blob_key=blob_key,
+        expires_at=file.expires_at,
+    )
 
 
 async def get(conn: AsyncConnection, project: str, file_id: str) -> FileObject | None:
@@ -38,6 +46,12 @@ async def missing_ids(conn: AsyncConnection, project: str, file_ids: list[str]) 
 async def blob_key(conn: AsyncConnection, project: str, file_id: str) -> str | None:
     query = select(files.c.blob_key).where(files.c.id == file_id, files.c.project == project)
     return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def expired(conn: AsyncConnection, now: int) -> list[tuple[str, str]]:
+    """(project, id) of the files whose `expires_at` has passed."""
+    query = select(files.c.project, files.c.id).where(files.c.expires_at <= now)
+    return [(row.project, row.id) for row in await conn.execute(query)]
 
 
 async def delete(conn: AsyncConnection, project: str, file_id: str) -> bool:
