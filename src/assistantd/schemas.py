@@ -129,7 +129,7 @@ class ResponseFormatJsonObject(Schema):
 
 
 class JsonSchemaSpec(Sparse):
-    name: Annotated[str, Field(max_length=64)]
+    name: Annotated[str, Field(max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None

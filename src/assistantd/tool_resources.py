@@ -22,11 +22,15 @@ from assistantd.vector_stores.schemas import CreateVectorStoreRequest
 
 
 async def check_file_ids(
-    conn: AsyncConnection, project: str, file_ids: list[str], param: str
+    conn: AsyncConnection, project: str, file_ids: list[str], param: str | list[str]
 ) -> None:
+    """A 400 for the first id that names no file of the project. `param` names each id's
+    field: a list (one per id), or a pattern with `{}` for its index (`files[{}].file_id`)."""
     missing = await files_store.missing_ids(conn, project, file_ids)
     if missing:
-        raise InvalidRequestError(f"No file found with id '{missing[0]}'.", param=param)
+        index = file_ids.index(missing[0])
+        name = param[index] if isinstance(param, list) else param.replace("{}", str(index))
+        raise InvalidRequestError(f"No file found with id '{missing[0]}'.", param=name)
 
 
 async def resolve(
@@ -41,7 +45,7 @@ async def resolve(
         return resources
     if request.code_interpreter is not None:
         file_ids = request.code_interpreter.file_ids
-        await check_file_ids(conn, project, file_ids, f"{param}.code_interpreter.file_ids")
+        await check_file_ids(conn, project, file_ids, f"{param}.code_interpreter.file_ids[{{}}]")
         resources.code_interpreter = CodeInterpreterResources(file_ids=file_ids)
     if request.file_search is not None:
         resources.file_search = await _resolve_file_search(conn, project, request, param)

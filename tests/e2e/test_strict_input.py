@@ -284,3 +284,82 @@ def test_bad_chunking_strategy_is_400(
         f"/vector_stores/{store}/files", json={"file_id": file_id, "chunking_strategy": strategy}
     )
     assert _error(response)["param"] == param
+
+
+# --- exact params, expiry anchors, URLs and names ---------------------------------------------
+
+
+def test_param_names_the_exact_file(http: httpx.Client) -> None:
+    store, good = _store(http), _file(http)
+    batch = http.post(
+        f"/vector_stores/{store}/file_batches",
+        json={"files": [{"file_id": good}, {"file_id": "file-nope"}]},
+    )
+    assert _error(batch)["param"] == "files[1].file_id"
+    ids = http.post(f"/vector_stores/{store}/file_batches", json={"file_ids": [good, "file-x"]})
+    assert _error(ids)["param"] == "file_ids[1]"
+    image = http.post(
+        f"/threads/{_thread(http)}/messages",
+        json={
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "look"},
+                {"type": "image_file", "image_file": {"file_id": "file-nope"}},
+            ],
+        },
+    )
+    assert _error(image)["param"] == "content[1].image_file.file_id"
+    resources = http.post(
+        "/assistants",
+        json={"model": "m", "tool_resources": {"code_interpreter": {"file_ids": [good, "f-x"]}}},
+    )
+    assert _error(resources)["param"] == "tool_resources.code_interpreter.file_ids[1]"
+    search = http.post(
+        f"/vector_stores/{store}/search",
+        json={"query": "q", "filters": {"type": "eq", "key": "k", "value": None}},
+    )
+    assert _error(search)["param"] == "filters.value"
+
+
+def test_vector_store_expires_after_needs_its_anchor(http: httpx.Client) -> None:
+    error = _error(http.post("/vector_stores", json={"expires_after": {"days": 7}}))
+    assert (error["param"], error["code"]) == (
+        "expires_after.anchor",
+        "missing_required_parameter",
+    )
+    store = _store(http)
+    error = _error(http.post(f"/vector_stores/{store}", json={"expires_after": {"days": 7}}))
+    assert error["param"] == "expires_after.anchor"
+    ok = http.post(
+        "/vector_stores", json={"expires_after": {"anchor": "last_active_at", "days": 7}}
+    )
+    assert ok.status_code == 200 and ok.json()["expires_after"]["anchor"] == "last_active_at"
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://example.com/a.png", "http://", "/a.png", ""])
+def test_image_url_must_be_a_url(http: httpx.Client, url: str) -> None:
+    content = [{"type": "image_url", "image_url": {"url": url}}]
+    response = http.post(
+        f"/threads/{_thread(http)}/messages", json={"role": "user", "content": content}
+    )
+    assert _error(response)["param"] == "content[0].image_url.url"
+
+
+def test_image_urls_that_are_urls(http: httpx.Client) -> None:
+    for url in ["https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo="]:
+        content = [{"type": "image_url", "image_url": {"url": url}}]
+        response = http.post(
+            f"/threads/{_thread(http)}/messages", json={"role": "user", "content": content}
+        )
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("name", ["has space", "a" * 65, "ünï", ""])
+def test_json_schema_name_follows_the_function_name_pattern(http: httpx.Client, name: str) -> None:
+    body = {
+        "model": "m",
+        "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": {}}},
+    }
+    assert (
+        _error(http.post("/assistants", json=body))["param"] == "response_format.json_schema.name"
+    )

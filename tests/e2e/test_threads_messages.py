@@ -102,7 +102,7 @@ def test_unknown_file_in_message_is_rejected_and_nothing_written(client: openai.
             content="x",
             attachments=[{"file_id": "file-missing", "tools": [{"type": "file_search"}]}],
         )
-    assert caught.value.param == "attachments"
+    assert caught.value.param == "attachments[0].file_id"
     assert list(client.beta.threads.messages.list(thread.id)) == []
 
 
@@ -125,7 +125,7 @@ def test_thread_with_bad_seed_message_is_not_created(
         },
     )
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == "messages[1].attachments"
+    assert response.json()["error"]["param"] == "messages[1].attachments[0].file_id"
 
 
 def test_text_and_metadata_limits(http: httpx.Client) -> None:

@@ -133,7 +133,7 @@ def test_file_content_modify_delete_and_errors(client: openai.OpenAI, http: http
     assert bad.status_code == 400
     assert bad.json()["error"]["param"] == "chunking_strategy.static.max_chunk_size_tokens"
     missing = http.post("/vector_stores", json={"file_ids": ["file-nope"]})
-    assert missing.status_code == 400 and missing.json()["error"]["param"] == "file_ids"
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "file_ids[0]"
     deleted = client.vector_stores.delete(store.id)
     assert (deleted.object, deleted.deleted) == ("vector_store.deleted", True)
     with pytest.raises(openai.NotFoundError):

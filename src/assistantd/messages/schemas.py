@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
 
@@ -137,8 +138,21 @@ class ImageFilePartParam(RequestSchema):
     image_file: ImageFileParam
 
 
+def _check_url(value: str) -> str:
+    """An image URL: http(s) with a host, or a `data:` URL (the two kinds OpenAI takes)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or not (
+        (parts.scheme in ("http", "https") and parts.hostname) or parts.scheme == "data"
+    ):
+        raise ValueError("Expected a valid URL, but got a value with an invalid format")
+    return value
+
+
 class ImageURLParam(RequestSchema):
-    url: str
+    url: Annotated[str, AfterValidator(_check_url)]
     detail: Literal["auto", "low", "high"] = "auto"
 
 

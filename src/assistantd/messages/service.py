@@ -73,10 +73,14 @@ async def _check_files(
     conn: AsyncConnection, project: str, request: CreateMessageRequest, prefix: str
 ) -> None:
     if not isinstance(request.content, str):
-        image_ids = [
-            p.image_file.file_id for p in request.content if isinstance(p, ImageFilePartParam)
+        images = [
+            (f"{_field(prefix, 'content')}[{i}].image_file.file_id", p.image_file.file_id)
+            for i, p in enumerate(request.content)
+            if isinstance(p, ImageFilePartParam)
         ]
-        await tool_resources.check_file_ids(conn, project, image_ids, _field(prefix, "content"))
+        await tool_resources.check_file_ids(
+            conn, project, [i for _, i in images], [param for param, _ in images]
+        )
     attachments = request.attachments or []
     param = _field(prefix, "attachments")
     if len(attachments) > MAX_ATTACHMENTS:
@@ -85,7 +89,9 @@ async def _check_files(
             param=param,
             code="array_above_max_length",
         )
-    await tool_resources.check_file_ids(conn, project, [a.file_id for a in attachments], param)
+    await tool_resources.check_file_ids(
+        conn, project, [a.file_id for a in attachments], f"{param}[{{}}].file_id"
+    )
 
 
 async def add(

@@ -44,6 +44,12 @@ class ExpiresAfter(Schema):
     days: Annotated[int, Field(ge=1, le=365)]
 
 
+class ExpiresAfterParam(ExpiresAfter):
+    """A request's `expires_after`: the anchor must be given (OpenAI answers 400 without it)."""
+
+    anchor: Literal["last_active_at"]
+
+
 class VectorStore(Sparse):
     id: str
     object: Literal["vector_store"] = "vector_store"
@@ -131,14 +137,14 @@ class CreateVectorStoreRequest(RequestSchema):
     file_ids: Annotated[list[str], Field(max_length=500)] | None = None
     name: Annotated[str, Field(max_length=256)] | None = None
     description: str | None = None
-    expires_after: ExpiresAfter | None = None
+    expires_after: ExpiresAfterParam | None = None
     chunking_strategy: ChunkingStrategyParam | None = None
     metadata: Metadata = None
 
 
 class UpdateVectorStoreRequest(RequestSchema):
     name: Annotated[str, Field(max_length=256)] | None = None
-    expires_after: ExpiresAfter | None = None
+    expires_after: ExpiresAfterParam | None = None
     metadata: Metadata = None
 
 

@@ -30,7 +30,7 @@ from assistantd.vector_stores.schemas import (
     CreateFileBatchRequest,
     CreateVectorStoreFileRequest,
     CreateVectorStoreRequest,
-    ExpiresAfter,
+    ExpiresAfterParam,
     FileContentPage,
     SearchContent,
     SearchRequest,
@@ -93,7 +93,7 @@ async def create_store(
         )
     strategy = _strategy(request.chunking_strategy, "chunking_strategy")
     file_ids = list(dict.fromkeys(request.file_ids or []))
-    await tool_resources.check_file_ids(conn, project, file_ids, "file_ids")
+    await tool_resources.check_file_ids(conn, project, file_ids, "file_ids[{}]")
     now = _now()
     vector_store = VectorStore(
         id=ids.new_id(ids.VECTOR_STORE),
@@ -170,7 +170,8 @@ async def add_to_thread_store(
             conn,
             project,
             CreateVectorStoreRequest(
-                name=f"{thread.id} files", expires_after=ExpiresAfter(days=THREAD_STORE_DAYS)
+                name=f"{thread.id} files",
+                expires_after=ExpiresAfterParam(anchor="last_active_at", days=THREAD_STORE_DAYS),
             ),
         )
         store_id = created.id
@@ -317,7 +318,8 @@ async def create_batch(
             for f in request.files or []
         ]
     )
-    await tool_resources.check_file_ids(conn, project, [e[0] for e in entries], "file_ids")
+    where = "file_ids[{}]" if request.file_ids is not None else "files[{}].file_id"
+    await tool_resources.check_file_ids(conn, project, [e[0] for e in entries], where)
     batch = VectorStoreFileBatch(
         id=ids.new_id(ids.FILE_BATCH), created_at=_now(), vector_store_id=store_id
     )
