@@ -1,7 +1,7 @@
 """Files can expire (`expires_after` on upload): their `expires_at`, indexed for the sweep.
 
-Revision ID: 0302_file_expiry
-Revises: 0301_responses
+Revision ID: 0303_file_expiry
+Revises: 0302_containers
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0302_file_expiry"
-down_revision = "0301_responses"
+revision = "0303_file_expiry"
+down_revision = "0302_containers"
 branch_labels = None
 depends_on = None
 
