@@ -46,6 +46,7 @@ from assistantd.observability.endpoint import add_metrics_route
 from assistantd.observability.middleware import Observe
 from assistantd.observability.tracing import make_tracing
 from assistantd.relay.router import router as relay_router
+from assistantd.responses_api import background as responses_background
 from assistantd.responses_api.router import router as responses_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
@@ -124,6 +125,8 @@ def create_app(
         app.state.ingestor = ingestor
         app.state.telemetry = telemetry
         app.state.authenticator = Authenticator(settings.env_api_keys(), db)
+        async with db.write() as conn:  # what a stopped server left unfinished
+            await responses_background.fail_unfinished(conn)
         await scheduler.start()
         await ingestor.start()
         expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
@@ -131,6 +134,7 @@ def create_app(
             yield
         finally:
             expiry.cancel()
+            await responses_background.stop_all()
             await ingestor.stop()
             await scheduler.stop()
             if sandbox is not None:

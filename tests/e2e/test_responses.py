@@ -369,7 +369,11 @@ def test_other_projects_see_nothing(
         ({"model": "gpt-4o", "input": "x", "colour": 1}, "colour", "unknown_parameter"),
         ({"model": "gpt-4o", "input": "x", "temperature": 3}, "temperature", "above_max_value"),
         ({"model": "gpt-4o", "input": "x", "temperature": "1"}, "temperature", "invalid_type"),
-        ({"model": "gpt-4o", "input": "x", "background": True}, "background", None),
+        (
+            {"model": "gpt-4o", "input": "x", "background": True, "store": False},
+            "background",
+            None,
+        ),
         (
             {"model": "gpt-4o", "input": "x", "previous_response_id": "r", "conversation": "c"},
             "conversation",

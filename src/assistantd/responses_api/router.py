@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response as HTTPResponse
 from starlette.responses import StreamingResponse
@@ -17,7 +16,7 @@ from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
-from assistantd.responses_api import service
+from assistantd.responses_api import background, events, service
 from assistantd.responses_api.code import CodeInterpreter
 from assistantd.responses_api.file_search import FileSearch
 from assistantd.responses_api.schemas import CreateResponseRequest, InputTokensRequest
@@ -40,22 +39,26 @@ async def create_response(
         FileSearch(state.db, state.ingestor.embedder),
         CodeInterpreter(state.db, state.sandbox, state.blobs, state.settings),
     )
-    if not body.stream:
-        task = service.spawn(service.generate(generation, state.upstream, state.db, tools))
-        return ObjectResponse(await asyncio.shield(task))  # a hang-up does not stop it
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-    task = service.spawn(
-        service.generate(generation, state.upstream, state.db, tools, queue.put_nowait)
-    )
-    task.add_done_callback(lambda _task: queue.put_nowait(None))
+    response = generation.response
+    log = events.open_log(response.id) if body.stream or body.background else None
+    emit = log.append if log is not None else None
+    work = service.generate(generation, state.upstream, state.db, tools, emit)
+    task = background.spawn(response, work)
+    if log is not None and body.stream:
+        return _stream(log)
+    if body.background:
+        return ObjectResponse(response)  # queued: poll it, or stream it with starting_after
+    return ObjectResponse(await asyncio.shield(task))  # a hang-up does not stop it
+
+
+def _stream(log: events.EventLog, after: int = -1) -> StreamingResponse:
+    async def frames() -> AsyncIterator[bytes]:
+        async for event in log.follow(after):
+            yield events.frame(event)
+
     return StreamingResponse(
-        _frames(queue), media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        frames(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
     )
-
-
-async def _frames(queue: asyncio.Queue[dict[str, Any] | None]) -> AsyncIterator[bytes]:
-    while (event := await queue.get()) is not None:
-        yield b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
 @router.post("/input_tokens")
@@ -74,15 +77,23 @@ async def get_response(
     conn: ReadConn,
     _include: Include = None,
     stream: Annotated[bool, Query()] = False,
-) -> ObjectResponse:
-    if stream:
+    starting_after: Annotated[int | None, Query()] = None,
+) -> HTTPResponse:
+    response = await service.get(conn, project, response_id)
+    if not stream:
+        return ObjectResponse(response)
+    if not response.background:
         raise InvalidRequestError(
-            "Only background responses can be streamed again; background mode is not "
-            "supported by this server yet.",
+            "Only responses created with background=true can be streamed again.",
             param="stream",
-            code="unsupported_parameter",
         )
-    return ObjectResponse(await service.get(conn, project, response_id))
+    log = events.find(response_id)
+    if log is None:
+        raise InvalidRequestError(
+            "The events of this response are no longer available on this server.",
+            param="stream",
+        )
+    return _stream(log, -1 if starting_after is None else starting_after)
 
 
 @router.delete("/{response_id}")
@@ -91,8 +102,8 @@ async def delete_response(response_id: str, project: Project, conn: WriteConn) -
 
 
 @router.post("/{response_id}/cancel")
-async def cancel_response(response_id: str, project: Project, conn: ReadConn) -> ObjectResponse:
-    return ObjectResponse(await service.cancel(conn, project, response_id))
+async def cancel_response(response_id: str, request: Request, project: Project) -> ObjectResponse:
+    return ObjectResponse(await background.cancel(request.app.state.db, project, response_id))
 
 
 @router.get("/{response_id}/input_items")

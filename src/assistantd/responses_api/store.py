@@ -45,3 +45,12 @@ async def get_input(conn: AsyncConnection, project: str, response_id: str) -> li
 
 async def delete(conn: AsyncConnection, project: str, response_id: str) -> bool:
     return await documents.delete_doc(conn, responses, project, response_id)
+
+
+async def unfinished(conn: AsyncConnection) -> list[tuple[str, Response]]:
+    """(project, response) of every response still queued or in progress."""
+    query = select(responses.c.project, responses.c.body).where(
+        responses.c.status.in_(("queued", "in_progress"))
+    )
+    rows = (await conn.execute(query)).all()
+    return [(row.project, Response.model_validate_json(row.body)) for row in rows]

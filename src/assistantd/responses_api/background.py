@@ -1,0 +1,71 @@
+"""The tasks that generate responses: started, found again to cancel, and what a restart left
+unfinished. In this process only (see service.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db.engine import Database
+from assistantd.errors import InvalidRequestError
+from assistantd.responses_api import events, store
+from assistantd.responses_api.schemas import Response, ResponseError
+from assistantd.responses_api.service import SHUTDOWN, get
+
+_running: dict[str, asyncio.Task[Response]] = {}
+
+
+def spawn(response: Response, work: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
+    """Run a generation on its own task, kept until it ends; its event log closes with it."""
+    task = asyncio.create_task(work)
+    _running[response.id] = task
+
+    def ended(_task: asyncio.Task[Response]) -> None:
+        _running.pop(response.id, None)
+        events.close(response.id, retain=response.background)
+
+    task.add_done_callback(ended)
+    return task
+
+
+async def cancel(db: Database, project: str, response_id: str) -> Response:
+    """Cancel a background response under way; a finished one is returned as it is."""
+    async with db.read() as conn:
+        response = await get(conn, project, response_id)
+    if not response.background:
+        raise InvalidRequestError(
+            "Only responses created with background=true can be cancelled.", param=None
+        )
+    task = _running.get(response_id)
+    if task is None:
+        return response
+    task.cancel()
+    return await asyncio.shield(task)
+
+
+async def stop_all() -> None:
+    """The server stops: responses under way end `failed` (and are stored so) now, rather
+    than being cut off with their connections open."""
+    tasks = list(_running.values())
+    for task in tasks:
+        task.cancel(SHUTDOWN)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def fail_unfinished(conn: AsyncConnection) -> int:
+    """Responses a crashed server left queued or in progress end `failed` (run at start-up,
+    like the runs' recovery)."""
+    count = 0
+    for project, response in await store.unfinished(conn):
+        failed = response.model_copy(
+            update={
+                "status": "failed",
+                "error": ResponseError(code="server_error", message=SHUTDOWN),
+            }
+        )
+        await store.update(conn, project, failed)
+        count += 1
+    return count
