@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def ci_server(
         upstream_base_url=fake_upstream.base_url,
         sandbox_enabled=True,
         sandbox_image=IMAGE_TAG,
-        sandbox_instance="pytest-runs",
+        sandbox_instance=f"pytest-runs-{secrets.token_hex(4)}",  # unique: start() sweeps it
         sandbox_pool_size=1,
         sandbox_exec_timeout_s=30.0,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 
 import docker
@@ -48,7 +49,8 @@ async def test_container_killed_from_outside_is_reported(
 async def test_orphans_swept_on_start(
     make_sandbox: SandboxFactory, docker_api: docker.APIClient
 ) -> None:
-    crashed = await make_sandbox(sandbox_instance="orphan-test", sandbox_pool_size=1)
+    instance = f"orphan-test-{secrets.token_hex(4)}"  # unique: start() sweeps it
+    crashed = await make_sandbox(sandbox_instance=instance, sandbox_pool_size=1)
     await run(crashed, "life-orphan", "print(1)")
     await wait_for(lambda: len(crashed._pool) == 1)
     # Simulate a crash: the process goes away without removing its containers.
@@ -60,7 +62,7 @@ async def test_orphans_swept_on_start(
     crashed._sessions.clear()
     crashed._pool.clear()
     assert len(labelled(docker_api, **{dc.LABEL_RUN: crashed.run_id})) == 2
-    await make_sandbox(sandbox_instance="orphan-test", sandbox_pool_size=0)
+    await make_sandbox(sandbox_instance=instance, sandbox_pool_size=0)
     assert labelled(docker_api, **{dc.LABEL_RUN: crashed.run_id}) == []
 
 

@@ -6,6 +6,7 @@ the guide's annotation loop."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def v1_ci_server(
         upstream_base_url=fake_upstream.base_url,
         sandbox_enabled=True,
         sandbox_image=IMAGE_TAG,
-        sandbox_instance="pytest-v1",
+        sandbox_instance=f"pytest-v1-{secrets.token_hex(4)}",  # unique: start() sweeps it
         sandbox_pool_size=0,
         sandbox_exec_timeout_s=30.0,
     )
