@@ -7,6 +7,7 @@
     │   └── MethodNotAllowedError (405)
     ├── AuthenticationError (401, invalid_api_key)
     └── ServiceUnavailableError (503)
+        └── OverloadedError (503, Retry-After)               past capacity: retry shortly
 
 Every error body is `{"error": {"message", "type", "param", "code"}}`. Upstream model failures are
 never raised as APIError: they end the run with `last_error`.
@@ -82,6 +83,20 @@ class AuthenticationError(APIError):
 class ServiceUnavailableError(APIError):
     status_code = 503
     type = "server_error"
+
+
+class OverloadedError(ServiceUnavailableError):
+    """The server is past its capacity (e.g. no database connection came free in time). The
+    request changed nothing; `Retry-After` tells clients (the SDKs honour it) when to retry."""
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__("The server is overloaded. Please retry your request shortly.")
+        self.retry_after_s = retry_after_s
+
+    def response(self) -> Response:
+        response = super().response()
+        response.headers["retry-after"] = str(self.retry_after_s)
+        return response
 
 
 class ServerError(APIError):

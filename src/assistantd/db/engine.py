@@ -7,21 +7,46 @@ them spin in busy-waits (or fail with "database is locked" when a read transacti
 upgrade), so on SQLite every write transaction starts with BEGIN IMMEDIATE behind one asyncio
 lock per process. Reads run concurrently on WAL snapshots. On PostgreSQL both kinds are plain
 transactions.
+
+Past capacity nothing hangs: a request that gets no pooled connection within the pool's timeout
+is refused with 503 and `Retry-After` (OverloadedError, before it changed anything), while
+background work (runs, ingestion: code running under `background()`) keeps waiting its turn,
+so an accepted run is never failed, or left unfinished, for want of a connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from assistantd.db import sqlite_inloop
+from assistantd.errors import OverloadedError
+
+log = logging.getLogger(__name__)
+
+_background: ContextVar[bool] = ContextVar("assistantd_db_background", default=False)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Mark the current task as background work: it waits for a pooled connection as long as
+    it takes, instead of being refused like a request."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -54,8 +79,25 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection; see the module docstring for what happens past capacity."""
+        while True:
+            conn = self.engine.connect()
+            try:
+                await conn.start()
+                break
+            except sa_exc.TimeoutError:
+                if not _background.get():
+                    raise OverloadedError() from None
+                log.warning("database pool exhausted; background work waits for a connection")
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             if self.is_sqlite:
                 conn.sync_connection.info["autocommit_read"] = True  # type: ignore[union-attr]
             try:
@@ -68,10 +110,10 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
-            async with self.engine.begin() as conn:
+            async with self._connect() as conn, conn.begin():
                 yield conn
             return
-        async with self._write_lock, self.engine.connect() as conn:
+        async with self._write_lock, self._connect() as conn:
             conn.sync_connection.info["begin_immediate"] = True  # type: ignore[union-attr]
             try:
                 async with conn.begin():

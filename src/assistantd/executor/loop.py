@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.accumulator import ChatAccumulator
@@ -105,6 +105,10 @@ class RunExecutor:
     # --- entry point -----------------------------------------------------------------------------
 
     async def execute(self, run_id: str) -> None:
+        with background():  # an accepted run waits for the database, it is never refused
+            await self._execute(run_id)
+
+    async def _execute(self, run_id: str) -> None:
         async with self._db.read() as conn:
             loaded = await store.get_by_id(conn, run_id)
         if loaded is None or state.is_terminal(loaded[1].status):

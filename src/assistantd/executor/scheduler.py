@@ -3,7 +3,9 @@
 In-process by design (one node, zero setup): a run is accepted once its row is committed, and
 its task lives in this process. On boot, runs a previous process left unfinished are failed
 with `server_error` (or cancelled, if a cancel was asked for) so no thread stays locked. A
-sweeper expires runs left waiting for tool outputs past `expires_at`. The same interface can
+sweeper expires runs left waiting for tool outputs past `expires_at`, and fails live runs that
+have no task (one whose task died without writing its end, e.g. on a database error), so no
+thread stays locked while the server runs either. The same interface can
 later sit on a PostgreSQL lease table for several nodes.
 """
 
@@ -14,7 +16,7 @@ import contextlib
 import logging
 import time
 
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.loop import RunExecutor
@@ -27,6 +29,8 @@ from assistantd.runs import state, store
 log = logging.getLogger(__name__)
 
 RESTART_MESSAGE = "The server restarted before the run finished."
+ORPHAN_MESSAGE = "The server lost track of the run before it finished."
+RUNNING = ("queued", "in_progress", "cancelling")
 
 
 class Scheduler:
@@ -39,6 +43,7 @@ class Scheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweep_interval_s = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
+        self._orphans: set[str] = set()  # running runs without a task at the last sweep
 
     async def start(self) -> None:
         await self.recover()
@@ -81,7 +86,7 @@ class Scheduler:
 
     async def recover(self) -> None:
         async with self._db.read() as conn:
-            stale = await store.ids_with_status(conn, ("queued", "in_progress", "cancelling"))
+            stale = await store.ids_with_status(conn, RUNNING)
         for run_id in stale:
             try:
                 await self._end(
@@ -91,10 +96,16 @@ class Scheduler:
                 log.exception("could not close run %s left unfinished", run_id)
 
     async def _sweep_forever(self) -> None:
+        with background():
+            await self._sweep_loop()
+
+    async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval_s)
             with contextlib.suppress(Exception):
                 await self.sweep_expired()
+            with contextlib.suppress(Exception):
+                await self.sweep_orphans()
 
     async def sweep_expired(self) -> None:
         async with self._db.read() as conn:
@@ -102,6 +113,19 @@ class Scheduler:
         for run_id in due:
             if run_id not in self._tasks:
                 await self._end(run_id, "expired", None)
+
+    async def sweep_orphans(self) -> None:
+        """Fail running runs that had no task at this sweep and the one before (a run is
+        committed a moment before its task starts, so one sighting is not enough)."""
+        async with self._db.read() as conn:
+            running = await store.ids_with_status(conn, RUNNING)
+        orphans = {run_id for run_id in running if run_id not in self._tasks}
+        for run_id in orphans & self._orphans:
+            log.error("run %s has no task; failing it", run_id)
+            await self._end(
+                run_id, "failed", LastError(code="server_error", message=ORPHAN_MESSAGE)
+            )
+        self._orphans = orphans - self._orphans
 
     async def _end(self, run_id: str, to: str, error: LastError | None) -> None:
         """Close a run that has no task: its open steps and messages, then the run itself."""

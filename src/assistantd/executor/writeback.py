@@ -42,17 +42,26 @@ class WriteBehind:
         await self.flush()
 
     async def flush(self, conn: AsyncConnection | None = None) -> None:
-        """Write what is pending, in `conn`'s transaction if given, else in a new one."""
-        async with self._order:
-            if not self._pending:
-                return
-            items = list(self._pending.values())
-            self._pending.clear()
-            if conn is not None:
-                await self._write(conn, items)
-                return
-            async with self._db.write() as own:
-                await self._write(own, items)
+        """Write what is pending, in `conn`'s transaction if given, else in a new one.
+
+        Lock order: the write transaction first, then `_order`, always (the executor calls
+        this inside its own write transactions). Taking `_order` first and then waiting for
+        SQLite's write lock deadlocked the server under load: a status change holding the write
+        lock waited for `_order`, held by this run's timer flush waiting for the write lock.
+        """
+        if conn is not None:
+            async with self._order:
+                await self._write_pending(conn)
+            return
+        if not self._pending:
+            return
+        async with self._db.write() as own, self._order:
+            await self._write_pending(own)
+
+    async def _write_pending(self, conn: AsyncConnection) -> None:
+        items = list(self._pending.values())
+        self._pending.clear()
+        await self._write(conn, items)
 
     async def _write(self, conn: AsyncConnection, items: list[Message | RunStep]) -> None:
         for item in items:

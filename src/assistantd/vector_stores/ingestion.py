@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, background
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.observability import Metrics
@@ -86,6 +86,10 @@ class Ingestor:
         self._sweeper = asyncio.create_task(self._sweep_forever(sweep_interval_s))
 
     async def _sweep_forever(self, interval: float) -> None:
+        with background():
+            await self._sweep_loop(interval)
+
+    async def _sweep_loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
@@ -115,6 +119,10 @@ class Ingestor:
             )
 
     async def _run(self, job: Job) -> None:
+        with background():
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
         async with self._slots:
             try:
                 size = await self._ingest(job)
