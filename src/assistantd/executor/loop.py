@@ -106,9 +106,9 @@ class RunExecutor:
 
     async def execute(self, run_id: str) -> None:
         with background():  # an accepted run waits for the database, it is never refused
-            await self._execute(run_id)
+            await self._load_and_execute(run_id)
 
-    async def _execute(self, run_id: str) -> None:
+    async def _load_and_execute(self, run_id: str) -> None:
         async with self._db.read() as conn:
             loaded = await store.get_by_id(conn, run_id)
         if loaded is None or state.is_terminal(loaded[1].status):
