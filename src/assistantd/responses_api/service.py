@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +31,7 @@ from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import request as chat
 from assistantd.responses_api import store
+from assistantd.responses_api import usage as usages
 from assistantd.responses_api.code import (
     CodeInterpreter,
     CodeState,
@@ -48,9 +49,7 @@ from assistantd.responses_api.schemas import (
     FunctionToolParam,
     IncompleteDetails,
     InputTokens,
-    InputTokensDetails,
     InputTokensRequest,
-    OutputTokensDetails,
     Response,
     ResponseError,
     ResponseTool,
@@ -82,6 +81,7 @@ class Generation:
     body: dict[str, Any]
     tools: list[ResponseToolParam]
     code: CodeState
+    stored: bool = True  # the row exists (else generate() writes it while the model starts)
 
 
 @dataclass
@@ -146,8 +146,15 @@ async def _chain(conn: AsyncConnection, project: str, response_id: str) -> list[
 
 
 async def prepare(
-    db: Database, project: str, request: CreateResponseRequest, *, sandbox: bool = True
+    db: Database,
+    project: str,
+    request: CreateResponseRequest,
+    *,
+    sandbox: bool = True,
+    insert_later: bool = False,
 ) -> Generation:
+    """Check the request and load its context; store the response (`queued` or `in_progress`)
+    unless `insert_later`: a stream's first token then needn't wait for the write."""
     if request.background and request.store is False:
         raise InvalidRequestError(
             "Background responses must be stored: 'background' needs 'store' true.",
@@ -205,11 +212,25 @@ async def prepare(
         top_p=request.top_p,
         reasoning=request.reasoning,
     )
-    if response.store:
+    if response.store and not insert_later:
         async with db.write() as conn:
             await store.insert(conn, project, response, inputs)
     code = CodeState(container_id)
-    return Generation(project, response, inputs, history + inputs, body, given_tools, code)
+    return Generation(
+        project,
+        response,
+        inputs,
+        history + inputs,
+        body,
+        given_tools,
+        code,
+        stored=not (response.store and insert_later),
+    )
+
+
+async def _insert(db: Database, generation: Generation) -> None:
+    async with db.write() as conn:
+        await store.insert(conn, generation.project, generation.response, generation.inputs)
 
 
 def _shown(tool: ResponseToolParam) -> ResponseTool:
@@ -236,6 +257,7 @@ async def generate(
         sequence += 1
 
     response = generation.response
+    inserting = None if generation.stored else asyncio.create_task(_insert(db, generation))
     numbered({"type": "response.created", "response": response.model_dump(mode="json")})
     if response.status == "queued":  # a background response: it starts now
         response = response.model_copy(update={"status": "in_progress"})
@@ -267,7 +289,7 @@ async def generate(
             async with aclosing(upstream.stream_chat(body)) as chunks:
                 async for chunk in chunks:
                     builder.feed(acc.add(chunk))
-            usage.append(_usage(acc, body, builder.output))
+            usage.append(usages.of_call(acc, body, builder.output))
             reason = _INCOMPLETE.get(acc.finish_reason or "")
             calls = builder.finish_turn("incomplete" if reason else "completed")
             if reason or not calls:
@@ -308,7 +330,7 @@ async def generate(
         update: dict[str, Any] = {
             "status": "incomplete" if reason else "completed",
             "output": builder.finish("incomplete" if reason else "completed"),
-            "usage": _total(usage),
+            "usage": usages.total(usage),
         }
         if reason:
             update["incomplete_details"] = IncompleteDetails(reason=reason)
@@ -316,6 +338,8 @@ async def generate(
             update["completed_at"] = int(time.time())
         response = response.model_copy(update=update)
         event = "response.incomplete" if reason else "response.completed"
+    if inserting is not None:
+        await inserting
     await _save(db, generation, response)
     if event is not None:
         numbered({"type": event, "response": response.model_dump(mode="json")})
@@ -323,23 +347,6 @@ async def generate(
 
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-
-
-def _total(usages: list[ResponseUsage]) -> ResponseUsage:
-    """The usage of all model calls of a response."""
-    if len(usages) == 1:
-        return usages[0]
-    return ResponseUsage(
-        input_tokens=sum(u.input_tokens for u in usages),
-        input_tokens_details=InputTokensDetails(
-            cached_tokens=sum(u.input_tokens_details.cached_tokens for u in usages)
-        ),
-        output_tokens=sum(u.output_tokens for u in usages),
-        output_tokens_details=OutputTokensDetails(
-            reasoning_tokens=sum(u.output_tokens_details.reasoning_tokens for u in usages)
-        ),
-        total_tokens=sum(u.total_tokens for u in usages),
-    )
 
 
 async def _save(db: Database, generation: Generation, response: Response) -> None:
@@ -351,30 +358,6 @@ async def _save(db: Database, generation: Generation, response: Response) -> Non
         if response.conversation is not None and response.status != "failed":
             items = generation.inputs + list(response.output)
             await conversations.append(conn, generation.project, response.conversation.id, items)
-
-
-def _usage(acc: ChatAccumulator, body: dict[str, Any], output: list[Item]) -> ResponseUsage:
-    usage = cast(dict[str, Any], acc.usage or {})
-    if usage:
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-        reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    else:  # the upstream did not say: count with our tokenizers
-        model = str(body["model"])
-        prompt = tokens.count_messages(body["messages"], model)
-        completion = sum(
-            tokens.count_tokens(item.model_dump_json(include={"content", "arguments"}), model)
-            for item in output
-        )
-        cached = reasoning = 0
-    return ResponseUsage(
-        input_tokens=prompt,
-        input_tokens_details=InputTokensDetails(cached_tokens=cached),
-        output_tokens=completion,
-        output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning),
-        total_tokens=int(usage.get("total_tokens") or prompt + completion),
-    )
 
 
 # --- retrieval -------------------------------------------------------------------------------
