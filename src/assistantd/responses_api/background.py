@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, background
 from assistantd.errors import InvalidRequestError
 from assistantd.responses_api import events, store
 from assistantd.responses_api.schemas import Response, ResponseError
@@ -19,8 +19,10 @@ _running: dict[str, asyncio.Task[Response]] = {}
 
 
 def spawn(response: Response, work: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
-    """Run a generation on its own task, kept until it ends; its event log closes with it."""
-    task = asyncio.create_task(work)
+    """Run a generation on its own task, kept until it ends; its event log closes with it.
+    The task is background work: past the pool's capacity it waits for a connection."""
+    with background():  # the task copies the context as it is now
+        task = asyncio.create_task(work)
     _running[response.id] = task
 
     def ended(_task: asyncio.Task[Response]) -> None:
