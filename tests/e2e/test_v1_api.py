@@ -256,3 +256,19 @@ def test_v1_messages_threads_and_runs(
         v1.get(f"/threads/{thread['id']}/messages", params={"limit": 1}), "ListMessagesResponse"
     )
     assert latest["data"][0]["content"][0]["text"]["value"] == "cut short here"
+
+
+def test_v1_retrieval_store_is_made_only_for_files(v1: httpx.Client, client: openai.OpenAI) -> None:
+    bare = ok(
+        v1.post("/assistants", json={"model": "gpt-4o", "tools": [{"type": "retrieval"}]}),
+        "AssistantObject",
+    )
+    assert bare["file_ids"] == []
+    resources = client.beta.assistants.retrieve(bare["id"]).tool_resources
+    assert resources is None or resources.file_search is None
+    doc = client.files.create(file=("d.txt", io.BytesIO(b"doc")), purpose="assistants")
+    ok(v1.post(f"/assistants/{bare['id']}/files", json={"file_id": doc.id}), "AssistantFileObject")
+    (store_id,) = client.beta.assistants.retrieve(
+        bare["id"]
+    ).tool_resources.file_search.vector_store_ids
+    assert client.vector_stores.retrieve(store_id).name == f"{bare['id']} files"
