@@ -42,6 +42,10 @@ FILE_SLOTS = 32
 EMBEDDING_SLOTS = 8
 
 
+class FileDetached(Exception):
+    """The file left the store while it was being ingested: its chunks are not written."""
+
+
 class Ingestor:
     def __init__(
         self,
@@ -131,6 +135,8 @@ class Ingestor:
                     self._metrics.ingested_bytes.inc(size)
             except asyncio.CancelledError:
                 raise
+            except FileDetached:
+                return
             except FileParseError as error:
                 await self._fail(job, error.code, str(error))
             except (EmbeddingError, EmbedderMismatchError, ChunkingStrategyError) as error:
@@ -153,6 +159,9 @@ class Ingestor:
         done = vs_file.model_copy(update={"status": "completed", "usage_bytes": file.bytes})
 
         async def mark_completed(conn: AsyncConnection) -> None:
+            current = await store.get_file(conn, job.project, job.store_id, job.file_id)
+            if current is None or current.status != "in_progress":
+                raise FileDetached  # detached (or cancelled) meanwhile: write nothing
             await store.upsert_file(conn, job.project, done)
 
         await ingest_file(
