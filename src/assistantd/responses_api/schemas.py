@@ -39,7 +39,8 @@ class FileSearchRanking(Sparse):
 
 class FileSearchToolParam(Sparse):
     type: Literal["file_search"]
-    vector_store_ids: Annotated[list[str], Field(max_length=16)]
+    # Required by OpenAI; may be left out here when the conversation is a thread with stores.
+    vector_store_ids: Annotated[list[str], Field(max_length=16)] = Field(default_factory=list)
     max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
     ranking_options: FileSearchRanking | None = None
     filters: Filter | None = None

@@ -30,7 +30,7 @@ from assistantd.items import convert
 from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import request as chat
-from assistantd.responses_api import store
+from assistantd.responses_api import store, threads
 from assistantd.responses_api import usage as usages
 from assistantd.responses_api.code import (
     CodeInterpreter,
@@ -102,8 +102,9 @@ async def _context(
     previous_response_id: str | None,
     conversation_id: str | None,
     given: str | list[InputItem] | None,
-) -> tuple[list[Item], list[Item]]:
-    """(the earlier items the model sees, this request's input items)."""
+) -> tuple[list[Item], list[Item], list[str]]:
+    """(the earlier items the model sees, this request's input items, the file-search stores
+    of a thread used as the conversation)."""
     if previous_response_id is not None and conversation_id is not None:
         raise InvalidRequestError(
             "Mutually exclusive parameters: Ensure you are only providing one of: "
@@ -112,8 +113,14 @@ async def _context(
             code="mutually_exclusive_parameters",
         )
     history: list[Item] = []
+    stores: list[str] = []
     if previous_response_id is not None:
         history = await _chain(conn, project, previous_response_id)
+    elif conversation_id is not None and threads.is_thread(conversation_id):
+        found = await threads.history(conn, project, conversation_id)
+        if found is None:
+            raise NotFoundError.for_id("conversation", conversation_id, param="conversation")
+        history, stores = found
     elif conversation_id is not None:
         if await conversation_store.get(conn, project, conversation_id) is None:
             raise NotFoundError.for_id("conversation", conversation_id, param="conversation")
@@ -123,7 +130,7 @@ async def _context(
     else:
         resolve = partial(conversation_store.find_item, conn, project)
         inputs = await convert.to_items(given or [], resolve)
-    return history, inputs
+    return history, inputs, stores
 
 
 async def _chain(conn: AsyncConnection, project: str, response_id: str) -> list[Item]:
@@ -164,9 +171,11 @@ async def prepare(
     conversation_id = _conversation_id(request.conversation)
     given_tools = request.tools or []
     async with db.read() as conn:
-        history, inputs = await _context(
+        history, inputs, thread_stores = await _context(
             conn, project, request.previous_response_id, conversation_id, request.input
         )
+        if thread_stores:  # the thread's tool_resources join its file search
+            given_tools = [_with_stores(tool, thread_stores) for tool in given_tools]
         container_id = None
         for index, tool in enumerate(given_tools):
             if isinstance(tool, FileSearchToolParam):
@@ -231,6 +240,13 @@ async def prepare(
 async def _insert(db: Database, generation: Generation) -> None:
     async with db.write() as conn:
         await store.insert(conn, generation.project, generation.response, generation.inputs)
+
+
+def _with_stores(tool: ResponseToolParam, stores: list[str]) -> ResponseToolParam:
+    if not isinstance(tool, FileSearchToolParam):
+        return tool
+    merged = list(dict.fromkeys([*tool.vector_store_ids, *stores]))
+    return tool.model_copy(update={"vector_store_ids": merged})
 
 
 def _shown(tool: ResponseToolParam) -> ResponseTool:
@@ -357,7 +373,11 @@ async def _save(db: Database, generation: Generation, response: Response) -> Non
             await store.update(conn, generation.project, response)
         if response.conversation is not None and response.status != "failed":
             items = generation.inputs + list(response.output)
-            await conversations.append(conn, generation.project, response.conversation.id, items)
+            target = response.conversation.id
+            if threads.is_thread(target):
+                await threads.append(conn, generation.project, target, items)
+            else:
+                await conversations.append(conn, generation.project, target, items)
 
 
 # --- retrieval -------------------------------------------------------------------------------
@@ -395,7 +415,7 @@ async def input_items(
 async def input_tokens(
     conn: AsyncConnection, project: str, request: InputTokensRequest
 ) -> InputTokens:
-    history, inputs = await _context(
+    history, inputs, _stores = await _context(
         conn,
         project,
         request.previous_response_id,

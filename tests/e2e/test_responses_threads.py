@@ -1,0 +1,79 @@
+"""An extension: an Assistants thread continued as a conversation of the Responses API."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import openai
+import pytest
+
+from tests.fakes.upstream import Call, FakeUpstream, Turn
+
+
+def test_a_thread_continued_as_a_conversation(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    thread = client.beta.threads.create(
+        messages=[
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": "Nice to meet you, Ada."},
+        ]
+    )
+    fake.script(Turn(text="Your name is Ada."))
+    response = client.responses.create(
+        model="gpt-4o", conversation=thread.id, input="What is my name?"
+    )
+    assert response.output_text == "Your name is Ada."
+    assert response.conversation is not None and response.conversation.id == thread.id
+    assert fake.requests[-1]["messages"] == [
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you, Ada."},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    # The Assistants side sees the exchange as messages of the thread.
+    messages = client.beta.threads.messages.list(thread.id, order="asc").data
+    assert [(m.role, m.content[0].text.value) for m in messages] == [  # type: ignore[union-attr]
+        ("user", "My name is Ada."),
+        ("assistant", "Nice to meet you, Ada."),
+        ("user", "What is my name?"),
+        ("assistant", "Your name is Ada."),
+    ]
+
+
+def test_the_threads_tool_resources_are_honoured(client: openai.OpenAI, fake: FakeUpstream) -> None:
+    tea = client.files.create(
+        file=("tea.txt", io.BytesIO(b"Matcha is a powdered green tea from Japan.")),
+        purpose="assistants",
+    )
+    thread = client.beta.threads.create(
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [tea.id]}]}}
+    )
+    store_id = thread.tool_resources.file_search.vector_store_ids[0]  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while client.vector_stores.retrieve(store_id).file_counts.in_progress:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    fake.script(
+        Turn(tool_calls=[Call("file_search", json.dumps({"queries": ["matcha"]}))]),
+        Turn(text="Powdered green tea 【0:0†tea.txt】."),
+    )
+    response = client.responses.create(
+        model="gpt-4o",
+        conversation=thread.id,
+        input="What is matcha?",
+        tools=[{"type": "file_search"}],  # the stores come from the thread
+    )
+    search = response.output[0]
+    assert search.type == "file_search_call"
+    assert search.results and search.results[0].file_id == tea.id
+    assert response.tools[0].vector_store_ids == [store_id]  # type: ignore[union-attr]
+
+
+def test_another_projects_thread_is_not_a_conversation(
+    client: openai.OpenAI, other_client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    thread = client.beta.threads.create()
+    with pytest.raises(openai.NotFoundError) as caught:
+        other_client.responses.create(model="gpt-4o", conversation=thread.id, input="x")
+    assert caught.value.body["message"] == f"No conversation found with id '{thread.id}'."  # type: ignore[index]
+    assert fake.requests == []
