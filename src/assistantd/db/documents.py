@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -121,6 +121,45 @@ async def update_doc(
         (*values.values(), object_id, project),
     )
     return bool(cursor.rowcount)
+
+
+def changed(old: BaseModel, new: BaseModel) -> dict[str, Any]:
+    """The fields of `new` that differ from `old` (what a writer changed)."""
+    return {
+        name: getattr(new, name)
+        for name in type(new).model_fields
+        if getattr(old, name) != getattr(new, name)
+    }
+
+
+async def patch_doc(
+    conn: AsyncConnection,
+    table: Table,
+    object_id: str,
+    model: type[M],
+    changes: dict[str, Any],
+    *,
+    expect: dict[str, Any] | None = None,
+    **columns: Callable[[M], Any],
+) -> M | None:
+    """Compare-and-set on what a writer changes: set only `changes` on the stored object, and
+    only if its fields still hold `expect`; None (nothing written) otherwise. Other fields keep
+    whatever another writer stored meanwhile. The row is locked while it is read (PostgreSQL;
+    SQLite's writes are serialised already). `columns` derive indexed columns from the result.
+    """
+    query = select(table.c.body).where(table.c.id == object_id)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    body = (await conn.execute(query)).scalar_one_or_none()
+    current = None if body is None else load(model, body, object_id)
+    if current is None:
+        return None
+    if any(getattr(current, name) != value for name, value in (expect or {}).items()):
+        return None
+    merged = current.model_copy(update=changes)
+    values = {"body": merged.model_dump_json(), **{k: f(merged) for k, f in columns.items()}}
+    await conn.execute(update(table).where(table.c.id == object_id).values(**values))
+    return merged
 
 
 async def delete_doc(

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from assistantd.db import documents
 from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
@@ -77,6 +78,11 @@ class RunContext:
     writer: WriteBehind
     turn: ModelTurn | None = None
     tool: tuple[ToolRunner, ToolContext] | None = None  # the server tool call under way
+    stored: Run | None = None  # the run as last read or written: writes set what differs
+
+    def __post_init__(self) -> None:
+        if self.stored is None:
+            self.stored = self.run
 
 
 class RunExecutor:
@@ -350,7 +356,7 @@ class RunExecutor:
             loaded = await store.get_by_id(conn, ctx.run.id)
         if loaded is None or state.is_terminal(loaded[1].status):
             return
-        ctx.run = loaded[1]
+        ctx.run = ctx.stored = loaded[1]
         if ctx.tool is not None:
             runner, context = ctx.tool
             with contextlib.suppress(Exception):  # best effort: the run ends either way
@@ -374,7 +380,8 @@ class RunExecutor:
 
     async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
         closed, name = state.advance_step(step, to, _now(), **changes)
-        await self._save_step(ctx, closed)
+        await ctx.writer.save(closed, read=step)
+        await ctx.writer.flush()
         self._broker.publish(
             ctx.run.id,
             ev.step_event(name, steps_service.shown(closed, self.includes.get(ctx.run.id))),
@@ -388,8 +395,12 @@ class RunExecutor:
         while True:
             before = ctx.run.status
             run, name = state.advance(ctx.run, to, _now(), **changes)
+            assert ctx.stored is not None
+            # Only what this run changed is written (metadata modified meanwhile stays).
+            diff = documents.changed(ctx.stored, run)
             async with self._db.write() as conn:
-                if await store.set_status_if(conn, run, before):
+                stored = await store.patch(conn, run.id, diff, expected_status=before)
+                if stored is not None:
                     await ctx.writer.flush(conn)  # what the run made, with its new status
                     break
                 loaded = await store.get_by_id(conn, run.id)
@@ -398,7 +409,7 @@ class RunExecutor:
             if not state.can_transition(current.status, to):
                 raise RunEnded  # e.g. cancelled meanwhile
             ctx.run = ctx.run.model_copy(update={"status": current.status})
-        ctx.run = run
+        ctx.run = ctx.stored = run = stored
         self._broker.publish(run.id, ev.run_event(name, run))
         self.observe_status(to)
 

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 
+from assistantd.db import documents
 from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
@@ -129,6 +130,10 @@ class Scheduler:
 
     async def _end(self, run_id: str, to: str, error: LastError | None) -> None:
         """Close a run that has no task: its open steps and messages, then the run itself."""
+        with contextlib.suppress(_ChangedMeanwhile):
+            await self._end_once(run_id, to, error)
+
+    async def _end_once(self, run_id: str, to: str, error: LastError | None) -> None:
         now = int(time.time())
         events: list[ev.StreamEvent] = []
         async with self._db.write() as conn:
@@ -142,29 +147,42 @@ class Scheduler:
                 if step.status == "in_progress":
                     changes = {"last_error": error} if step_to == "failed" else {}
                     closed, name = state.advance_step(step, step_to, now, **changes)  # type: ignore[arg-type]
-                    await steps_store.upsert(conn, project, closed)
-                    events.append(ev.step_event(name, closed))
+                    saved = await steps_store.patch(
+                        conn,
+                        step.id,
+                        documents.changed(step, closed),
+                        expect={"status": step.status},
+                    )
+                    if saved is not None:
+                        events.append(ev.step_event(name, saved))
             await _close_messages(conn, project, run_id, target, now)
             run_changes: dict[str, object] = (
                 {"last_error": error.model_dump()} if target == "failed" and error else {}
             )
-            run, name = state.advance(run, target, now, **run_changes)  # type: ignore[arg-type]
-            await store.save(conn, project, run)
+            ended, name = state.advance(run, target, now, **run_changes)  # type: ignore[arg-type]
+            written = await store.patch(
+                conn, run_id, documents.changed(run, ended), expected_status=run.status
+            )
+            if written is None:
+                raise _ChangedMeanwhile  # roll back; the next sweep looks again
+            run = written
         self._executor.observe_status(run.status)
         events.append(ev.run_event(name, run))
         for event in events:
             self._broker.publish(run_id, event)
 
 
+class _ChangedMeanwhile(Exception):
+    """The run changed between our read and our write."""
+
+
 async def _close_messages(conn: object, project: str, run_id: str, target: str, now: int) -> None:
     reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(target, "run_failed")
     for message in await messages_store.of_run(conn, run_id):  # type: ignore[arg-type]
         if message.status == "in_progress":
-            message = message.model_copy(
-                update={
-                    "status": "incomplete",
-                    "incomplete_at": now,
-                    "incomplete_details": IncompleteDetails(reason=reason),
-                }
-            )
-            await messages_store.upsert(conn, project, message)  # type: ignore[arg-type]
+            changes = {
+                "status": "incomplete",
+                "incomplete_at": now,
+                "incomplete_details": IncompleteDetails(reason=reason),
+            }
+            await messages_store.patch(conn, message.id, changes, expect={"status": "in_progress"})  # type: ignore[arg-type]

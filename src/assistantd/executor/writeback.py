@@ -14,6 +14,7 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assistantd.db import documents
 from assistantd.db.engine import Database
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import Message
@@ -29,10 +30,17 @@ class WriteBehind:
         self._project = project
         self._delay_s = delay_s
         self._pending: dict[str, Message | RunStep] = {}
+        # Each object as this writer last wrote (or first read) it: later writes set only what
+        # differs, so what the API changed meanwhile (a message's metadata) is kept.
+        self._written: dict[str, Message | RunStep] = {}
         self._timer: asyncio.Task[None] | None = None
         self._order = asyncio.Lock()  # flushes write in the order objects changed
 
-    async def save(self, obj: Message | RunStep) -> None:
+    async def save(self, obj: Message | RunStep, read: Message | RunStep | None = None) -> None:
+        """Queue `obj` for writing; `read` is the stored copy it was made from, if this writer
+        did not write it before (e.g. a step loaded to be closed)."""
+        if read is not None:
+            self._written.setdefault(obj.id, read)
         self._pending[obj.id] = obj
         if self._timer is None or self._timer.done():
             self._timer = asyncio.create_task(self._later())
@@ -65,10 +73,21 @@ class WriteBehind:
 
     async def _write(self, conn: AsyncConnection, items: list[Message | RunStep]) -> None:
         for item in items:
+            before = self._written.get(item.id)
+            self._written[item.id] = item
+            if before is None:  # new: the executor made it
+                if isinstance(item, Message):
+                    await messages_store.upsert(conn, self._project, item)
+                else:
+                    await steps_store.upsert(conn, self._project, item)
+                continue
+            changes = documents.changed(before, item)
+            if not changes:
+                continue
             if isinstance(item, Message):
-                await messages_store.upsert(conn, self._project, item)
+                await messages_store.patch(conn, item.id, changes)
             else:
-                await steps_store.upsert(conn, self._project, item)
+                await steps_store.patch(conn, item.id, changes)
 
     async def close(self) -> None:
         if self._timer is not None and not self._timer.done():

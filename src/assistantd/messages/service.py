@@ -163,10 +163,13 @@ async def modify(
     request: ModifyMessageRequest,
 ) -> Message:
     message = await get(conn, project, thread_id, message_id)
-    if "metadata" in request.model_fields_set:
-        message.metadata = request.metadata or {}
-    await store.update(conn, project, message)
-    return message
+    if "metadata" not in request.model_fields_set:
+        return message
+    # Only the metadata is written: a run may be writing the message's content meanwhile.
+    patched = await store.patch(conn, message.id, {"metadata": request.metadata or {}})
+    if patched is None:
+        raise NotFoundError.for_id("message", message_id)
+    return patched
 
 
 async def delete(

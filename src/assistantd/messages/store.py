@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +29,17 @@ async def get(
 
 async def update(conn: AsyncConnection, project: str, message: Message) -> None:
     await documents.update_doc(conn, messages, project, message)
+
+
+async def patch(
+    conn: AsyncConnection,
+    message_id: str,
+    changes: dict[str, Any],
+    *,
+    expect: dict[str, Any] | None = None,
+) -> Message | None:
+    """Set only `changes`, if the stored message still holds `expect` (documents.patch_doc)."""
+    return await documents.patch_doc(conn, messages, message_id, Message, changes, expect=expect)
 
 
 async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +28,17 @@ async def upsert(conn: AsyncConnection, project: str, step: RunStep) -> None:
                 ord=step.id,
             )
         )
+
+
+async def patch(
+    conn: AsyncConnection,
+    step_id: str,
+    changes: dict[str, Any],
+    *,
+    expect: dict[str, Any] | None = None,
+) -> RunStep | None:
+    """Set only `changes`, if the stored step still holds `expect` (documents.patch_doc)."""
+    return await documents.patch_doc(conn, run_steps, step_id, RunStep, changes, expect=expect)
 
 
 async def get(

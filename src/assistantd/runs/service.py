@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd import ids
 from assistantd.assistants import service as assistants
 from assistantd.assistants.schemas import Assistant
+from assistantd.db import documents
 from assistantd.db.documents import RawPage
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.events import models as ev
@@ -156,10 +157,13 @@ async def modify(
     conn: AsyncConnection, project: str, thread_id: str, run_id: str, request: ModifyRunRequest
 ) -> Run:
     run = await get(conn, project, thread_id, run_id)
-    if "metadata" in request.model_fields_set:
-        run.metadata = request.metadata or {}
-    await store.save(conn, project, run)
-    return run
+    if "metadata" not in request.model_fields_set:
+        return run
+    # Only the metadata is written: the executor may change the rest meanwhile.
+    patched = await store.patch(conn, run.id, {"metadata": request.metadata or {}})
+    if patched is None:
+        raise NotFoundError.for_id("run", run_id)
+    return patched
 
 
 async def page(conn: AsyncConnection, project: str, thread_id: str, params: PageParams) -> RawPage:
@@ -175,18 +179,37 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
         raise InvalidRequestError(f"Cannot cancel run with status '{run.status}'.", param=None)
     now = int(time.time())
     waiting = run.status == "requires_action"
+    read = run
     run, name = state.advance(run, "cancelling", now)
     events = [ev.run_event(name, run)]
     if waiting:
         for step in await steps_store.for_run(conn, run.id):
             if step.status == "in_progress":
                 closed, step_name = state.advance_step(step, "cancelled", now)
-                await steps_store.upsert(conn, project, closed)
+                await _patch_step(conn, step, closed)
                 events.append(ev.step_event(step_name, closed))
         run, name = state.advance(run, "cancelled", now)
         events.append(ev.run_event(name, run))
-    await store.save(conn, project, run)
+    await _patch_run(conn, read, run, "cancel")
     return RunChange(run, events, schedule=not waiting)
+
+
+async def _patch_run(conn: AsyncConnection, read: Run, changed: Run, action: str) -> None:
+    """Write what the request changed, if the run's status is still what the request saw (the
+    executor may have moved it meanwhile); otherwise the request fails and rolls back."""
+    written = await store.patch(
+        conn, read.id, documents.changed(read, changed), expected_status=read.status
+    )
+    if written is None:
+        raise InvalidRequestError(f"Cannot {action} the run: its status changed.", param=None)
+
+
+async def _patch_step(conn: AsyncConnection, read: RunStep, changed: RunStep) -> None:
+    written = await steps_store.patch(
+        conn, read.id, documents.changed(read, changed), expect={"status": read.status}
+    )
+    if written is None:
+        raise InvalidRequestError("The run's step changed meanwhile.", param=None)
 
 
 async def submit_tool_outputs(
@@ -203,7 +226,7 @@ async def submit_tool_outputs(
         )
     expected = [call.id for call in run.required_action.submit_tool_outputs.tool_calls]
     outputs = _outputs_by_call(request, expected)
-    step = await _waiting_step(conn, run)
+    step = read_step = await _waiting_step(conn, run)
     now = int(time.time())
     calls = []
     for call in step.step_details.tool_calls:  # type: ignore[union-attr]
@@ -214,9 +237,10 @@ async def submit_tool_outputs(
         calls.append(call)
     step = step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
     step, step_name = state.advance_step(step, "completed", now)
-    await steps_store.upsert(conn, project, step)
+    await _patch_step(conn, read_step, step)
+    read = run
     run, name = state.advance(run, "queued", now)
-    await store.save(conn, project, run)
+    await _patch_run(conn, read, run, "submit tool outputs to")
     return RunChange(run, [ev.step_event(step_name, step), ev.run_event(name, run)])
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
@@ -84,14 +85,27 @@ async def expired_ids(conn: AsyncConnection, now: int) -> list[str]:
     return list((await conn.execute(query)).scalars())
 
 
-async def set_status_if(conn: AsyncConnection, run: Run, expected: str) -> bool:
-    """Compare-and-set: write `run` only if the stored status is still `expected`."""
-    query = (
-        update(runs)
-        .where(runs.c.id == run.id, runs.c.status == expected)
-        .values(body=run.model_dump_json(), status=run.status, expires_at=run.expires_at)
+async def patch(
+    conn: AsyncConnection,
+    run_id: str,
+    changes: dict[str, Any],
+    *,
+    expected_status: str | None = None,
+) -> Run | None:
+    """Compare-and-set: set only `changes` (e.g. `documents.changed(old, new)`), and only if
+    the stored status is still `expected_status` (when given). Returns the stored run (with
+    what others wrote meanwhile, such as metadata), or None if nothing was written."""
+    expect = {"status": expected_status} if expected_status is not None else None
+    return await documents.patch_doc(
+        conn,
+        runs,
+        run_id,
+        Run,
+        changes,
+        expect=expect,
+        status=lambda run: run.status,
+        expires_at=lambda run: run.expires_at,
     )
-    return bool((await conn.execute(query)).rowcount)
 
 
 async def bodies_of_project(conn: AsyncConnection, project: str, limit: int) -> list[Run]:
