@@ -41,6 +41,8 @@ from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
 from assistantd.messages.router import router as messages_router
+from assistantd.models.router import router as models_router
+from assistantd.models.service import ModelCatalog
 from assistantd.observability import Metrics, Telemetry
 from assistantd.observability.endpoint import add_metrics_route
 from assistantd.observability.middleware import Observe
@@ -119,6 +121,7 @@ def create_app(
         app.state.blobs = blobs
         app.state.broker = broker
         app.state.upstream = upstream
+        app.state.models = ModelCatalog(upstream, list(settings.context_windows))
         app.state.scheduler = scheduler
         app.state.executor = executor
         app.state.sandbox = sandbox
@@ -163,6 +166,7 @@ def create_app(
         files_router,
         vector_stores_router,
         relay_router,
+        models_router,
         conversations_router,
         responses_router,
         containers_router,

@@ -28,6 +28,7 @@ from assistantd.upstream.types import ChatChunk
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 8.0
+MODELS_TIMEOUT_S = 5.0
 
 
 class UpstreamClient:
@@ -125,6 +126,21 @@ class UpstreamClient:
                 delay = self._delay(attempt, error.retry_after_s)
             await asyncio.sleep(delay)
             attempt += 1
+
+    async def list_models(self) -> list[Any]:
+        """The upstream's `GET /models` list (`data`); UpstreamError if it has none."""
+        try:
+            response = await self._http.get(self._base_url + "/models", timeout=MODELS_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                "server_error", f"Could not reach the model server: {exc!r}"
+            ) from exc
+        if response.status_code >= 400:
+            raise from_status(response.status_code, response.content, response.headers)
+        data = _json_body(response.content).get("data")
+        if not isinstance(data, list):
+            raise UpstreamError("server_error", "The model server sent no model list.")
+        return data
 
     async def _send(self, payload: bytes, path: str = "/chat/completions") -> httpx.Response:
         request = self._http.build_request("POST", self._base_url + path, content=payload)

@@ -1,0 +1,23 @@
+"""HTTP routes for /models (OpenAI's listModels and retrieveModel)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from assistantd.auth import Project
+from assistantd.db.deps import ReadConn
+from assistantd.responses import ObjectResponse
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("")
+async def list_models(request: Request, project: Project, conn: ReadConn) -> ObjectResponse:
+    return ObjectResponse(await request.app.state.models.catalogue(conn, project))
+
+
+@router.get("/{model_id:path}")
+async def get_model(
+    model_id: str, request: Request, project: Project, conn: ReadConn
+) -> ObjectResponse:
+    return ObjectResponse(await request.app.state.models.get(conn, project, model_id))
