@@ -113,6 +113,7 @@ class FakeUpstream:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.aborted = 0  # streams the client hung up on before the end
+        self.hold_embeddings = threading.Event()  # set: embeddings requests wait until cleared
         self._script: deque[Scripted] = deque()
         self._stopping = False
         self._server: uvicorn.Server | None = None
@@ -134,6 +135,7 @@ class FakeUpstream:
         self._script.extend(turns)
 
     def reset(self) -> None:
+        self.hold_embeddings.clear()
         self._script.clear()
         self.aborted = 0
         self.requests.clear()
@@ -191,6 +193,8 @@ class FakeUpstream:
         turn = self._next(body)
         if isinstance(turn, Fail):
             return turn.response()
+        while self.hold_embeddings.is_set() and not self._stopping:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         size = int(body.get("dimensions") or EMBEDDING_DIMENSIONS)
         data = []

@@ -139,6 +139,9 @@ class UpstreamEmbedder:
         self._max_retries = max_retries
         self._backoff = backoff_seconds
 
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
     @property
     def name(self) -> str:
         return f"upstream:{self._model}"

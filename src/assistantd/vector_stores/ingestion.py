@@ -1,7 +1,8 @@
 """Background ingestion of vector store files: parse → chunk → embed → index, then `completed`
 (in the same transaction as the chunks, so a file is never searchable while `in_progress`), or
-`failed` with `last_error`. Files left `in_progress` by a stopped server are picked up again on
-start. A cancelled batch stops its files that have not finished.
+`failed` with `last_error`. A file deleted (or its store, or the File) while it is ingested
+stays deleted: its chunks are never written. Files left `in_progress` by a stopped server are
+picked up again on start. A cancelled batch stops its files that have not finished.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ class Ingestor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        close = getattr(self.embedder, "aclose", None)  # an upstream embedder's HTTP client
+        if close is not None:
+            await close()
 
     async def wait_idle(self) -> None:
         """Wait until every submitted file is done (tests and benchmarks)."""
@@ -136,7 +140,7 @@ class Ingestor:
             except asyncio.CancelledError:
                 raise
             except FileDetached:
-                return
+                log.info("%s left %s while it was ingested", job.file_id, job.store_id)
             except FileParseError as error:
                 await self._fail(job, error.code, str(error))
             except (EmbeddingError, EmbedderMismatchError, ChunkingStrategyError) as error:
@@ -156,13 +160,14 @@ class Ingestor:
             vs_file.chunking_strategy.model_dump() if vs_file.chunking_strategy else None
         )
         data = await self._blobs.read(job.file_id)
-        done = vs_file.model_copy(update={"status": "completed", "usage_bytes": file.bytes})
 
         async def mark_completed(conn: AsyncConnection) -> None:
-            current = await store.get_file(conn, job.project, job.store_id, job.file_id)
-            if current is None or current.status != "in_progress":
-                raise FileDetached  # detached (or cancelled) meanwhile: write nothing
-            await store.upsert_file(conn, job.project, done)
+            # Runs before the chunks are written, with the row locked: a file detached (or its
+            # store or File deleted, or its batch cancelled) meanwhile gets nothing written.
+            if not await store.complete_file(
+                conn, job.project, job.store_id, job.file_id, file.bytes
+            ):
+                raise FileDetached
 
         await ingest_file(
             self._db,

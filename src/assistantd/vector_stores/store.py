@@ -106,6 +106,33 @@ async def upsert_file(
         )
 
 
+async def complete_file(
+    conn: AsyncConnection, project: str, store_id: str, file_id: str, usage_bytes: int
+) -> bool:
+    """Mark an ingested file `completed`, only if it is still attached and `in_progress`
+    (it may have been deleted, or its batch cancelled, meanwhile). The row is locked on
+    PostgreSQL; SQLite serialises writes. Attributes updated meanwhile are kept."""
+    query = select(vs_files.c.body).where(
+        vs_files.c.vector_store_id == store_id,
+        vs_files.c.id == file_id,
+        vs_files.c.project == project,
+        vs_files.c.status == "in_progress",
+    )
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    body = (await conn.execute(query)).scalar_one_or_none()
+    current = None if body is None else documents.load(VectorStoreFile, body, file_id)
+    if current is None:
+        return False
+    done = current.model_copy(update={"status": "completed", "usage_bytes": usage_bytes})
+    await conn.execute(
+        update(vs_files)
+        .where(vs_files.c.vector_store_id == store_id, vs_files.c.id == file_id)
+        .values(body=done.model_dump_json(), status="completed", usage_bytes=usage_bytes)
+    )
+    return True
+
+
 async def get_file(
     conn: AsyncConnection, project: str, store_id: str, file_id: str
 ) -> VectorStoreFile | None:

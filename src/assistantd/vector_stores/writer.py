@@ -34,9 +34,12 @@ class FileWrite:
     embedder: str
     attributes: Mapping[str, Any] | None = None
     after: Callable[[AsyncConnection], Awaitable[None]] | None = None
-    """Runs in the same transaction (e.g. marks the vector store file `completed`)."""
+    """Runs in the same transaction, before the rows are written (e.g. marks the vector store
+    file `completed`, or raises to write nothing when the file was deleted meanwhile)."""
 
     async def apply(self, conn: AsyncConnection) -> None:
+        if self.after is not None:
+            await self.after(conn)
         await index.add_rows(
             conn,
             self.store_id,
@@ -45,8 +48,6 @@ class FileWrite:
             embedder=self.embedder,
             attributes=self.attributes,
         )
-        if self.after is not None:
-            await self.after(conn)
 
 
 class Transactional(Protocol):
