@@ -63,7 +63,8 @@ def _parse_int(token: str) -> int | _Unstorable:
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as Python values; a 400 for malformed JSON or numbers no store can hold.
+    """The body as Python values (`{}` if empty); a 400 for malformed JSON or numbers no store
+    can hold.
 
     The stdlib parser is used for its hooks: orjson silently turns integers past 64 bits into
     floats, so they could not be told from floats afterwards.
@@ -115,7 +116,9 @@ def _check_string(value: str, where: str) -> None:
 def validate_body(model: type[M], data: Any, *, version: str = "v2") -> M:
     """Strict validation of parsed JSON against `model`, errors as OpenAI's 400."""
     try:
-        parsed = model.model_validate(data, strict=True, context={"api_version": version})
+        parsed = model.model_validate(
+            data, strict=True, context={"request": True, "api_version": version}
+        )
     except ValidationError as exc:
         errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         raise to_api_error(errors, data) from None
@@ -168,16 +171,25 @@ def _unknown_key(value: Any, data: Any, path: str) -> str | None:
 class JsonBody:
     """The dependency behind `json_body`; authentication runs first (a bad key is a 401)."""
 
-    def __init__(self, model: type[BaseModel], v1: type[BaseModel] | None = None) -> None:
+    def __init__(
+        self, model: type[BaseModel], v1: type[BaseModel] | None = None, *, required: bool = True
+    ) -> None:
         self.models = {"v2": model, "v1": v1 or model}
+        self.required = required
 
     async def __call__(self, request: Request, _project: Project) -> Any:
         version = api_version(request)
-        return validate_body(
-            self.models[version], parse_json(await request.body()), version=version
-        )
+        raw = await request.body()
+        if self.required and not raw.strip():
+            raise InvalidRequestError(
+                "The request body must be a JSON object; none was sent.", code="invalid_type"
+            )
+        return validate_body(self.models[version], parse_json(raw), version=version)
 
 
-def json_body(model: type[BaseModel], *, v1: type[BaseModel] | None = None) -> Any:
-    """`body: Annotated[Model, json_body(Model)]`: the strictly validated JSON body."""
-    return Depends(JsonBody(model, v1))
+def json_body(
+    model: type[BaseModel], *, v1: type[BaseModel] | None = None, required: bool = True
+) -> Any:
+    """`body: Annotated[Model, json_body(Model)]`: the strictly validated JSON body (one must
+    be sent unless `required=False`, as OpenAI's spec says per operation)."""
+    return Depends(JsonBody(model, v1, required=required))

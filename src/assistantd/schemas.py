@@ -16,8 +16,25 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     model_serializer,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+T = TypeVar("T")
+
+
+def _not_null(value: T, info: ValidationInfo) -> T:
+    if value is None and info.context and info.context.get("request"):
+        raise PydanticCustomError("null_type", "Input should not be null")  # -> invalid_type
+    return value
+
+
+Omittable = Annotated[T | None, AfterValidator(_not_null)]
+"""A request field that may be left out (then None) but not sent as null, for the fields
+OpenAI's spec types as non-nullable: the default is not validated, an explicit null in a
+request body (`body.validate_body`'s context) is; our own code may still pass None."""
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -70,9 +87,6 @@ class DeletedObject(Schema):
     deleted: bool = True
 
 
-T = TypeVar("T")
-
-
 class Page(Schema, Generic[T]):
     """A cursor page, as every list endpoint returns it."""
 
@@ -88,8 +102,8 @@ class Page(Schema, Generic[T]):
 
 class FunctionDefinition(Sparse):
     name: Annotated[str, Field(max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
+    description: Omittable[str] = None
+    parameters: Omittable[dict[str, Any]] = None
     strict: bool | None = False
 
 
@@ -99,8 +113,8 @@ class RankingOptions(Schema):
 
 
 class FileSearchOptions(Sparse):
-    max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
-    ranking_options: RankingOptions | None = None
+    max_num_results: Omittable[Annotated[int, Field(ge=1, le=50)]] = None
+    ranking_options: Omittable[RankingOptions] = None
 
 
 class CodeInterpreterTool(Schema):
@@ -109,7 +123,7 @@ class CodeInterpreterTool(Schema):
 
 class FileSearchTool(Sparse):
     type: Literal["file_search"]
-    file_search: FileSearchOptions | None = None
+    file_search: Omittable[FileSearchOptions] = None
 
 
 class FunctionTool(Schema):
@@ -130,8 +144,8 @@ class ResponseFormatJsonObject(Schema):
 
 class JsonSchemaSpec(Sparse):
     name: Annotated[str, Field(max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")]
-    description: str | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    description: Omittable[str] = None
+    schema_: Omittable[dict[str, Any]] = Field(default=None, alias="schema")
     strict: bool | None = None
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
@@ -191,15 +205,24 @@ class NewVectorStore(Schema):
     """The `vector_stores` helper inside `tool_resources.file_search` of a create request."""
 
     file_ids: Annotated[list[str], Field(max_length=10000)] = Field(default_factory=list)
-    chunking_strategy: ChunkingStrategyParam | None = None
+    chunking_strategy: Omittable[ChunkingStrategyParam] = None
     metadata: Metadata = None
 
 
 class FileSearchResourcesRequest(Schema):
-    vector_store_ids: Annotated[list[str], Field(max_length=1)] | None = None
-    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
+    vector_store_ids: Omittable[Annotated[list[str], Field(max_length=1)]] = None
+    vector_stores: Omittable[Annotated[list[NewVectorStore], Field(max_length=1)]] = None
+
+    @model_validator(mode="after")
+    def _one_of_them(self, info: ValidationInfo) -> FileSearchResourcesRequest:
+        given = self.vector_store_ids is not None or self.vector_stores is not None
+        if not given and info.context and info.context.get("request"):
+            raise PydanticCustomError(
+                "missing", "Give vector_store_ids or vector_stores", {"field": "vector_store_ids"}
+            )
+        return self
 
 
 class ToolResourcesRequest(Schema):
-    code_interpreter: CodeInterpreterResources | None = None
-    file_search: FileSearchResourcesRequest | None = None
+    code_interpreter: Omittable[CodeInterpreterResources] = None
+    file_search: Omittable[FileSearchResourcesRequest] = None

@@ -363,3 +363,73 @@ def test_json_schema_name_follows_the_function_name_pattern(http: httpx.Client, 
     assert (
         _error(http.post("/assistants", json=body))["param"] == "response_format.json_schema.name"
     )
+
+
+# --- found by the Schemathesis stage (tests/fuzz) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/assistants", {"model": "m", "tools": None}, "tools"),
+        ("/threads", {"messages": None}, "messages"),
+        ("/vector_stores", {"name": None}, "name"),
+        ("/vector_stores", {"chunking_strategy": None, "file_ids": []}, "chunking_strategy"),
+        (
+            "/assistants",
+            {
+                "model": "m",
+                "tools": [{"type": "function", "function": {"name": "f", "description": None}}],
+            },
+            "tools[0].function.description",
+        ),
+    ],
+)
+def test_null_where_the_spec_allows_none(
+    http: httpx.Client, path: str, body: dict[str, Any], param: str
+) -> None:
+    error = _error(http.post(path, json=body))
+    assert (error["param"], error["code"]) == (param, "invalid_type")
+
+
+def test_null_where_the_spec_allows_it(http: httpx.Client) -> None:
+    thread, assistant = _thread(http), _assistant(http)
+    body = {
+        "assistant_id": assistant,
+        "temperature": None,
+        "top_p": None,
+        "tools": None,
+        "truncation_strategy": None,
+        "tool_choice": None,
+        "response_format": None,
+    }
+    response = http.post(f"/threads/{thread}/runs", json=body)
+    assert response.status_code == 200, response.text
+
+
+def test_required_body_must_be_sent(http: httpx.Client) -> None:
+    assistant = _assistant(http)
+    assert _error(http.post(f"/assistants/{assistant}"))["code"] == "invalid_type"
+    assert http.post("/threads").status_code == 200  # the spec makes this body optional
+
+
+def test_file_search_resources_need_stores(http: httpx.Client) -> None:
+    body = {"model": "m", "tool_resources": {"file_search": {}}}
+    error = _error(http.post("/assistants", json=body))
+    assert error["param"] == "tool_resources.file_search"
+    helper = {"vector_store_ids": [], "vector_stores": [{"chunking_strategy": None}]}
+    response = http.post("/threads", json={"tool_resources": {"file_search": helper}})
+    assert (
+        _error(response)["param"] == "tool_resources.file_search.vector_stores[0].chunking_strategy"
+    )
+
+
+@pytest.mark.parametrize(
+    "attributes", [{"k" * 65: "v"}, {"k": "v" * 513}, {f"k{i}": i for i in range(17)}]
+)
+def test_attribute_sizes(http: httpx.Client, attributes: dict[str, Any]) -> None:
+    store, file_id = _store(http), _file(http)
+    response = http.post(
+        f"/vector_stores/{store}/files", json={"file_id": file_id, "attributes": attributes}
+    )
+    assert _error(response)["param"].startswith("attributes")

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from assistantd.schemas import (
     Metadata,
+    Omittable,
     RequestSchema,
     ResponseFormat,
     Schema,
@@ -45,7 +46,7 @@ class AssistantFields(RequestSchema):
     description: Annotated[str, Field(max_length=512)] | None = None
     instructions: Annotated[str, Field(max_length=256_000)] | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    tools: Omittable[Annotated[list[Tool], Field(max_length=128)]] = None
     tool_resources: ToolResourcesRequest | None = None
     metadata: Metadata = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
@@ -58,4 +59,4 @@ class CreateAssistantRequest(AssistantFields):
 
 
 class ModifyAssistantRequest(AssistantFields):
-    model: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    model: Omittable[Annotated[str, Field(min_length=1, max_length=256)]] = None

@@ -12,6 +12,7 @@ from pydantic import Field
 from assistantd.messages.schemas import CreateMessageRequest
 from assistantd.schemas import (
     Metadata,
+    Omittable,
     RequestSchema,
     ResponseFormat,
     Schema,
@@ -159,13 +160,13 @@ class CreateRunRequest(RunOptions):
 class CreateThreadForRun(RequestSchema):
     """The `thread` of a create-thread-and-run body (a CreateThreadRequest)."""
 
-    messages: list[CreateMessageRequest] | None = None
+    messages: Omittable[list[CreateMessageRequest]] = None
     tool_resources: ToolResourcesRequest | None = None
     metadata: Metadata = None
 
 
 class CreateThreadAndRunRequest(RunOptions):
-    thread: CreateThreadForRun | None = None
+    thread: Omittable[CreateThreadForRun] = None
     tool_resources: ToolResourcesRequest | None = None
 
 

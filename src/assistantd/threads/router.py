@@ -22,7 +22,7 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 
 @router.post("")
 async def create_thread(
-    body: Annotated[CreateThreadRequest, json_body(CreateThreadRequest)],
+    body: Annotated[CreateThreadRequest, json_body(CreateThreadRequest, required=False)],
     project: Project,
     conn: WriteConn,
 ) -> ObjectResponse:

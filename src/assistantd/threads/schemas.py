@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from assistantd.messages.schemas import CreateMessageRequest
-from assistantd.schemas import Metadata, RequestSchema, Schema, ToolResources, ToolResourcesRequest
+from assistantd.schemas import (
+    Metadata,
+    Omittable,
+    RequestSchema,
+    Schema,
+    ToolResources,
+    ToolResourcesRequest,
+)
 
 
 class Thread(Schema):
@@ -19,7 +26,7 @@ class Thread(Schema):
 
 
 class CreateThreadRequest(RequestSchema):
-    messages: Annotated[list[CreateMessageRequest], Field(max_length=32)] | None = None
+    messages: Omittable[Annotated[list[CreateMessageRequest], Field(max_length=32)]] = None
     tool_resources: ToolResourcesRequest | None = None
     metadata: Metadata = None
 

@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from assistantd.schemas import ChunkingStrategyParam, Metadata, RequestSchema, Schema, Sparse
+from assistantd.schemas import (
+    ChunkingStrategyParam,
+    Metadata,
+    Omittable,
+    RequestSchema,
+    Schema,
+    Sparse,
+)
 from assistantd.vector_stores.filters import Filter
 
 Attributes = dict[str, str | float | bool]
@@ -130,15 +137,22 @@ class FileContentPage(Schema):
 
 # --- requests ------------------------------------------------------------------------------------
 
-AttributesParam = Annotated[Attributes, Field(max_length=16)]
+AttributesParam = Annotated[
+    dict[
+        Annotated[str, Field(max_length=64)],
+        Annotated[str, Field(max_length=512)] | float | bool,
+    ],
+    Field(max_length=16),
+]
+"""A request's `attributes`: at most 16 pairs, keys ≤64 characters, strings ≤512."""
 
 
 class CreateVectorStoreRequest(RequestSchema):
-    file_ids: Annotated[list[str], Field(max_length=500)] | None = None
-    name: Annotated[str, Field(max_length=256)] | None = None
-    description: str | None = None
-    expires_after: ExpiresAfterParam | None = None
-    chunking_strategy: ChunkingStrategyParam | None = None
+    file_ids: Omittable[Annotated[list[str], Field(max_length=500)]] = None
+    name: Omittable[Annotated[str, Field(max_length=256)]] = None
+    description: Omittable[str] = None
+    expires_after: Omittable[ExpiresAfterParam] = None
+    chunking_strategy: Omittable[ChunkingStrategyParam] = None
     metadata: Metadata = None
 
 
@@ -150,7 +164,7 @@ class UpdateVectorStoreRequest(RequestSchema):
 
 class CreateVectorStoreFileRequest(RequestSchema):
     file_id: str
-    chunking_strategy: ChunkingStrategyParam | None = None
+    chunking_strategy: Omittable[ChunkingStrategyParam] = None
     attributes: AttributesParam | None = None
 
 
@@ -160,14 +174,14 @@ class UpdateVectorStoreFileRequest(RequestSchema):
 
 class BatchFileParam(RequestSchema):
     file_id: str
-    chunking_strategy: ChunkingStrategyParam | None = None
+    chunking_strategy: Omittable[ChunkingStrategyParam] = None
     attributes: AttributesParam | None = None
 
 
 class CreateFileBatchRequest(RequestSchema):
-    file_ids: Annotated[list[str], Field(min_length=1, max_length=2000)] | None = None
-    files: Annotated[list[BatchFileParam], Field(min_length=1, max_length=2000)] | None = None
-    chunking_strategy: ChunkingStrategyParam | None = None
+    file_ids: Omittable[Annotated[list[str], Field(min_length=1, max_length=2000)]] = None
+    files: Omittable[Annotated[list[BatchFileParam], Field(min_length=1, max_length=2000)]] = None
+    chunking_strategy: Omittable[ChunkingStrategyParam] = None
     attributes: AttributesParam | None = None
 
 
@@ -180,5 +194,5 @@ class SearchRequest(RequestSchema):
     query: str | Annotated[list[str], Field(min_length=1)]
     rewrite_query: bool = False
     max_num_results: Annotated[int, Field(ge=1, le=50)] = 10
-    filters: Filter | None = None
-    ranking_options: SearchRankingOptions | None = None
+    filters: Omittable[Filter] = None
+    ranking_options: Omittable[SearchRankingOptions] = None
