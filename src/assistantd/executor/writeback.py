@@ -39,7 +39,7 @@ class WriteBehind:
     async def save(self, obj: Message | RunStep, read: Message | RunStep | None = None) -> None:
         """Queue `obj` for writing; `read` is the stored copy it was made from, if this writer
         did not write it before (e.g. a step loaded to be closed)."""
-        if read is not None:
+        if read is not None and obj.id not in self._pending:  # pending: not stored yet
             self._written.setdefault(obj.id, read)
         self._pending[obj.id] = obj
         if self._timer is None or self._timer.done():
@@ -85,9 +85,14 @@ class WriteBehind:
             if not changes:
                 continue
             if isinstance(item, Message):
-                await messages_store.patch(conn, item.id, changes)
+                patched = await messages_store.patch(conn, item.id, changes) is not None
             else:
-                await steps_store.patch(conn, item.id, changes)
+                patched = await steps_store.patch(conn, item.id, changes) is not None
+            if not patched:  # not stored (yet): write it whole
+                if isinstance(item, Message):
+                    await messages_store.upsert(conn, self._project, item)
+                else:
+                    await steps_store.upsert(conn, self._project, item)
 
     async def close(self) -> None:
         if self._timer is not None and not self._timer.done():
