@@ -26,6 +26,7 @@ from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.executor.context import build_context
+from assistantd.executor.readiness import wait_for_thread_files
 from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.transcript import render_transcript
 from assistantd.executor.turn import ModelTurn, TurnResult
@@ -162,6 +163,7 @@ class RunExecutor:
             raise asyncio.CancelledError
         if ctx.run.status == "queued":
             await self._advance(ctx, "in_progress")
+        await wait_for_thread_files(self._db, ctx.project, ctx.run)
         while await self._model_call(ctx):
             pass
 
