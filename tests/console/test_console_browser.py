@@ -251,3 +251,78 @@ def test_main_pages_render_in_light_and_dark(
     page.wait_for_selector("#sign-in")
     assert page.evaluate("sessionStorage.getItem('assistantd.key')") is None
     console.shot("sign-in")
+
+
+def _png(width: int = 24, height: int = 16) -> bytes:
+    """A small solid PNG, made by hand (zlib and CRCs), for an image message."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\x2f\x6f\xde" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_thread_shows_images_and_citations_by_file_name(
+    console: Console, sdk: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    import io
+    import time
+
+    picture = sdk.files.create(file=("chart.png", io.BytesIO(_png())), purpose="vision")
+    notes = sdk.files.create(file=("tea.txt", io.BytesIO(TEA)), purpose="assistants")
+    assistant = sdk.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [notes.id]}]}},
+    )
+    store_id = assistant.tool_resources.file_search.vector_store_ids[0]  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while sdk.vector_stores.retrieve(store_id).file_counts.in_progress:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    thread = sdk.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "What is in this picture, and what is matcha?"},
+                    {"type": "image_file", "image_file": {"file_id": picture.id}},
+                ],
+            }
+        ]
+    )
+    fake.script(
+        Turn(tool_calls=[Call("file_search", json.dumps({"queries": ["matcha"]}))]),
+        Turn(text="A blue square. Matcha is powdered green tea 【0:0†tea.txt】."),
+    )
+    run = sdk.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "completed"
+    page = console.page
+    console.sign_in()
+    page.wait_for_selector("h1:has-text('Assistants')")
+    console.go(f"#/threads/{thread.id}")
+    image = page.locator("#chat img.figure")
+    image.wait_for()
+    page.wait_for_function("document.querySelector('#chat img.figure').naturalWidth === 24")
+    citation = page.locator("#chat .notes .citation")
+    citation.wait_for()
+    page.wait_for_selector("#chat .notes .citation:has-text('tea.txt')")
+    assert page.locator("#chat .cite").inner_text() == "[1]"
+    assert "【" not in page.locator("#chat .bubble.assistant").inner_text()
+    # The run's timeline shows the search with its scored passage.
+    search = page.locator(f"section.run[data-run-id='{run.id}'] .tool:has-text('File search')")
+    assert "tea.txt" in search.inner_text() and "powdered green tea" in search.inner_text()
+    assert re.search(r"score \d\.\d{3}", search.inner_text())
+    console.shot("thread-citations")

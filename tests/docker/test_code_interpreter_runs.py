@@ -221,3 +221,23 @@ def test_code_interpreter_example_runs_unchanged(
     # The model saw what the sandbox printed (the last expression's value).
     assert fake.requests[-1]["messages"][-1]["role"] == "tool"
     assert fake.requests[-1]["messages"][-1]["content"] == "5050\n"
+
+
+def test_sandbox_metrics_move(
+    ci_server: RunningServer, ci_client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    from tests.e2e.test_metrics import moved, scrape, value
+
+    before = scrape(ci_server.url)
+    fake.script(Turn(tool_calls=[code_call("print('metered')")]), Turn(text="done"))
+    assistant = ci_client.beta.assistants.create(
+        model="gpt-4o", tools=[{"type": "code_interpreter"}]
+    )
+    thread = ci_client.beta.threads.create(messages=[{"role": "user", "content": "go"}])
+    run = ci_client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "completed"
+    after = scrape(ci_server.url)
+    assert moved(before, after, "assistantd_sandbox_exec_duration_seconds_count", status="ok") == 1
+    assert value(after, "assistantd_sandbox_sessions") >= 1  # this thread's, still warm
