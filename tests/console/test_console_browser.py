@@ -247,6 +247,11 @@ def test_main_pages_render_in_light_and_dark(
     console.go(f"#/threads/{run.thread_id}")
     page.wait_for_selector(f"section.run[data-run-id='{run.id}'] [data-status=completed]")
     console.shot("thread-simple")
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: one column, nav wraps
+    console.shot("thread-narrow")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    page.set_viewport_size({"width": 1280, "height": 860})
     page.click("nav >> text=Sign out")
     page.wait_for_selector("#sign-in")
     assert page.evaluate("sessionStorage.getItem('assistantd.key')") is None
