@@ -26,6 +26,7 @@ RATE = (1, 2, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000)
 LAG = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 LAG_INTERVAL_S = 0.5
 MAX_MODELS = 50
+MAX_HTTP_SERIES = 2000
 
 
 class Metrics:
@@ -128,8 +129,24 @@ class Metrics:
             registry=registry,
         )
         self._models: set[str] = set()
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._gauges = _Gauges()
         registry.register(self._gauges)
+
+    def http_request(self, method: str, route: str, status: int, elapsed_s: float) -> None:
+        """Count and time one request. The labelled children are kept, so the hot path skips
+        prometheus-client's label lookup (a lock and validation per call)."""
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_latency.labels(method, route),
+            )
+            if len(self._http_children) < MAX_HTTP_SERIES:
+                self._http_children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed_s)
 
     def model(self, name: Any) -> str:
         """The label for a model name. Names come from clients, so at most `MAX_MODELS`
