@@ -63,18 +63,8 @@ class WriteBehind:
             return
         if not self._pending:
             return
-        # `_order` is held until the commit: released before it, a status change's flush (in
-        # its own PostgreSQL transaction) could not see the row inserted here, would insert it
-        # again and fail on the duplicate key once this commits.
-        acquired = False
-        try:
-            async with self._db.write() as own:
-                await self._order.acquire()
-                acquired = True
-                await self._write_pending(own)
-        finally:  # after the commit (or the rollback)
-            if acquired:
-                self._order.release()
+        async with self._db.write() as own, self._order:
+            await self._write_pending(own)
 
     async def _write_pending(self, conn: AsyncConnection) -> None:
         items = list(self._pending.values())
