@@ -2,7 +2,7 @@
 
 Owns the byte level: Docker's 8-byte stream headers (stdout=1, stderr=2) on the attach socket,
 protocol frames inside stdout, and fan-out of supervisor events to `ready`/`warm` futures and a
-queue the current call reads. It does not create or remove containers (`sandbox.py` does).
+queue the current call reads. It does not create or remove containers (`engine.py` does).
 """
 
 from __future__ import annotations
