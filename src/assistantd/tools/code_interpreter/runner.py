@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections import defaultdict
 from typing import Any
 
 from assistantd.assistants import store as assistants_store
@@ -55,9 +54,13 @@ from assistantd.tools.code_interpreter.events import (
     SandboxError,
     SandboxUnavailable,
 )
+from assistantd.tools.code_interpreter.recent import RecentMap
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 
 MAX_OUTPUT_FILES = 50
+# How many threads (and runs) the per-thread (per-run) memory below covers: the most recent.
+RECENT_THREADS = 1024
+RECENT_RUNS = 1024
 RESET_NOTE = (
     "[The Python session was restarted since the last call: earlier variables and "
     "imports are gone. Files in /mnt/data are still there.]\n"
@@ -113,9 +116,11 @@ class CodeInterpreterRunner:
         self._sandbox = sandbox
         self._db = db
         self._blobs = blobs
-        self._staged: dict[str, set[str]] = defaultdict(set)  # thread -> file ids copied in
-        self._made: dict[str, dict[str, str]] = defaultdict(dict)  # thread -> path -> file id
-        self._images: dict[str, list[str]] = defaultdict(list)  # run -> images for its answer
+        # Bounded: a thread forgotten here gets its inputs staged again on its next call.
+        self._staged = RecentMap[set[str]](RECENT_THREADS, set)  # thread -> file ids copied in
+        self._made = RecentMap[dict[str, str]](RECENT_THREADS, dict)  # thread -> path -> file id
+        # A run that ends without an answer never pops its entry: bounded too.
+        self._images = RecentMap[list[str]](RECENT_RUNS, list)  # run -> images for its answer
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
         assert isinstance(call, CodeInterpreterToolCall)
@@ -243,7 +248,7 @@ class CodeInterpreterRunner:
     ) -> list[MessageContent]:
         """Annotate sandbox links and add the run's figures to a completed assistant message."""
         blocks = list(blocks)
-        made = self._made.get(run.thread_id, {})
+        made = self._made.get(run.thread_id) or {}
         for index, block in enumerate(blocks):
             if not isinstance(block, TextContentBlock):
                 continue
@@ -253,7 +258,7 @@ class CodeInterpreterRunner:
             start = len(block.text.annotations)
             block.text.annotations = [*block.text.annotations, *found]
             publish(deltas.annotations_delta(message_id, index, start, found))
-        for file_id in self._images.pop(run.id, []):
+        for file_id in self._images.pop(run.id) or []:
             blocks.append(ImageFileContentBlock(image_file=ImageFile(file_id=file_id)))
             publish(deltas.image_file_delta(message_id, len(blocks) - 1, file_id))
         return blocks
