@@ -80,6 +80,9 @@ Metadata = Annotated[dict[str, str] | None, AfterValidator(_check_metadata)]
 
 UnixTime = int
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+"""An assistant's or a run's `reasoning_effort` (passed to the model as is)."""
+
 
 class DeletedObject(Schema):
     id: str

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
 
     max_upload_bytes: int = 512 * 1024 * 1024
     max_json_body_bytes: int = 32 * 1024 * 1024
-    max_message_chars: int = 256_000
 
     embedding_model: str = "local"
     """`local` (the packaged multilingual model, no network) or an upstream embeddings model."""

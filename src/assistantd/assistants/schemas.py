@@ -9,6 +9,7 @@ from pydantic import Field
 from assistantd.schemas import (
     Metadata,
     Omittable,
+    ReasoningEffort,
     RequestSchema,
     ResponseFormat,
     Schema,
@@ -16,8 +17,6 @@ from assistantd.schemas import (
     ToolResources,
     ToolResourcesRequest,
 )
-
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class Assistant(Schema):

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from assistantd.clock import unix_now
 from assistantd.db import documents
 from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
@@ -61,10 +62,6 @@ log = logging.getLogger(__name__)
 SERVER_TOOL_DEFINITIONS: dict[str, dict[str, Any]] = {
     "code_interpreter": CODE_INTERPRETER_DEFINITION,
     "file_search": FILE_SEARCH_DEFINITION,
-}
-TOOL_FUNCTION_NAMES = {
-    "code_interpreter": CODE_INTERPRETER_FUNCTION,
-    "file_search": FILE_SEARCH_FUNCTION,
 }
 
 
@@ -381,7 +378,7 @@ class RunExecutor:
                 await self._close_step(ctx, step, to, **changes)
 
     async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
-        closed, name = state.advance_step(step, to, _now(), **changes)
+        closed, name = state.advance_step(step, to, unix_now(), **changes)
         await ctx.writer.save(closed, read=step)
         await ctx.writer.flush()
         self._broker.publish(
@@ -396,7 +393,7 @@ class RunExecutor:
         the run is `cancelling` and moves on from there."""
         while True:
             before = ctx.run.status
-            run, name = state.advance(ctx.run, to, _now(), **changes)
+            run, name = state.advance(ctx.run, to, unix_now(), **changes)
             assert ctx.stored is not None
             # Only what this run changed is written (metadata modified meanwhile stays).
             diff = documents.changed(ctx.stored, run)
@@ -466,7 +463,3 @@ def _add(used: Usage, result: TurnResult, prompt_tokens: int) -> Usage:
 def _order_key(sort_key: str) -> str:
     """Sort keys of every kind order by creation time after their prefix (see ids.py)."""
     return sort_key.split("_", 1)[-1].split("-", 1)[-1]
-
-
-def _now() -> int:
-    return int(time.time())

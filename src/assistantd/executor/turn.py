@@ -17,11 +17,11 @@ holds what the stream announced.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from assistantd.clock import unix_now
 from assistantd.events import models as ev
 from assistantd.executor import deltas
 from assistantd.executor.accumulator import ChatAccumulator, ChunkUpdate, NewToolCall
@@ -65,10 +65,6 @@ _MESSAGE_REASON: dict[AbortReason, Literal["run_cancelled", "run_failed", "run_e
 }
 
 
-def _now() -> int:
-    return int(time.time())
-
-
 @dataclass
 class TurnResult:
     text: str
@@ -90,7 +86,7 @@ class ModelTurn:
         code_tool_name: str | None = None,
         file_search_tool_name: str | None = None,
         finalize: Finalize | None = None,
-        clock: Callable[[], int] = _now,
+        clock: Callable[[], int] = unix_now,
     ) -> None:
         self._run = run
         self._publish = publish

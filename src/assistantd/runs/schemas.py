@@ -13,6 +13,7 @@ from assistantd.messages.schemas import CreateMessageRequest
 from assistantd.schemas import (
     Metadata,
     Omittable,
+    ReasoningEffort,
     RequestSchema,
     ResponseFormat,
     Schema,
@@ -32,8 +33,6 @@ RunStatus = Literal[
     "incomplete",
     "expired",
 ]
-
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 RUN_EXPIRY_SECONDS = 600
 """A live run expires this long after it was created (the live API's `created_at + 600`)."""

@@ -8,12 +8,12 @@ when read, so they always add up.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tool_resources
+from assistantd.clock import unix_now
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
@@ -47,10 +47,6 @@ from assistantd.vector_stores.schemas import (
 DAY = 86_400
 
 
-def _now() -> int:
-    return int(time.time())
-
-
 def _strategy(given: ChunkingStrategyParam | None, param: str) -> StaticChunkingStrategy:
     try:
         chosen = strategy_from_request(None if given is None else given.model_dump())
@@ -69,7 +65,7 @@ def _expiry(store_obj: VectorStore, now: int) -> int | None:
 async def _complete(conn: AsyncConnection, vector_store: VectorStore) -> VectorStore:
     counts, usage = await store.file_counts(conn, vector_store.id)
     status = "in_progress" if counts.in_progress else "completed"
-    if vector_store.expires_at is not None and vector_store.expires_at < _now():
+    if vector_store.expires_at is not None and vector_store.expires_at < unix_now():
         status = "expired"
     return vector_store.model_copy(
         update={"file_counts": counts, "usage_bytes": usage, "status": status}
@@ -94,7 +90,7 @@ async def create_store(
     strategy = _strategy(request.chunking_strategy, "chunking_strategy")
     file_ids = list(dict.fromkeys(request.file_ids or []))
     await tool_resources.check_file_ids(conn, project, file_ids, "file_ids[{}]")
-    now = _now()
+    now = unix_now()
     vector_store = VectorStore(
         id=ids.new_id(ids.VECTOR_STORE),
         created_at=now,
@@ -123,7 +119,7 @@ async def modify_store(
         vector_store.metadata = request.metadata or {}
     if "expires_after" in given:
         vector_store.expires_after = request.expires_after
-        vector_store.expires_at = _expiry(vector_store, vector_store.last_active_at or _now())
+        vector_store.expires_at = _expiry(vector_store, vector_store.last_active_at or unix_now())
     await store.save_store(conn, project, vector_store)
     return await _complete(conn, vector_store)
 
@@ -143,7 +139,7 @@ async def page_stores(conn: AsyncConnection, project: str, params: PageParams) -
 
 async def touch(conn: AsyncConnection, project: str, vector_store: VectorStore) -> None:
     """The store was used (searched, or by a run): push its expiry back."""
-    now = _now()
+    now = unix_now()
     vector_store.last_active_at = now
     vector_store.expires_at = _expiry(vector_store, now)
     await store.save_store(conn, project, vector_store)
@@ -197,7 +193,7 @@ async def _attach(
 ) -> Job:
     vs_file = VectorStoreFile(
         id=file_id,
-        created_at=_now(),
+        created_at=unix_now(),
         vector_store_id=store_id,
         chunking_strategy=strategy,
         attributes=attributes,
@@ -321,7 +317,7 @@ async def create_batch(
     where = "file_ids[{}]" if request.file_ids is not None else "files[{}].file_id"
     await tool_resources.check_file_ids(conn, project, [e[0] for e in entries], where)
     batch = VectorStoreFileBatch(
-        id=ids.new_id(ids.FILE_BATCH), created_at=_now(), vector_store_id=store_id
+        id=ids.new_id(ids.FILE_BATCH), created_at=unix_now(), vector_store_id=store_id
     )
     await store.insert_batch(conn, project, batch)
     jobs = [
