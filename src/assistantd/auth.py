@@ -14,10 +14,9 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import func, insert, select
 
+from assistantd.db import api_keys
 from assistantd.db.engine import Database
-from assistantd.db.tables import api_keys
 from assistantd.errors import AuthenticationError
 
 LOCAL_PROJECT = "default"
@@ -66,8 +65,7 @@ class Authenticator:
         if cached and now - cached[0] < CACHE_SECONDS:
             return cached[1]
         async with self._db.read() as conn:
-            query = select(api_keys.c.project).where(api_keys.c.key_hash == digest)
-            project = (await conn.execute(query)).scalar_one_or_none()
+            project = await api_keys.project_of(conn, digest)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now, project)
@@ -78,7 +76,7 @@ class Authenticator:
         if now - self._db_key_count[0] < CACHE_SECONDS:
             return self._db_key_count[1]
         async with self._db.read() as conn:
-            count = (await conn.execute(select(func.count()).select_from(api_keys))).scalar_one()
+            count = await api_keys.count(conn)
         self._db_key_count = (now, count)
         return count
 
@@ -87,11 +85,7 @@ async def create_key(db: Database, project: str, name: str | None = None) -> str
     """Make a new key for `project`; only its hash is stored, the key is shown once."""
     key = "sk-asstd-" + secrets.token_urlsafe(32)
     async with db.write() as conn:
-        await conn.execute(
-            insert(api_keys).values(
-                key_hash=hash_key(key), project=project, name=name, created_at=int(time.time())
-            )
-        )
+        await api_keys.add(conn, hash_key(key), project, name, int(time.time()))
     return key
 
 

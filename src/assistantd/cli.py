@@ -51,17 +51,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _has_db_keys(settings: Settings) -> bool:
-    from sqlalchemy import func, select
-
+    from assistantd.db import api_keys
     from assistantd.db.engine import Database
     from assistantd.db.migrate import upgrade_async
-    from assistantd.db.tables import api_keys
 
     await upgrade_async(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     try:
         async with db.read() as conn:
-            count = (await conn.execute(select(func.count()).select_from(api_keys))).scalar_one()
+            count = await api_keys.count(conn)
     finally:
         await db.dispose()
     return bool(count)
