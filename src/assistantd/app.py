@@ -1,5 +1,9 @@
-"""The composition root: `create_app(settings)` wires routers, error handlers and the lifespan
-(database, migrations, blob store, authenticator; later the executor and sandbox)."""
+"""The composition root: `create_app(settings)` wires the routers (v2, and the v1 shapes behind
+`V1Router`), the middleware (request ids, metrics, body limits), the error handlers, the health
+checks and the lifespan, which builds and later closes, in reverse, everything a request or a
+run uses: the database (after migrations), blobs, the event broker, the upstream client, the
+sandbox and the tool runners, file-search ingestion, the run executor and its scheduler, and the
+authenticator. Tests inject the upstream transport, a sandbox or a span exporter here."""
 
 from __future__ import annotations
 
