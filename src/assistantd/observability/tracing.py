@@ -13,9 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from contextvars import Token
+from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -23,6 +27,12 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from assistantd import __version__
 from assistantd.settings import Settings
+
+
+@dataclass(slots=True)
+class RequestSpan:
+    span: Span
+    token: Token[Context]  # to detach when the request ends
 
 
 class Tracing:
@@ -49,6 +59,37 @@ class Tracing:
             set_status_on_exception=True,
         ) as span:
             yield span
+
+    def start_request(
+        self, method: str, request_id: str, client_id: str | None
+    ) -> RequestSpan | None:
+        """The server span of one HTTP request, made current (so a run it starts is its
+        child); None when tracing is off. Cheaper than `span()`: one span, no context-manager
+        layers, and the attributes known only at the end set in one call by `end_request`."""
+        if self._tracer is None:
+            return None
+        attributes = {"http.request.method": method, "assistantd.request_id": request_id}
+        if client_id is not None:
+            attributes["assistantd.client_request_id"] = client_id
+        span = self._tracer.start_span(
+            method,
+            kind=trace.SpanKind.SERVER,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        return RequestSpan(span, otel_context.attach(trace.set_span_in_context(span)))
+
+    def end_request(self, request: RequestSpan, method: str, route: str, status: int) -> None:
+        span = request.span
+        try:
+            span.update_name(f"{method} {route}")
+            span.set_attributes({"http.route": route, "http.response.status_code": status})
+            if status >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        finally:
+            otel_context.detach(request.token)
+            span.end()
 
     def model_call_done(
         self, span: Span | None, prompt: int, completion: int, finish: str | None, text: str
