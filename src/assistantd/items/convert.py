@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -37,6 +37,22 @@ from assistantd.tools.base import CODE_INTERPRETER_FUNCTION, FILE_SEARCH_FUNCTIO
 
 Resolve = Callable[[str], Awaitable[Item | None]]
 """Finds a stored item by id (for `item_reference`), or None."""
+
+
+class Media(Protocol):
+    """What the model is given for image and file parts (see responses_api.attachments)."""
+
+    def image_url(self, part: InputImage) -> str | None: ...
+
+    def file_text(self, part: InputFile) -> str: ...
+
+
+class _NoMedia:
+    def image_url(self, part: InputImage) -> str | None:
+        return part.image_url
+
+    def file_text(self, part: InputFile) -> str:
+        return f"[file: {part.filename or part.file_id}]"
 
 
 async def to_items(
@@ -119,14 +135,16 @@ def text_input(text: str) -> list[Item]:
     return [MessageItem(id=ids.new_id(ids.MESSAGE), role="user", content=[InputText(text=text)])]
 
 
-def to_chat_messages(items: Sequence[Item]) -> list[dict[str, Any]]:
+def to_chat_messages(items: Sequence[Item], media: Media | None = None) -> list[dict[str, Any]]:
     """The chat-completions transcript of `items`: consecutive function calls become one
-    assistant message with `tool_calls`, their outputs `tool` messages."""
+    assistant message with `tool_calls`, their outputs `tool` messages; image and file parts
+    as `media` gives them."""
+    media = media or _NoMedia()
     messages: list[dict[str, Any]] = []
     searches = 0
     for item in items:
         if isinstance(item, MessageItem):
-            messages.append({"role": item.role, "content": _chat_content(item)})
+            messages.append({"role": item.role, "content": _chat_content(item, media)})
         elif isinstance(item, FunctionCallItem):
             _add_call(messages, item.call_id, item.name, item.arguments)
         elif isinstance(item, FileSearchCallItem):
@@ -181,7 +199,7 @@ def _joined_text(parts: Sequence[Any]) -> str:
     return "".join(part.text for part in parts if isinstance(part, InputText))
 
 
-def _chat_content(item: MessageItem) -> str | list[dict[str, Any]]:
+def _chat_content(item: MessageItem, media: Media) -> str | list[dict[str, Any]]:
     if all(isinstance(part, InputText | OutputText) for part in item.content):
         return "".join(part.text for part in item.content)  # type: ignore[union-attr]
     if item.role == "assistant":
@@ -194,10 +212,16 @@ def _chat_content(item: MessageItem) -> str | list[dict[str, Any]]:
     for part in item.content:
         if isinstance(part, InputText | OutputText):
             parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, InputImage) and part.image_url:
-            parts.append(
-                {"type": "image_url", "image_url": {"url": part.image_url, "detail": part.detail}}
-            )
+        elif isinstance(part, InputImage):
+            url = media.image_url(part)
+            if url:
+                parts.append(
+                    {"type": "image_url", "image_url": {"url": url, "detail": part.detail}}
+                )
+            else:
+                parts.append({"type": "text", "text": f"[image {part.file_id}: not available]"})
         elif isinstance(part, InputFile):
-            parts.append({"type": "text", "text": f"[file: {part.filename or part.file_id}]"})
+            parts.append({"type": "text", "text": media.file_text(part)})
+    if item.role in ("system", "developer"):  # chat takes only text parts there
+        return "\n\n".join(part["text"] for part in parts if part["type"] == "text")
     return parts

@@ -36,9 +36,11 @@ from assistantd.tools.base import (
 )
 
 
-def messages(instructions: str | None, transcript: Sequence[Item]) -> list[dict[str, Any]]:
+def messages(
+    instructions: str | None, transcript: Sequence[Item], media: convert.Media | None = None
+) -> list[dict[str, Any]]:
     system = [{"role": "system", "content": instructions}] if instructions else []
-    return system + convert.to_chat_messages(transcript)
+    return system + convert.to_chat_messages(transcript, media)
 
 
 def tools(given: Sequence[ResponseToolParam]) -> list[dict[str, Any]]:
@@ -73,8 +75,9 @@ def chat_body(
     temperature: float | None,
     top_p: float | None,
     reasoning: Reasoning | None,
+    media: convert.Media | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "messages": messages(instructions, transcript)}
+    body: dict[str, Any] = {"model": model, "messages": messages(instructions, transcript, media)}
     chat_tools = tools(function_tools)
     if chat_tools:
         body["tools"] = chat_tools

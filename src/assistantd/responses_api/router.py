@@ -34,7 +34,9 @@ async def create_response(
     project: Project,
 ) -> HTTPResponse:
     state = request.app.state
-    generation = await service.prepare(state.db, project, body, sandbox=state.sandbox is not None)
+    generation = await service.prepare(
+        state.db, state.blobs, project, body, sandbox=state.sandbox is not None
+    )
     tools = service.ServerTools(
         FileSearch(state.db, state.ingestor.embedder),
         CodeInterpreter(state.db, state.sandbox, state.blobs, state.settings),
@@ -63,11 +65,13 @@ def _stream(log: events.EventLog, after: int = -1) -> StreamingResponse:
 
 @router.post("/input_tokens")
 async def count_input_tokens(
+    request: Request,
     body: Annotated[InputTokensRequest, json_body(InputTokensRequest)],
     project: Project,
     conn: ReadConn,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.input_tokens(conn, project, body))
+    blobs = request.app.state.blobs
+    return ObjectResponse(await service.input_tokens(conn, blobs, project, body))
 
 
 @router.get("/{response_id}")

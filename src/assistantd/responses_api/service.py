@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,12 +26,14 @@ from assistantd.conversations import store as conversation_store
 from assistantd.db.engine import Database
 from assistantd.errors import APIError, InvalidRequestError, NotFoundError
 from assistantd.executor.accumulator import ChatAccumulator
+from assistantd.files.blobs import BlobStore
 from assistantd.items import convert
 from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
+from assistantd.responses_api import attachments, store, threads
 from assistantd.responses_api import request as chat
-from assistantd.responses_api import store, threads
 from assistantd.responses_api import usage as usages
+from assistantd.responses_api.attachments import Attachments
 from assistantd.responses_api.code import (
     CodeInterpreter,
     CodeState,
@@ -81,6 +83,7 @@ class Generation:
     body: dict[str, Any]
     tools: list[ResponseToolParam]
     code: CodeState
+    media: Attachments = field(default_factory=Attachments)
     stored: bool = True  # the row exists (else generate() writes it while the model starts)
 
 
@@ -154,6 +157,7 @@ async def _chain(conn: AsyncConnection, project: str, response_id: str) -> list[
 
 async def prepare(
     db: Database,
+    blobs: BlobStore,
     project: str,
     request: CreateResponseRequest,
     *,
@@ -174,6 +178,7 @@ async def prepare(
         history, inputs, thread_stores = await _context(
             conn, project, request.previous_response_id, conversation_id, request.input
         )
+        media = await attachments.load(conn, blobs, project, history, inputs)
         if thread_stores:  # the thread's tool_resources join its file search
             given_tools = [_with_stores(tool, thread_stores) for tool in given_tools]
         container_id = None
@@ -220,6 +225,7 @@ async def prepare(
         temperature=request.temperature,
         top_p=request.top_p,
         reasoning=request.reasoning,
+        media=media,
     )
     if response.store and not insert_later:
         async with db.write() as conn:
@@ -233,6 +239,7 @@ async def prepare(
         body,
         given_tools,
         code,
+        media,
         stored=not (response.store and insert_later),
     )
 
@@ -299,7 +306,9 @@ async def generate(
             body = {
                 **generation.body,
                 "messages": chat.messages(
-                    response.instructions, generation.transcript + builder.output
+                    response.instructions,
+                    generation.transcript + builder.output,
+                    generation.media,
                 ),
             }
             async with aclosing(upstream.stream_chat(body)) as chunks:
@@ -413,7 +422,7 @@ async def input_items(
 
 
 async def input_tokens(
-    conn: AsyncConnection, project: str, request: InputTokensRequest
+    conn: AsyncConnection, blobs: BlobStore, project: str, request: InputTokensRequest
 ) -> InputTokens:
     history, inputs, _stores = await _context(
         conn,
@@ -423,7 +432,8 @@ async def input_tokens(
         request.input,
     )
     model = request.model
-    messages = chat.messages(request.instructions, history + inputs)
+    media = await attachments.load(conn, blobs, project, history, inputs)
+    messages = chat.messages(request.instructions, history + inputs, media)
     count = tokens.count_messages(messages, model)
     if request.tools:
         count += tokens.count_tokens(str(chat.tools(request.tools)), model)
