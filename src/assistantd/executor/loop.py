@@ -397,7 +397,8 @@ class RunExecutor:
             assert ctx.stored is not None
             # Only what this run changed is written (metadata modified meanwhile stays).
             diff = documents.changed(ctx.stored, run)
-            async with self._db.write() as conn:
+            # the writer's transaction: no timed flush of this run is under way until it commits
+            async with ctx.writer.transaction() as conn:
                 stored = await store.patch(conn, run.id, diff, expected_status=before)
                 if stored is not None:
                     await ctx.writer.flush(conn)  # what the run made, with its new status

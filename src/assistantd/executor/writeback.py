@@ -5,12 +5,21 @@ event would put two SQLite write transactions (and the queue for the one write l
 runs stream) between the model's first token and the client's. Instead objects are saved a
 moment later, coalesced per object, and always before anything that reads them back: the next
 model call's context, the run's status changes (in the same transaction), its end.
+
+One write of a writer at a time, from before its transaction begins until it has committed
+(`_order`): a write that started while another's insert was still uncommitted could not see
+the row (PostgreSQL), would insert it again and fail on the duplicate key. `_order` is always
+taken before the database (its write lock on SQLite, a pooled connection, row locks), by the
+timed flush and by the run's status changes (`transaction`) alike, and nothing that holds a
+database lock waits for it, so it cannot close a cycle with them. What a failed or cancelled
+transaction held is queued again; an object counts as stored only once its commit is done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,20 +32,23 @@ from assistantd.run_steps.schemas import RunStep
 
 DELAY_S = 0.05
 
+Item = Message | RunStep
+
 
 class WriteBehind:
     def __init__(self, db: Database, project: str, delay_s: float = DELAY_S) -> None:
         self._db = db
         self._project = project
         self._delay_s = delay_s
-        self._pending: dict[str, Message | RunStep] = {}
-        # Each object as this writer last wrote (or first read) it: later writes set only what
-        # differs, so what the API changed meanwhile (a message's metadata) is kept.
-        self._written: dict[str, Message | RunStep] = {}
+        self._pending: dict[str, Item] = {}
+        # Each object as last committed by this writer (or first read): later writes set only
+        # what differs, so what the API changed meanwhile (a message's metadata) is kept.
+        self._written: dict[str, Item] = {}
         self._timer: asyncio.Task[None] | None = None
-        self._order = asyncio.Lock()  # flushes write in the order objects changed
+        self._order = asyncio.Lock()  # one transaction of this writer at a time (see above)
+        self._joined: list[Item] = []  # written in the open transaction, not committed yet
 
-    async def save(self, obj: Message | RunStep, read: Message | RunStep | None = None) -> None:
+    async def save(self, obj: Item, read: Item | None = None) -> None:
         """Queue `obj` for writing; `read` is the stored copy it was made from, if this writer
         did not write it before (e.g. a step loaded to be closed)."""
         if read is not None and obj.id not in self._pending:  # pending: not stored yet
@@ -49,50 +61,69 @@ class WriteBehind:
         await asyncio.sleep(self._delay_s)
         await self.flush()
 
-    async def flush(self, conn: AsyncConnection | None = None) -> None:
-        """Write what is pending, in `conn`'s transaction if given, else in a new one.
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that what is pending can join (`flush(conn)` inside it): no
+        other write of this writer is under way from before it begins until it commits."""
+        async with self._order:
+            try:
+                async with self._db.write() as conn:
+                    yield conn
+            except BaseException:
+                self._requeue(self._joined)
+                raise
+            finally:
+                joined, self._joined = self._joined, []
+            self._committed(joined)
 
-        Lock order: the write transaction first, then `_order`, always (the executor calls
-        this inside its own write transactions). Taking `_order` first and then waiting for
-        SQLite's write lock deadlocked the server under load: a status change holding the write
-        lock waited for `_order`, held by this run's timer flush waiting for the write lock.
-        """
+    async def flush(self, conn: AsyncConnection | None = None) -> None:
+        """Write what is pending: in `conn`, a transaction opened by `transaction()`, or else
+        in a transaction of its own."""
         if conn is not None:
-            async with self._order:
-                await self._write_pending(conn)
+            assert self._order.locked(), "flush(conn) needs the writer's transaction()"
+            self._joined += await self._write_pending(conn)
             return
         if not self._pending:
             return
-        async with self._db.write() as own, self._order:
-            await self._write_pending(own)
+        async with self.transaction() as own:
+            await self.flush(own)
 
-    async def _write_pending(self, conn: AsyncConnection) -> None:
+    async def _write_pending(self, conn: AsyncConnection) -> list[Item]:
         items = list(self._pending.values())
         self._pending.clear()
-        await self._write(conn, items)
+        try:
+            for item in items:
+                await self._write(conn, item)
+        except BaseException:
+            self._requeue(items)
+            raise
+        return items
 
-    async def _write(self, conn: AsyncConnection, items: list[Message | RunStep]) -> None:
+    def _requeue(self, items: list[Item]) -> None:
+        """Pending again, where they were: a newer save of the same object keeps its value."""
+        self._pending = {**{item.id: item for item in items}, **self._pending}
+
+    def _committed(self, items: list[Item]) -> None:
         for item in items:
-            before = self._written.get(item.id)
             self._written[item.id] = item
-            if before is None:  # new: the executor made it
-                if isinstance(item, Message):
-                    await messages_store.upsert(conn, self._project, item)
-                else:
-                    await steps_store.upsert(conn, self._project, item)
-                continue
+
+    async def _write(self, conn: AsyncConnection, item: Item) -> None:
+        before = self._written.get(item.id)
+        if before is not None:
             changes = documents.changed(before, item)
             if not changes:
-                continue
+                return
             if isinstance(item, Message):
                 patched = await messages_store.patch(conn, item.id, changes) is not None
             else:
                 patched = await steps_store.patch(conn, item.id, changes) is not None
-            if not patched:  # not stored (yet): write it whole
-                if isinstance(item, Message):
-                    await messages_store.upsert(conn, self._project, item)
-                else:
-                    await steps_store.upsert(conn, self._project, item)
+            if patched:
+                return
+        # new (the executor made it), or not stored (yet): written whole
+        if isinstance(item, Message):
+            await messages_store.upsert(conn, self._project, item)
+        else:
+            await steps_store.upsert(conn, self._project, item)
 
     async def close(self) -> None:
         if self._timer is not None and not self._timer.done():
