@@ -9,6 +9,7 @@ if it is not set (see .ci/run).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -20,7 +21,12 @@ import pytest
 
 from assistantd.settings import Settings
 from tests.fakes.upstream import FakeUpstream
-from tests.support.server import RunningServer, fresh_postgres_database, run_server
+from tests.support.server import (
+    RunningServer,
+    dump_servers,
+    fresh_postgres_database,
+    run_server,
+)
 from tests.support.spec import validate_response
 
 KEY_A = "sk-test-alpha"
@@ -28,6 +34,34 @@ KEY_B = "sk-test-beta"
 API_KEYS = f"{KEY_A}=alpha,{KEY_B}=beta"
 
 BACKENDS = ["sqlite", "postgres"]
+
+# --- a hung test: pytest-timeout (pyproject.toml) fails it after dumping every thread's stack;
+# a moment before, the servers' asyncio tasks are dumped too, so a CI log shows what waited.
+_DUMP_TIMER = pytest.StashKey[threading.Timer]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    lead = min(2.0, settings.timeout / 10)
+    timer = threading.Timer(settings.timeout - lead, dump_servers)
+    timer.daemon = True
+    timer.start()
+    item.stash[_DUMP_TIMER] = timer
+    # None: pytest-timeout's own implementation arms the failing timer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Docker suite may build the sandbox image in its first test's setup: more time."""
+    for item in items:
+        if "tests/docker/" in item.nodeid and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(1200))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    timer = item.stash.get(_DUMP_TIMER, None)
+    if timer is not None:
+        timer.cancel()
 
 
 def _database_url(backend: str, stack: ExitStack, data_dir: Path) -> str:

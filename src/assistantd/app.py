@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,7 @@ from assistantd.messages.router import router as messages_router
 from assistantd.models.router import router as models_router
 from assistantd.models.service import ModelCatalog
 from assistantd.observability import Metrics, Telemetry
+from assistantd.observability.dumps import install_signal_dump
 from assistantd.observability.endpoint import add_metrics_route
 from assistantd.observability.middleware import Observe
 from assistantd.observability.tracing import make_tracing
@@ -96,6 +98,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if threading.current_thread() is threading.main_thread():  # signals are the main's
+            install_signal_dump(asyncio.get_running_loop())  # kill -USR1: stacks on stderr
         await asyncio.to_thread(tokens.preload)  # not on the loop during the first run
         if migrate:
             await upgrade_async(settings.effective_database_url)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from tests.conftest import KEY_A
 from tests.fakes.upstream import FakeUpstream, Turn
@@ -102,6 +103,7 @@ async def _load(server: RunningServer) -> None:
             assert added.status_code == 200, added.text
 
 
+@pytest.mark.timeout(OVERALL_TIMEOUT_S + 120)
 def test_hundreds_of_concurrent_runs_all_finish(server: RunningServer, fake: FakeUpstream) -> None:
     words = [f" w{i}" for i in range(TOKENS)]
     fake.script(*[Turn(text="".join(words), tokens=words, itl_s=0.002) for _ in range(RUNS)])

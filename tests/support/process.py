@@ -3,7 +3,9 @@ benchmarks: it can be SIGKILLed, and its CPU time read from /proc."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,18 @@ from typing import IO
 import httpx
 
 from tests.support.server import free_port
+
+_live: set[subprocess.Popen[bytes]] = set()
+
+
+def dump_all() -> None:
+    """Ask each live server process for its threads' and tasks' stacks (on its stderr; the
+    served CLI answers SIGUSR1, see assistantd/observability/dumps.py)."""
+    for process in list(_live):
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGUSR1)
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +66,7 @@ def spawn_server(
     output = subprocess.DEVNULL if quiet else None
     process = subprocess.Popen(command, env=full, cwd=cwd, stdout=output, stderr=stderr or output)
     url = f"http://127.0.0.1:{port}"
+    _live.add(process)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -65,6 +80,7 @@ def spawn_server(
             time.sleep(0.05)
         yield url, process
     finally:
+        _live.discard(process)
         if process.poll() is None:
             process.terminate()
             try:

@@ -1,9 +1,14 @@
-"""A real uvicorn server running create_app(settings) on a free loopback port, in a thread."""
+"""A real uvicorn server running create_app(settings) on a free loopback port, in a thread.
+
+`dump_servers()` writes each live server's asyncio tasks (with their stacks) to stderr: the
+suite calls it when a test hangs (tests/conftest.py), next to pytest-timeout's thread stacks.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +22,39 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from assistantd.app import create_app
+from assistantd.observability.dumps import format_tasks
 from assistantd.settings import Settings
+
+_live: set[_Server] = set()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, known to `dump_servers` with its loop while it serves."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        _live.add(self)
+        try:
+            await super().serve(sockets)
+        finally:
+            _live.discard(self)
+
+
+def dump_servers() -> None:
+    """Every live test server's asyncio tasks to stderr (not captured, so a CI log shows them),
+    and a thread-and-task dump asked of each server process (tests/support/process.py)."""
+    out = sys.__stderr__ or sys.stderr
+    for server in list(_live):
+        if server.loop is not None:
+            port = server.config.port
+            out.write(f"\n--- asyncio tasks of the test server on port {port} ---\n")
+            out.write(format_tasks(server.loop))
+    out.flush()
+    from tests.support import process  # it imports this module
+
+    process.dump_all()
 
 
 def free_port() -> int:
@@ -48,7 +85,7 @@ def run_server(settings: Settings, **app_options: Any) -> Iterator[RunningServer
         log_level="warning",
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,47 @@
+"""What a stuck server is doing: every thread's stack and every asyncio task's, on demand.
+
+`kill -USR1 <pid>` on a served process (the CLI installs `install_signal_dump`) writes both to
+stderr: the threads first, from faulthandler's C handler (so even a loop blocked in a call
+shows where), then the tasks of the event loop from Python once the loop's thread runs
+Python code again. The test harness does the same for the servers it runs, when a test hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import faulthandler
+import io
+import signal
+import sys
+from types import FrameType
+from typing import TextIO
+
+
+def format_tasks(loop: asyncio.AbstractEventLoop) -> str:
+    """Each task of `loop` with its stack (callable from another thread: a best-effort read)."""
+    out = io.StringIO()
+    try:
+        tasks = list(asyncio.all_tasks(loop))
+    except RuntimeError as error:  # the set changed under us too often
+        return f"(tasks unreadable: {error})\n"
+    out.write(f"{len(tasks)} asyncio tasks\n")
+    for task in tasks:
+        try:
+            task.print_stack(limit=12, file=out)
+        except Exception as error:  # a frame finished while we read it
+            out.write(f"{task!r}: ({error})\n")
+    return out.getvalue()
+
+
+def install_signal_dump(
+    loop: asyncio.AbstractEventLoop, signum: int = signal.SIGUSR1, file: TextIO | None = None
+) -> None:
+    """On `signum`: threads' stacks (C handler), then `loop`'s tasks (Python handler)."""
+    target = file or sys.stderr
+
+    def dump_tasks(_signum: int, _frame: FrameType | None) -> None:
+        target.write(format_tasks(loop))
+        target.flush()
+
+    signal.signal(signum, dump_tasks)
+    faulthandler.register(signum, file=target, all_threads=True, chain=True)
