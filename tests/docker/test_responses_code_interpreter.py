@@ -101,6 +101,7 @@ def test_code_interpreter_file_in_and_file_out(box: openai.OpenAI, fake: FakeUps
         tools=[
             {"type": "code_interpreter", "container": {"type": "auto", "file_ids": [_csv(box)]}}
         ],
+        include=["code_interpreter_call.outputs"],
     )
     assert response.status == "completed", response.error
     call, message = response.output
@@ -128,6 +129,7 @@ def test_code_interpreter_file_in_and_file_out(box: openai.OpenAI, fake: FakeUps
         previous_response_id=response.id,
         input="And again?",
         tools=[{"type": "code_interpreter", "container": {"type": "auto"}}],
+        include=["code_interpreter_call.outputs"],
     )
     second = again.output[0]
     assert second.type == "code_interpreter_call"
@@ -147,6 +149,7 @@ def test_code_interpreter_stream_events(
         "model": "gpt-4o",
         "input": "6 times 7?",
         "tools": [{"type": "code_interpreter", "container": container.id}],
+        "include": ["code_interpreter_call.outputs"],
     }
     with httpx.Client(
         base_url=box_server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=60

@@ -3,6 +3,8 @@ stream event validated against the spec."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import openai
 import pytest
@@ -446,3 +448,24 @@ def test_without_a_sandbox_the_code_interpreter_says_so(http: httpx.Client) -> N
     assert created.status_code == 503 and created.json()["error"]["type"] == "server_error"
     missing = http.get("/containers/cntr_nope")
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("truncation", ["disabled", "auto"])
+def test_truncation_when_the_context_window_is_full(
+    client: openai.OpenAI, fake: FakeUpstream, truncation: Any
+) -> None:
+    # gpt-4's window is 8,192 tokens; each input here is about 5,000 (one per word).
+    first = client.responses.create(model="gpt-4", input="word " * 5000)
+    long = "more " * 5000
+    if truncation == "disabled":  # the default: too long is a 400, as OpenAI
+        with pytest.raises(openai.BadRequestError) as error:
+            client.responses.create(model="gpt-4", input=long, previous_response_id=first.id)
+        assert error.value.code == "context_length_exceeded" and error.value.param == "input"
+        return
+    response = client.responses.create(
+        model="gpt-4", input=long, previous_response_id=first.id, truncation="auto"
+    )
+    assert response.status == "completed" and response.truncation == "auto"
+    sent = fake.requests[-1]["messages"]
+    assert [m["role"] for m in sent] == ["assistant", "user"]  # the oldest input was dropped
+    assert sent[-1]["content"] == long and "word" not in str(sent)

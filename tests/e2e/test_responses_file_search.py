@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from typing import Any
 
 import httpx
 import openai
@@ -46,6 +47,7 @@ def test_file_search_cites_the_right_file(client: openai.OpenAI, fake: FakeUpstr
         model="gpt-4o",
         input="What is matcha?",
         tools=[{"type": "file_search", "vector_store_ids": [store_id], "max_num_results": 5}],
+        include=["file_search_call.results"],
     )
     assert response.status == "completed"
     search, message = response.output
@@ -80,6 +82,46 @@ def test_file_search_cites_the_right_file(client: openai.OpenAI, fake: FakeUpstr
         "user",
     ]
     assert follow.output_text == "As said, 【0:0†tea.txt】."
+
+    # The results are shown only when included (as OpenAI), and always kept.
+    assert client.responses.retrieve(response.id).output[0].results is None  # type: ignore[union-attr]
+    again = client.responses.retrieve(response.id, include=["file_search_call.results"])
+    assert again.output[0].results == search.results  # type: ignore[union-attr]
+
+
+def test_results_in_a_conversation_only_when_included(
+    client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream
+) -> None:
+    store_id, tea_id = _store(client)
+    conversation = client.conversations.create()
+    fake.script(Turn(tool_calls=[_search("matcha")]), Turn(text="Powdered tea."))
+    tools: Any = [{"type": "file_search", "vector_store_ids": [store_id]}]
+    events = post_stream(
+        http,
+        "/responses",
+        {"model": "gpt-4o", "input": "matcha?", "tools": tools, "conversation": conversation.id},
+    )
+    done = [e for name, e in events if name == "response.output_item.done"]
+    assert done[0]["item"]["type"] == "file_search_call" and done[0]["item"]["results"] is None
+    assert events[-1][1]["response"]["output"][0]["results"] is None
+
+    items = client.conversations.items.list(conversation.id).data
+    search = next(i for i in items if i.type == "file_search_call")
+    assert search.results is None  # type: ignore[union-attr]
+    included = client.conversations.items.list(
+        conversation.id, include=["file_search_call.results"]
+    ).data
+    search = next(i for i in included if i.type == "file_search_call")
+    assert search.results and search.results[0].file_id == tea_id  # type: ignore[union-attr]
+    one = client.conversations.items.retrieve(
+        search.id, conversation_id=conversation.id, include=["file_search_call.results"]
+    )
+    assert one.results == search.results  # type: ignore[union-attr]
+
+    bad = http.get(f"/conversations/{conversation.id}/items", params={"include[]": "nope"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "include[0]"
+    bad = http.post("/responses", json={"model": "gpt-4o", "input": "x", "include": ["x"]})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "include[0]"
 
 
 def test_file_search_stream_events(
@@ -131,3 +173,26 @@ def test_file_search_needs_stores_of_the_project(
             )
         assert caught.value.body["message"] == f"No vector store found with id '{store}'."  # type: ignore[index]
     assert fake.requests == []
+
+
+def test_max_tool_calls_ignores_the_calls_past_it(
+    client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    store_id, _ = _store(client)
+    fake.script(
+        Turn(tool_calls=[_search("matcha"), _search("rust")]),
+        Turn(text="Done."),
+    )
+    response = client.responses.create(
+        model="gpt-4o",
+        input="Search twice.",
+        tools=[{"type": "file_search", "vector_store_ids": [store_id]}],
+        max_tool_calls=1,
+    )
+    assert response.status == "completed" and response.max_tool_calls == 1
+    assert [item.type for item in response.output] == ["file_search_call", "message"]
+    assert response.output[0].queries == ["matcha"]  # type: ignore[union-attr]
+    last = fake.requests[-1]
+    assert "tools" not in last and "tool_choice" not in last  # no tool offered any more
+    calls = [m for m in last["messages"] if m.get("tool_calls")]
+    assert [len(m["tool_calls"]) for m in calls] == [1]  # the ignored call is not shown

@@ -62,6 +62,7 @@ def test_the_threads_tool_resources_are_honoured(client: openai.OpenAI, fake: Fa
         conversation=thread.id,
         input="What is matcha?",
         tools=[{"type": "file_search"}],  # the stores come from the thread
+        include=["file_search_call.results"],
     )
     search = response.output[0]
     assert search.type == "file_search_call"

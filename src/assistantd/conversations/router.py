@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from assistantd.auth import Project
 from assistantd.body import json_body
@@ -15,13 +15,12 @@ from assistantd.conversations.schemas import (
     UpdateConversationRequest,
 )
 from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.items import include as shown
+from assistantd.items.include import Include
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
-
-# `include[]` asks for extra fields of tool-call items; those we store are always whole.
-Include = Annotated[list[str] | None, Query(alias="include")]
 
 
 @router.post("")
@@ -63,9 +62,10 @@ async def list_items(
     params: Annotated[PageParams, Depends(page_params)],
     project: Project,
     conn: ReadConn,
-    _include: Include = None,
+    include: Include,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.items(conn, project, conversation_id, params))
+    page = await service.items(conn, project, conversation_id, params)
+    return ObjectResponse(shown.raw_page(page, include))
 
 
 @router.post("/{conversation_id}/items")
@@ -74,17 +74,18 @@ async def create_items(
     body: Annotated[CreateItemsRequest, json_body(CreateItemsRequest)],
     project: Project,
     conn: WriteConn,
-    _include: Include = None,
+    include: Include,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.add_items(conn, project, conversation_id, body))
+    page = await service.add_items(conn, project, conversation_id, body)
+    return ObjectResponse(page.model_copy(update={"data": shown.items(page.data, include)}))
 
 
 @router.get("/{conversation_id}/items/{item_id}")
 async def get_item(
-    conversation_id: str, item_id: str, project: Project, conn: ReadConn, _include: Include = None
+    conversation_id: str, item_id: str, project: Project, conn: ReadConn, include: Include
 ) -> ObjectResponse:
     item = await service.get_item(conn, project, conversation_id, item_id)
-    return ObjectResponse(item)
+    return ObjectResponse(shown.item(item, include))
 
 
 @router.delete("/{conversation_id}/items/{item_id}")

@@ -10,9 +10,12 @@ models that take them. Sampling parameters are sent only when the request gave t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
+from assistantd.executor.context import build_context, context_window
 from assistantd.executor.request import is_reasoning_model, max_tokens_key
 from assistantd.items import convert
 from assistantd.items.schemas import Item
@@ -28,6 +31,8 @@ from assistantd.responses_api.schemas import (
     ToolChoiceFunction,
     ToolChoiceHosted,
 )
+from assistantd.runs.schemas import TruncationStrategy
+from assistantd.tokens import REPLY_PRIMING, count_messages
 from assistantd.tools.base import (
     CODE_INTERPRETER_DEFINITION,
     CODE_INTERPRETER_FUNCTION,
@@ -65,8 +70,7 @@ def tools(given: Sequence[ResponseToolParam]) -> list[dict[str, Any]]:
 def chat_body(
     *,
     model: str,
-    instructions: str | None,
-    transcript: Sequence[Item],
+    messages: list[dict[str, Any]],
     function_tools: Sequence[ResponseToolParam],
     tool_choice: ToolChoice | None,
     parallel_tool_calls: bool | None,
@@ -75,9 +79,8 @@ def chat_body(
     temperature: float | None,
     top_p: float | None,
     reasoning: Reasoning | None,
-    media: convert.Media | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "messages": messages(instructions, transcript, media)}
+    body: dict[str, Any] = {"model": model, "messages": messages}
     chat_tools = tools(function_tools)
     if chat_tools:
         body["tools"] = chat_tools
@@ -120,3 +123,51 @@ def _response_format(text: TextConfig | None) -> dict[str, Any] | None:
             spec["strict"] = fmt.strict
         return {"type": "json_schema", "json_schema": spec}
     return None  # text: the default, which not every compatible server accepts explicitly
+
+
+def without_server_tools(body: dict[str, Any]) -> dict[str, Any]:
+    """The model request once `max_tool_calls` is used up: the server tools are no longer
+    offered (their earlier calls stay in the transcript), the client's functions still are."""
+    server = {FILE_SEARCH_FUNCTION, CODE_INTERPRETER_FUNCTION}
+    kept = [tool for tool in body.get("tools", ()) if tool["function"]["name"] not in server]
+    out = {**body, "tools": kept}
+    choice = out.get("tool_choice")
+    if isinstance(choice, dict) and choice["function"]["name"] in server:
+        del out["tool_choice"]
+    if not kept:
+        for key in ("tools", "tool_choice", "parallel_tool_calls"):
+            out.pop(key, None)
+    return out
+
+
+def fitted(
+    instructions: str | None,
+    transcript: Sequence[Item],
+    media: convert.Media | None,
+    *,
+    model: str,
+    truncation: str,
+    context_windows: Mapping[str, int],
+    reserve: int = 0,
+) -> list[dict[str, Any]] | None:
+    """The messages of a model call within the model's context window: all of them, or with
+    `truncation: auto` the oldest items dropped (as the runs' `auto` truncation does); None when
+    they do not fit. Tokens are counted only when the JSON of the messages is longer than the
+    window (a token is at least one byte), so a short prompt costs one serialisation."""
+    rendered = convert.to_chat_messages(transcript, media)
+    system = [{"role": "system", "content": instructions}] if instructions else []
+    window = context_window(model, context_windows) - reserve
+    if len(orjson.dumps(rendered)) + len(instructions or "") + REPLY_PRIMING <= window:
+        return system + rendered
+    if truncation == "auto":
+        built = build_context(
+            instructions,
+            rendered,
+            model=model,
+            strategy=TruncationStrategy(type="auto"),
+            context_windows=context_windows,
+            reserve_tokens=reserve,
+        )
+        return built.messages if built.fits else None
+    messages = system + rendered
+    return messages if count_messages(messages, model) <= window else None

@@ -14,17 +14,20 @@ from assistantd.auth import Project
 from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.errors import InvalidRequestError
+from assistantd.items import include as shown
+from assistantd.items.include import Include
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.responses_api import background, events, service
 from assistantd.responses_api.code import CodeInterpreter
 from assistantd.responses_api.file_search import FileSearch
-from assistantd.responses_api.schemas import CreateResponseRequest, InputTokensRequest
+from assistantd.responses_api.schemas import (
+    CreateResponseRequest,
+    InputTokensRequest,
+    Response,
+)
 
 router = APIRouter(prefix="/responses", tags=["responses"])
-
-# `include[]` asks for extra output fields; those of the items we make are always present.
-Include = Annotated[list[str] | None, Query(alias="include")]
 
 
 @router.post("")
@@ -34,8 +37,14 @@ async def create_response(
     project: Project,
 ) -> HTTPResponse:
     state = request.app.state
+    include = shown.check(body.include)
     generation = await service.prepare(
-        state.db, state.blobs, project, body, sandbox=state.sandbox is not None
+        state.db,
+        state.blobs,
+        project,
+        body,
+        sandbox=state.sandbox is not None,
+        context_windows=state.settings.context_windows,
     )
     tools = service.ServerTools(
         FileSearch(state.db, state.ingestor.embedder),
@@ -47,16 +56,22 @@ async def create_response(
     work = service.generate(generation, state.upstream, state.db, tools, emit)
     task = background.spawn(response, work)
     if log is not None and body.stream:
-        return _stream(log)
+        return _stream(log, include)
     if body.background:
         return ObjectResponse(response)  # queued: poll it, or stream it with starting_after
-    return ObjectResponse(await asyncio.shield(task))  # a hang-up does not stop it
+    done = await asyncio.shield(task)  # a hang-up does not stop it
+    return ObjectResponse(_shown(done, include))
 
 
-def _stream(log: events.EventLog, after: int = -1) -> StreamingResponse:
+def _shown(response: Response, include: frozenset[str]) -> Response:
+    output = shown.items(response.output, include)
+    return response.model_copy(update={"output": output}) if output != response.output else response
+
+
+def _stream(log: events.EventLog, include: frozenset[str], after: int = -1) -> StreamingResponse:
     async def frames() -> AsyncIterator[bytes]:
         async for event in log.follow(after):
-            yield events.frame(event)
+            yield events.frame(shown.event_json(event, include))
 
     return StreamingResponse(
         frames(), media_type="text/event-stream", headers={"cache-control": "no-cache"}
@@ -79,13 +94,13 @@ async def get_response(
     response_id: str,
     project: Project,
     conn: ReadConn,
-    _include: Include = None,
+    include: Include,
     stream: Annotated[bool, Query()] = False,
     starting_after: Annotated[int | None, Query()] = None,
 ) -> HTTPResponse:
     response = await service.get(conn, project, response_id)
     if not stream:
-        return ObjectResponse(response)
+        return ObjectResponse(_shown(response, include))
     if not response.background:
         raise InvalidRequestError(
             "Only responses created with background=true can be streamed again.",
@@ -97,7 +112,7 @@ async def get_response(
             "The events of this response are no longer available on this server.",
             param="stream",
         )
-    return _stream(log, -1 if starting_after is None else starting_after)
+    return _stream(log, include, -1 if starting_after is None else starting_after)
 
 
 @router.delete("/{response_id}")
@@ -116,6 +131,7 @@ async def list_input_items(
     params: Annotated[PageParams, Depends(page_params)],
     project: Project,
     conn: ReadConn,
-    _include: Include = None,
+    include: Include,
 ) -> ObjectResponse:
-    return ObjectResponse(await service.input_items(conn, project, response_id, params))
+    page = await service.input_items(conn, project, response_id, params)
+    return ObjectResponse(page.model_copy(update={"data": shown.items(page.data, include)}))

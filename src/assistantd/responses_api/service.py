@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import partial
@@ -84,7 +84,12 @@ class Generation:
     tools: list[ResponseToolParam]
     code: CodeState
     media: Attachments = field(default_factory=Attachments)
+    context_windows: Mapping[str, int] = field(default_factory=dict)
     stored: bool = True  # the row exists (else generate() writes it while the model starts)
+
+
+class ContextFull(APIError):
+    """After a tool's output the next model call would not fit the context window."""
 
 
 @dataclass
@@ -163,6 +168,7 @@ async def prepare(
     *,
     sandbox: bool = True,
     insert_later: bool = False,
+    context_windows: Mapping[str, int] | None = None,
 ) -> Generation:
     """Check the request and load its context; store the response (`queued` or `in_progress`)
     unless `insert_later`: a stream's first token then needn't wait for the write."""
@@ -213,10 +219,18 @@ async def prepare(
         truncation=request.truncation or "disabled",
         metadata=request.metadata or {},
     )
+    windows = context_windows or {}
+    messages = _fitted(request.instructions, history + inputs, media, response, windows)
+    if messages is None:
+        raise InvalidRequestError(
+            "Your input exceeds the context window of this model. Please adjust your input "
+            "and try again.",
+            param="input",
+            code="context_length_exceeded",
+        )
     body = chat.chat_body(
         model=request.model,
-        instructions=request.instructions,
-        transcript=history + inputs,
+        messages=messages,
         function_tools=given_tools,
         tool_choice=request.tool_choice,
         parallel_tool_calls=request.parallel_tool_calls,
@@ -225,7 +239,6 @@ async def prepare(
         temperature=request.temperature,
         top_p=request.top_p,
         reasoning=request.reasoning,
-        media=media,
     )
     if response.store and not insert_later:
         async with db.write() as conn:
@@ -240,7 +253,26 @@ async def prepare(
         given_tools,
         code,
         media,
+        windows,
         stored=not (response.store and insert_later),
+    )
+
+
+def _fitted(
+    instructions: str | None,
+    transcript: list[Item],
+    media: Attachments,
+    response: Response,
+    context_windows: Mapping[str, int],
+) -> list[dict[str, Any]] | None:
+    return chat.fitted(
+        instructions,
+        transcript,
+        media,
+        model=response.model,
+        truncation=response.truncation,
+        context_windows=context_windows,
+        reserve=response.max_output_tokens or 0,
     )
 
 
@@ -300,17 +332,27 @@ async def generate(
     )
     usage: list[ResponseUsage] = []
     reason: str | None = None
+    calls_left = response.max_tool_calls  # of server tools; None: no limit
     try:
-        for _turn in range(MAX_TURNS):
+        for turn in range(MAX_TURNS):
             acc = ChatAccumulator()
-            body = {
-                **generation.body,
-                "messages": chat.messages(
+            body = generation.body
+            if turn > 0:
+                messages = _fitted(
                     response.instructions,
                     generation.transcript + builder.output,
                     generation.media,
-                ),
-            }
+                    response,
+                    generation.context_windows,
+                )
+                if messages is None:
+                    raise ContextFull(
+                        "The conversation no longer fits the model's context window.",
+                        code="invalid_prompt",
+                    )
+                body = {**body, "messages": messages}
+            if calls_left == 0:
+                body = chat.without_server_tools(body)
             async with aclosing(upstream.stream_chat(body)) as chunks:
                 async for chunk in chunks:
                     builder.feed(acc.add(chunk))
@@ -320,6 +362,10 @@ async def generate(
             if reason or not calls:
                 break
             for call in calls:
+                if calls_left is not None:
+                    if calls_left == 0:
+                        continue  # past max_tool_calls a call is ignored, as OpenAI does
+                    calls_left -= 1
                 if call.name == CODE_INTERPRETER_FUNCTION and coder is not None:
                     await tools.code_interpreter.run(
                         builder, call, coder, generation.project, generation.code
@@ -331,7 +377,7 @@ async def generate(
             if builder.called_functions:
                 break  # the client runs those; the model goes on when it sends their outputs
     except (UpstreamError, APIError) as error:
-        code = error.code if isinstance(error, UpstreamError) else "server_error"
+        code = error.code if isinstance(error, UpstreamError | ContextFull) else "server_error"
         response = response.model_copy(
             update={
                 "status": "failed",
