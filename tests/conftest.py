@@ -21,6 +21,7 @@ import pytest
 
 from assistantd.settings import Settings
 from tests.fakes.upstream import FakeUpstream
+from tests.support.s3 import moto_server, s3_overrides
 from tests.support.server import (
     RunningServer,
     dump_servers,
@@ -34,6 +35,8 @@ KEY_B = "sk-test-beta"
 API_KEYS = f"{KEY_A}=alpha,{KEY_B}=beta"
 
 BACKENDS = ["sqlite", "postgres"]
+# What the files tests also run on: PostgreSQL with the S3 blob store.
+BLOB_BACKENDS = [*BACKENDS, "postgres-s3"]
 
 # --- a hung test: pytest-timeout (pyproject.toml) fails it after dumping every thread's stack;
 # a moment before, the servers' asyncio tasks are dumped too, so a CI log shows what waited.
@@ -102,17 +105,40 @@ def fake(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
     fake_upstream.reset()
 
 
+@pytest.fixture(scope="session")
+def s3_url() -> Iterator[str]:
+    """A real S3-speaking server (moto's server mode): see tests/support/s3.py."""
+    with moto_server() as url:
+        yield url
+
+
+def serve_backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+    **overrides: Any,
+) -> Iterator[RunningServer]:
+    """A server for `request.param`: `sqlite`, `postgres`, or `postgres-s3` (PostgreSQL with
+    the S3 blob store, as many nodes run it)."""
+    backend = str(request.param)
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    with ExitStack() as stack:
+        url = _database_url(backend.removesuffix("-s3"), stack, data_dir)
+        if backend.endswith("-s3"):
+            overrides = {**s3_overrides(request.getfixturevalue("s3_url")), **overrides}
+        settings = make_settings(
+            data_dir, url, upstream_base_url=fake_upstream.base_url, **overrides
+        )
+        yield stack.enter_context(run_server(settings))
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     fake_upstream: FakeUpstream,
 ) -> Iterator[RunningServer]:
-    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
-    with ExitStack() as stack:
-        url = _database_url(request.param, stack, data_dir)
-        settings = make_settings(data_dir, url, upstream_base_url=fake_upstream.base_url)
-        yield stack.enter_context(run_server(settings))
+    yield from serve_backend(request, tmp_path_factory, fake_upstream)
 
 
 class SpecChecked(httpx.Client):

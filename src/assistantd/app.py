@@ -42,7 +42,7 @@ from assistantd.events.broker import Broker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.files import service as files_service
-from assistantd.files.blobs import LocalBlobStore
+from assistantd.files.blobs import make_blob_store
 from assistantd.files.router import router as files_router
 from assistantd.limits import BodyLimit, BodyTooLarge, too_large_error
 from assistantd.messages.router import router as messages_router
@@ -106,7 +106,8 @@ def create_app(
         register_sqlite_extensions()  # sqlite-vec for file search, before any connection opens
         db = Database(settings.effective_database_url)
         install_sqlite_extensions(db.engine)
-        blobs = LocalBlobStore(settings.data_dir / "files")
+        blobs = make_blob_store(settings)
+        await blobs.start()  # a wrong bucket or endpoint stops the start, saying why
         broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
         upstream = UpstreamClient(settings, transport=upstream_transport, metrics=metrics)
         sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
@@ -152,6 +153,7 @@ def create_app(
                 await sandbox.stop()
             await upstream.aclose()
             await db.dispose()
+            await blobs.close()
             if lag_watch is not None:
                 lag_watch.cancel()
             telemetry.tracing.shutdown()

@@ -123,7 +123,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     from assistantd.db.engine import Database
     from assistantd.db.migrate import upgrade_async
-    from assistantd.files.blobs import LocalBlobStore
+    from assistantd.files.blobs import make_blob_store
     from assistantd.transfer.export_format import ExportError
     from assistantd.transfer.importer import ImportConflict, attach_bytes, import_export
 
@@ -134,7 +134,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> dict[str, Any]:
         await upgrade_async(settings.effective_database_url)
         db = Database(settings.effective_database_url)
-        blobs = LocalBlobStore(settings.data_dir / "files")
+        blobs = make_blob_store(settings)
+        await blobs.start()
         try:
             result: dict[str, Any] = {}
             if args.directory is not None:
@@ -151,6 +152,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             return result
         finally:
             await db.dispose()
+            await blobs.close()
 
     try:
         report = asyncio.run(run())
@@ -167,18 +169,19 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
     from assistantd.db.engine import Database
     from assistantd.db.migrate import upgrade_async
-    from assistantd.files.blobs import LocalBlobStore
+    from assistantd.files.blobs import make_blob_store
     from assistantd.transfer.exporter import export_project
 
     async def run() -> dict[str, Any]:
         await upgrade_async(settings.effective_database_url)
         db = Database(settings.effective_database_url)
+        blobs = make_blob_store(settings)
+        await blobs.start()
         try:
-            return await export_project(
-                db, LocalBlobStore(settings.data_dir / "files"), Path(args.directory), args.project
-            )
+            return await export_project(db, blobs, Path(args.directory), args.project)
         finally:
             await db.dispose()
+            await blobs.close()
 
     manifest = asyncio.run(run())
     print(json.dumps({key: manifest[key] for key in ("assistants_count", "threads_exported")}))

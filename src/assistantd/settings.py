@@ -34,6 +34,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     max_json_body_bytes: int = 32 * 1024 * 1024
 
+    # -- where file bytes live (files/blobs.py) ------------------------------------------------
+    blob_store: Literal["local", "s3"] = "local"
+    """`local`: `data_dir/files` (one node); `s3`: an S3-compatible bucket every node reaches."""
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    """Unset for AWS; e.g. `http://minio:9000`, a Garage node, or R2's account endpoint."""
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    """Unset: boto3's own chain (AWS_* variables, profile, instance role)."""
+    s3_prefix: str = ""
+    """Put before every key, e.g. `assistantd/`, to share a bucket."""
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    """`path` for servers without per-bucket host names (MinIO, Garage by default)."""
+    s3_create_bucket: bool = False
+    """Make the bucket on start when it is missing (handy with a fresh MinIO)."""
+
     embedding_model: str = "local"
     """`local` (the packaged multilingual model, no network) or an upstream embeddings model."""
     embedding_dimensions: int = 1536
@@ -90,6 +107,12 @@ class Settings(BaseSettings):
             return value
         database = str(Path(url.database).expanduser().resolve())
         return url.set(database=database).render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> Self:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("ASSISTANTD_BLOB_STORE=s3 needs ASSISTANTD_S3_BUCKET")
+        return self
 
     @model_validator(mode="after")
     def _default_sandbox_dir(self) -> Self:

@@ -5,14 +5,26 @@ from __future__ import annotations
 import io
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from tests.conftest import KEY_A, make_settings
-from tests.support.server import run_server
+from tests.conftest import BLOB_BACKENDS, KEY_A, make_settings, serve_backend
+from tests.fakes.upstream import FakeUpstream
+from tests.support.server import RunningServer, run_server
+
+
+@pytest.fixture(scope="module", params=BLOB_BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> Iterator[RunningServer]:
+    """Files on SQLite, PostgreSQL, and PostgreSQL with the S3 blob store."""
+    yield from serve_backend(request, tmp_path_factory, fake_upstream)
 
 
 def test_upload_list_content_delete(client: openai.OpenAI) -> None:

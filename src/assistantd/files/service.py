@@ -186,7 +186,7 @@ async def content(
     if key is None:
         raise _not_found(file_id)
     await get(conn, project, file_id)
-    return blobs.stream(key)
+    return await blobs.stream(key)
 
 
 async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> FileDeleted:

@@ -24,7 +24,7 @@ from assistantd.db.tables import (
     threads,
     vector_stores,
 )
-from assistantd.files.blobs import LocalBlobStore
+from assistantd.files.blobs import BlobMissingError, BlobStore
 from assistantd.files.schemas import FileObject, is_placeholder
 from assistantd.transfer import store
 from assistantd.transfer.export_format import (
@@ -52,7 +52,7 @@ def _now() -> str:
 
 
 async def export_project(
-    db: Database, blobs: LocalBlobStore, directory: Path, project: str
+    db: Database, blobs: BlobStore, directory: Path, project: str
 ) -> dict[str, Any]:
     """Write `project` into `directory` (made if needed); returns the manifest."""
     (directory / "threads").mkdir(parents=True, exist_ok=True)
@@ -104,18 +104,27 @@ async def export_project(
     _dump(directory / "assistants.json", assistant_list)
     _dump(directory / FILES_INDEX, file_list)
     _dump(directory / STORES_INDEX, store_list)
-    missing = []
+    missing, lost = [], []
     for item in file_list:
         if is_placeholder(FileObject.model_validate(item)):
             missing.append(item["id"])
             continue
-        (directory / FILES_DIR / item["id"]).write_bytes(await blobs.read(item["id"]))
+        try:
+            chunks = await blobs.stream(item["id"])
+        except BlobMissingError:  # the row is there, its object is not: export the rest
+            lost.append(item["id"])
+            continue
+        with (directory / FILES_DIR / item["id"]).open("wb") as target:
+            async for chunk in chunks:  # streamed: a large file never sits in memory
+                target.write(chunk)
     notes = [
         f"written by assistantd {__version__}: files.json and files/ hold every File, "
         "vector_stores.json every vector store with its files"
     ]
     if missing:
         notes.append(f"{len(missing)} file(s) had no bytes here (imported placeholders)")
+    if lost:
+        notes.append(f"{len(lost)} file(s) missing from the file storage: {', '.join(lost)}")
     manifest = {
         "export_schema": MANIFEST_SCHEMA,
         "script_version": f"assistantd-{__version__}",

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd import ids
 from assistantd.db.engine import Database
 from assistantd.db.tables import files
-from assistantd.files.blobs import LocalBlobStore
+from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import BYTES_NOT_EXPORTED, FileObject, is_placeholder
 from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import RunStep
@@ -221,7 +221,7 @@ def _thread_order(item: ThreadExport) -> list[Message | RunStep]:
 
 
 async def _write(
-    conn: AsyncConnection, blobs: LocalBlobStore, project: str, export: Export, report: Report
+    conn: AsyncConnection, blobs: BlobStore, project: str, export: Export, report: Report
 ) -> None:
     objects = _objects(export)
     present: dict[str, set[str]] = {}
@@ -285,7 +285,7 @@ async def _write(
 
 async def import_export(
     db: Database,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     directory: Path,
     project: str,
     *,
@@ -313,9 +313,7 @@ def _files_in(directory: Path) -> list[Path]:
     return sorted(path for path in directory.rglob("*") if path.is_file())
 
 
-async def attach_bytes(
-    db: Database, blobs: LocalBlobStore, directory: Path, project: str
-) -> Report:
+async def attach_bytes(db: Database, blobs: BlobStore, directory: Path, project: str) -> Report:
     """Give placeholders their bytes from `directory`: a file named like the File's id (with or
     without an extension), else named like its `filename` when exactly one placeholder has it."""
     report = Report()
