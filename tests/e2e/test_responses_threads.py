@@ -1,10 +1,12 @@
-"""An extension: an Assistants thread continued as a conversation of the Responses API."""
+"""Extensions, one store with two faces: an Assistants thread continued as a conversation of
+the Responses API, and a response taking an assistant's settings through `prompt`."""
 
 from __future__ import annotations
 
 import io
 import json
 import time
+from typing import Any
 
 import openai
 import pytest
@@ -78,3 +80,52 @@ def test_another_projects_thread_is_not_a_conversation(
         other_client.responses.create(model="gpt-4o", conversation=thread.id, input="x")
     assert caught.value.body["message"] == f"No conversation found with id '{thread.id}'."  # type: ignore[index]
     assert fake.requests == []
+
+
+def test_a_response_takes_an_assistants_settings_through_prompt(
+    client: openai.OpenAI, other_client: openai.OpenAI, fake: FakeUpstream
+) -> None:
+    tea = client.files.create(
+        file=("tea.txt", io.BytesIO(b"Matcha is a powdered green tea.")), purpose="assistants"
+    )
+    store = client.vector_stores.create(file_ids=[tea.id])
+    weather: Any = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    }
+    assistant = client.beta.assistants.create(
+        model="gpt-4o-mini",
+        instructions="You are {{persona}}.",
+        tools=[weather, {"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+        temperature=0.3,
+    )
+    response = client.responses.create(
+        prompt={"id": assistant.id, "variables": {"persona": "a tea expert"}},
+        input="What is matcha?",
+        instructions="Answer in one line.",
+    )
+    assert response.status == "completed" and response.model == "gpt-4o-mini"
+    assert response.prompt is not None and response.prompt.id == assistant.id
+    assert response.instructions == "You are a tea expert.\n\nAnswer in one line."
+    assert [tool.type for tool in response.tools] == ["function", "file_search"]
+    assert response.tools[1].vector_store_ids == [store.id]  # type: ignore[union-attr]
+    sent = fake.requests[-1]
+    assert sent["model"] == "gpt-4o-mini" and sent["temperature"] == 0.3
+    assert sent["messages"][0] == {"role": "system", "content": response.instructions}
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather", "file_search"]
+
+    # What the request gives wins: its model and temperature.
+    again = client.responses.create(
+        prompt={"id": assistant.id}, model="gpt-4o", temperature=1.5, input="hi"
+    )
+    assert again.model == "gpt-4o" and fake.requests[-1]["temperature"] == 1.5
+    assert again.instructions == "You are {{persona}}."  # no value given: kept as written
+
+    for prompt, where in (({"id": "pmpt_123"}, client), ({"id": assistant.id}, other_client)):
+        with pytest.raises(openai.BadRequestError) as bad:
+            where.responses.create(prompt=prompt, input="hi")  # type: ignore[arg-type]
+        assert bad.value.param == "prompt.id"
+    with pytest.raises(openai.BadRequestError) as no_model:
+        client.responses.create(input="hi")
+    assert no_model.value.param == "model"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-from assistantd.items.schemas import InputItem, Item
+from assistantd.items.schemas import InputContent, InputItem, Item
 from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
 from assistantd.vector_stores.filters import Filter
 
@@ -123,8 +123,17 @@ class StreamOptions(RequestSchema):
     include_obfuscation: bool | None = None
 
 
+class PromptParam(RequestSchema):
+    """`prompt`: here an assistant to take settings from (see responses_api.prompt)."""
+
+    id: Annotated[str, Field(min_length=1)]
+    version: str | None = None
+    variables: dict[str, str | InputContent] | None = None
+
+
 class CreateResponseRequest(RequestSchema):
-    model: Annotated[str, Field(min_length=1)]
+    model: Annotated[str, Field(min_length=1)] | None = None  # may come from `prompt`
+    prompt: PromptParam | None = None
     input: Annotated[str, Field(max_length=10_485_760)] | list[InputItem] | None = None
     instructions: str | None = None
     previous_response_id: str | None = None
@@ -194,6 +203,12 @@ class ResponseUsage(Schema):
     total_tokens: int
 
 
+class ResponsePrompt(Schema):
+    id: str
+    version: str | None = None
+    variables: dict[str, str | InputContent] | None = None
+
+
 class Response(Schema):
     id: str
     object: Literal["response"] = "response"
@@ -221,6 +236,7 @@ class Response(Schema):
     truncation: Literal["auto", "disabled"] = "disabled"
     usage: ResponseUsage | None = None  # absent until the model answered (never null)
     metadata: dict[str, str] = Field(default_factory=dict)
+    prompt: ResponsePrompt | None = None
 
     @model_serializer(mode="wrap")
     def _drop_missing_usage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

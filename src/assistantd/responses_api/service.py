@@ -31,6 +31,7 @@ from assistantd.items import convert
 from assistantd.items.schemas import InputItem, Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import attachments, store, threads
+from assistantd.responses_api import prompt as prompts
 from assistantd.responses_api import request as chat
 from assistantd.responses_api import usage as usages
 from assistantd.responses_api.attachments import Attachments
@@ -54,6 +55,7 @@ from assistantd.responses_api.schemas import (
     InputTokensRequest,
     Response,
     ResponseError,
+    ResponsePrompt,
     ResponseTool,
     ResponseToolParam,
     ResponseUsage,
@@ -178,9 +180,11 @@ async def prepare(
             param="background",
             code="invalid_value",
         )
-    conversation_id = _conversation_id(request.conversation)
-    given_tools = request.tools or []
     async with db.read() as conn:
+        request = await prompts.apply(conn, project, request)
+        assert request.model is not None  # checked by apply()
+        conversation_id = _conversation_id(request.conversation)
+        given_tools = request.tools or []
         history, inputs, thread_stores = await _context(
             conn, project, request.previous_response_id, conversation_id, request.input
         )
@@ -218,6 +222,7 @@ async def prepare(
         top_p=1.0 if request.top_p is None else request.top_p,
         truncation=request.truncation or "disabled",
         metadata=request.metadata or {},
+        prompt=ResponsePrompt(**request.prompt.model_dump()) if request.prompt else None,
     )
     windows = context_windows or {}
     messages = _fitted(request.instructions, history + inputs, media, response, windows)
