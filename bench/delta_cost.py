@@ -14,7 +14,7 @@ import time
 
 import orjson
 
-from assistantd.events.broker import Broker
+from assistantd.events.broker import LocalBroker
 from assistantd.executor import deltas
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.upstream.sse import SSEDecoder
@@ -35,7 +35,7 @@ def upstream_bytes(n: int) -> list[bytes]:
 
 
 async def main() -> None:
-    broker = Broker(keepalive_s=None, max_backlog=N + 10)
+    broker = LocalBroker(keepalive_s=None, max_backlog=N + 10)
     broker.open("run_1")
     sub = broker.subscribe("run_1")
     received = 0

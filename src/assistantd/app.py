@@ -38,7 +38,7 @@ from assistantd.errors import (
     NotFoundError,
     ServerError,
 )
-from assistantd.events.broker import Broker
+from assistantd.events.backend import make_events
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.files import service as files_service
@@ -108,7 +108,8 @@ def create_app(
         install_sqlite_extensions(db.engine)
         blobs = make_blob_store(settings)
         await blobs.start()  # a wrong bucket or endpoint stops the start, saying why
-        broker = Broker(keepalive_s=None)  # sse-starlette sends the keep-alive pings
+        broker, cancels = make_events(settings)
+        await broker.start()
         upstream = UpstreamClient(settings, transport=upstream_transport, metrics=metrics)
         sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
         runners: dict[str, ToolRunner] = {}
@@ -129,6 +130,7 @@ def create_app(
         app.state.db = db
         app.state.blobs = blobs
         app.state.broker = broker
+        app.state.cancels = cancels
         app.state.upstream = upstream
         app.state.models = ModelCatalog(upstream, list(settings.context_windows))
         app.state.scheduler = scheduler
@@ -140,6 +142,8 @@ def create_app(
         async with db.write() as conn:  # what a stopped server left unfinished
             await responses_background.fail_unfinished(conn)
         await scheduler.start()
+        # a cancel sent to any process reaches the one running the run
+        await cancels.start(scheduler.cancel_local if cancels.distributed else scheduler.cancel)
         await ingestor.start()
         expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
         try:
@@ -149,6 +153,8 @@ def create_app(
             await responses_background.stop_all()
             await ingestor.stop()
             await scheduler.stop()
+            await cancels.aclose()
+            await broker.aclose()
             if sandbox is not None:
                 await sandbox.stop()
             await upstream.aclose()

@@ -65,6 +65,17 @@ class Settings(BaseSettings):
     context_windows: dict[str, int] = Field(default_factory=dict)
     """Extra or overriding model context sizes, e.g. `{"llama3.1": 131072}` (JSON in the env)."""
 
+    # -- several processes (events/) -------------------------------------------------------
+    redis_url: str | None = None
+    """Redis for live events and cancels between processes, e.g. `redis://127.0.0.1:6379/0`.
+    Unset: the in-process broker (one process only)."""
+    redis_prefix: str = "assistantd:"
+    """Prefix of every Redis key and channel (several deployments can share one Redis)."""
+    events_ttl_s: int = 600
+    """How long a run's stream segment stays readable (resumable) after its last event."""
+    events_maxlen: int = 10_000
+    """Events kept per stream segment in Redis (older ones are trimmed)."""
+
     # -- observability (observability/) ------------------------------------------------------
     metrics: str = "open"
     """`GET /metrics`: `open` (the default), `off`, or `token:SECRET` (needs `Bearer SECRET`)."""

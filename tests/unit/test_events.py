@@ -7,7 +7,7 @@ import contextlib
 import json
 
 from assistantd.events import models as ev
-from assistantd.events.broker import SLOW_CONSUMER_FRAME, Broker
+from assistantd.events.broker import SLOW_CONSUMER_FRAME, LocalBroker
 from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
 from assistantd.messages.deltas import MessageDelta, MessageDeltaEvent, TextDelta, TextDeltaBlock
 from assistantd.run_steps.schemas import (
@@ -36,7 +36,10 @@ def make_run(status: str = "queued") -> Run:
 def parse(frame: bytes) -> tuple[str, object]:
     text = frame.decode()
     assert text.endswith("\n\n")
-    event_line, data_line = text[:-2].split("\n")
+    lines = text[:-2].split("\n")
+    if lines[0].startswith("id: "):  # broker frames carry their event id
+        lines = lines[1:]
+    event_line, data_line = lines
     assert event_line.startswith("event: ") and data_line.startswith("data: ")
     data = data_line[len("data: ") :]
     return event_line[len("event: ") :], data if data == "[DONE]" else json.loads(data)
@@ -129,7 +132,7 @@ async def collect(sub: object) -> list[bytes]:
 
 
 async def test_fan_out_and_done_after_terminal() -> None:
-    broker = Broker(keepalive_s=None)
+    broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
     subs = [broker.subscribe("run_1") for _ in range(3)]
     tasks = [asyncio.create_task(collect(s)) for s in subs]
@@ -145,7 +148,7 @@ async def test_fan_out_and_done_after_terminal() -> None:
 
 
 async def test_late_subscriber_gets_history_then_live() -> None:
-    broker = Broker(keepalive_s=None, max_backlog=2)
+    broker = LocalBroker(keepalive_s=None, max_backlog=2)
     broker.open("run_1")
     for i in range(10):  # history larger than the backlog limit: replay is not backlog
         broker.publish("run_1", text_delta(str(i)))
@@ -160,7 +163,7 @@ async def test_late_subscriber_gets_history_then_live() -> None:
 
 
 async def test_slow_subscriber_is_dropped_publisher_never_blocks() -> None:
-    broker = Broker(keepalive_s=None, max_backlog=3)
+    broker = LocalBroker(keepalive_s=None, max_backlog=3)
     broker.open("run_1")
     slow = broker.subscribe("run_1")  # never read while publishing
     fast = broker.subscribe("run_1")
@@ -175,7 +178,7 @@ async def test_slow_subscriber_is_dropped_publisher_never_blocks() -> None:
 
 
 async def test_keepalive_on_idle_and_unsubscribe() -> None:
-    broker = Broker(keepalive_s=0.01)
+    broker = LocalBroker(keepalive_s=0.01)
     broker.open("run_1")
     sub = broker.subscribe("run_1")
     iterator = sub.__aiter__()
@@ -188,13 +191,13 @@ async def test_keepalive_on_idle_and_unsubscribe() -> None:
 
 
 async def test_unknown_run() -> None:
-    broker = Broker()
+    broker = LocalBroker()
     assert await collect(broker.subscribe("run_x")) == [DONE_FRAME]
     broker.publish("run_x", text_delta("x"))  # nobody listens: dropped, no error
 
 
 async def test_reopen_starts_a_fresh_segment() -> None:
-    broker = Broker(keepalive_s=None)
+    broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
     broker.publish("run_1", ev.ThreadRunRequiresAction.model_construct(data=make_run()))
     assert not broker.is_open("run_1")
@@ -207,7 +210,7 @@ async def test_reopen_starts_a_fresh_segment() -> None:
 
 
 async def test_leaving_the_loop_detaches() -> None:
-    broker = Broker(keepalive_s=None)
+    broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
     sub = broker.subscribe("run_1")
     broker.publish("run_1", text_delta("a"))

@@ -14,7 +14,7 @@ from openai._models import construct_type
 from openai.types.beta import AssistantStreamEvent
 
 from assistantd.events import models as ev
-from assistantd.events.broker import Broker
+from assistantd.events.broker import Broker, LocalBroker
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.executor.request import chat_request
 from assistantd.executor.turn import ModelTurn
@@ -81,7 +81,7 @@ async def drive(client: UpstreamClient, broker: Broker, run: Run) -> Run:
 
 
 async def stream_once(fake: FakeUpstream, client: UpstreamClient) -> tuple[Run, list[bytes]]:
-    broker = Broker(keepalive_s=None)
+    broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
     sub = broker.subscribe("run_1")  # before the run starts, like the router will
     frames: list[bytes] = []
@@ -99,7 +99,10 @@ async def stream_once(fake: FakeUpstream, client: UpstreamClient) -> tuple[Run, 
 def replay(frames: list[bytes]) -> Recorder:
     handler = Recorder()
     for frame in frames:
-        name, data = frame.decode().split("\n")[:2]
+        lines = frame.decode().split("\n")
+        if lines[0].startswith("id: "):  # the event id (resumable streams); SDKs ignore it
+            lines = lines[1:]
+        name, data = lines[:2]
         if name == "event: done":
             break
         payload = json.loads(data[len("data: ") :])

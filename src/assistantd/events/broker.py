@@ -1,4 +1,4 @@
-"""In-process event broker: per-run fan-out with replay, bounded per-subscriber buffers.
+"""Event brokers: the `Broker` protocol and the in-process broker (`LocalBroker`).
 
 A run's events form *segments*: a segment opens when a run (or a resumed run, after
 `submit_tool_outputs`) starts streaming and closes after an event with `ends_stream` (terminal
@@ -10,16 +10,22 @@ run event, `requires_action`, `error`). Within a segment:
 * A subscriber whose live backlog exceeds `max_backlog` frames is dropped: its stream ends with
   an `error` frame and `done`, the run goes on.
 * After the segment closes, subscribers drain their buffers and end with the `done` frame.
+* Every frame carries an SSE `id:` (`<segment>.<n>`, n counting from 1 in the segment), so a
+  client can resume: `subscribe(run_id, after=id)` replays what followed that event in its
+  segment and goes on live. A closed segment stays readable for `ttl_s` seconds.
 
-The broker is a small protocol seam: a cross-process implementation (e.g. Redis Streams) can
-replace it without changes above.
+Two implementations: `LocalBroker` (this module; one process, the default) and
+`events.redis_broker.RedisBroker` (Redis Streams; any process can serve any run's stream).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncGenerator
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Protocol
 
 from assistantd.events.models import ErrorData, ErrorEvent, StreamEvent
 from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
@@ -27,10 +33,64 @@ from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
 SLOW_CONSUMER_FRAME = encode(
     ErrorEvent(data=ErrorData(message="The stream fell too far behind and was closed."))
 )
+EXPIRED_FRAME = encode(
+    ErrorEvent(data=ErrorData(message="The events after this id are no longer available."))
+)
 
 
-class Subscription:
-    """One reader of a segment. Iterate it (`async for frame in sub`) to get SSE frames."""
+def frame_id(segment: str, n: int) -> bytes:
+    return b"id: " + f"{segment}.{n}".encode() + b"\n"
+
+
+def parse_event_id(value: str) -> tuple[str, int] | None:
+    """`<segment>.<n>` -> (segment, n); None when it is not one of our ids."""
+    segment, dot, n = value.partition(".")
+    if not dot or not segment.isalnum() or not n.isdigit() or len(value) > 64:
+        return None
+    return segment, int(n)
+
+
+def new_segment_id() -> str:
+    return secrets.token_hex(4)
+
+
+class Subscription(Protocol):
+    """One reader of a segment: iterate it for SSE frames (ending with `done`)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def detach(self) -> None:
+        """Stop receiving (the client went away); the run is unaffected."""
+
+
+class Broker(Protocol):
+    """Per-run fan-out. `open` before the run starts, `publish` from the executor, `subscribe`
+    from the HTTP layer (before scheduling the run, or late: history is replayed)."""
+
+    def open(self, run_id: str) -> None:
+        """Start a new segment for `run_id` (closing any previous one)."""
+
+    def subscribe(self, run_id: str, after: str | None = None) -> Subscription:
+        """Attach to the run's current segment (or, with `after`, to the rest of the segment
+        of that event id); a run with no segment yields only `done`."""
+
+    def publish(self, run_id: str, event: StreamEvent) -> None:
+        """Never blocks. Closes the segment after an `ends_stream` event; with no open segment
+        the event is dropped (the store, not the broker, is the record of a run)."""
+
+    def close(self, run_id: str) -> None:
+        """End the segment: subscribers drain and finish with `done`."""
+
+    async def flush(self) -> None:
+        """Wait (bounded) until what was published so far is visible to every process."""
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LocalSubscription:
+    """A reader of a `LocalBroker` segment. Iterate it (`async for frame in sub`)."""
 
     def __init__(
         self,
@@ -38,10 +98,14 @@ class Subscription:
         max_backlog: int,
         keepalive_s: float | None,
         segment: Segment | None = None,
+        *,
+        head: bytes | None = None,
     ) -> None:
         self._segment = segment
         self._frames: deque[bytes] = deque(history)
-        self._replay_left = len(history)  # replayed history never counts as backlog
+        if head is not None:
+            self._frames.appendleft(head)
+        self._replay_left = len(self._frames)  # replayed history never counts as backlog
         self._max_backlog = max_backlog
         self._keepalive_s = keepalive_s
         self._waiter: asyncio.Future[bool] | None = None
@@ -119,54 +183,77 @@ class Subscription:
 class Segment:
     """The events of one streaming stretch of a run: history plus live subscribers."""
 
-    def __init__(self) -> None:
+    def __init__(self, segment_id: str) -> None:
+        self.id = segment_id
         self.history: list[bytes] = []
-        self.subscribers: set[Subscription] = set()
+        self.subscribers: set[LocalSubscription] = set()
         self.closed = False
 
 
-class Broker:
-    """Per-run fan-out. `open` before the run starts, `publish` from the executor, `subscribe`
-    from the HTTP layer (before scheduling the run, or late: history is replayed)."""
+class LocalBroker:
+    """The in-process `Broker`: one process serves its own runs' streams."""
 
-    def __init__(self, *, max_backlog: int = 4096, keepalive_s: float | None = 15.0) -> None:
+    def __init__(
+        self, *, max_backlog: int = 4096, keepalive_s: float | None = 15.0, ttl_s: float = 600.0
+    ) -> None:
         self._segments: dict[str, Segment] = {}
+        # closed segments kept for resumes: run id -> (segment, monotonic expiry), oldest first
+        self._closed: OrderedDict[str, tuple[Segment, float]] = OrderedDict()
         self._max_backlog = max_backlog
         self._keepalive_s = keepalive_s
+        self._ttl_s = ttl_s
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    async def flush(self) -> None:
+        return None
 
     def open(self, run_id: str) -> None:
-        """Start a new segment for `run_id` (closing any previous one)."""
         self.close(run_id)
-        self._segments[run_id] = Segment()
+        self._segments[run_id] = Segment(new_segment_id())
+        self._purge()
 
     def is_open(self, run_id: str) -> bool:
         return run_id in self._segments
 
-    def subscribe(self, run_id: str) -> Subscription:
-        """Attach to the run's current segment; a run with no open segment yields only `done`."""
+    def subscribe(self, run_id: str, after: str | None = None) -> LocalSubscription:
         segment = self._segments.get(run_id)
-        if segment is None:
-            sub = Subscription([], self._max_backlog, self._keepalive_s)
+        retained = self._closed.get(run_id)
+        if retained is not None and retained[1] < time.monotonic():
+            retained = None
+        start, head = 0, None
+        if after is not None:
+            parsed = parse_event_id(after)
+            if segment is not None and parsed is not None and parsed[0] == segment.id:
+                start = parsed[1]
+            elif retained is not None and parsed is not None and parsed[0] == retained[0].id:
+                segment, start = None, parsed[1]
+            else:
+                segment, retained, head = None, None, EXPIRED_FRAME
+        if segment is None:  # closed (a resume within the TTL replays it) or unknown
+            history = retained[0].history[start:] if retained is not None else []
+            sub = LocalSubscription(history, self._max_backlog, self._keepalive_s, head=head)
             sub.close()
             return sub
-        sub = Subscription(segment.history, self._max_backlog, self._keepalive_s, segment)
+        sub = LocalSubscription(
+            segment.history[start:], self._max_backlog, self._keepalive_s, segment
+        )
         segment.subscribers.add(sub)
         return sub
 
-    def unsubscribe(self, run_id: str, sub: Subscription) -> None:
+    def unsubscribe(self, run_id: str, sub: LocalSubscription) -> None:
         """Detach (a client went away); the run is unaffected. Same as `sub.detach()`."""
         sub.detach()
 
     def publish(self, run_id: str, event: StreamEvent) -> None:
-        """Encode once, record, fan out; closes the segment after an `ends_stream` event.
-
-        With no open segment (nobody could be listening) the event is dropped: the store, not
-        the broker, is the record of a run.
-        """
         segment = self._segments.get(run_id)
         if segment is None:
             return
-        frame = encode(event)
+        frame = frame_id(segment.id, len(segment.history) + 1) + encode(event)
         segment.history.append(frame)
         dropped = [sub for sub in segment.subscribers if not sub.push(frame)]
         segment.subscribers.difference_update(dropped)
@@ -174,10 +261,20 @@ class Broker:
             self.close(run_id)
 
     def close(self, run_id: str) -> None:
-        """End the segment: subscribers drain and finish with `done`."""
         segment = self._segments.pop(run_id, None)
         if segment is None:
             return
         segment.closed = True
         for sub in segment.subscribers:
             sub.close()
+        segment.subscribers.clear()
+        self._closed.pop(run_id, None)
+        self._closed[run_id] = (segment, time.monotonic() + self._ttl_s)
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        while self._closed:
+            run_id, (_, expires) = next(iter(self._closed.items()))
+            if expires >= now:
+                break
+            del self._closed[run_id]

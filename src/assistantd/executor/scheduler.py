@@ -71,11 +71,17 @@ class Scheduler:
 
     def cancel(self, run_id: str) -> None:
         """The run is now `cancelling`: stop its task, which closes what is open."""
-        task = self._tasks.get(run_id)
-        if task is not None and not task.done():
-            task.cancel()
-        else:
+        if not self.cancel_local(run_id):
             self.submit(run_id)  # nothing running (e.g. after a restart): finish the cancel
+
+    def cancel_local(self, run_id: str) -> bool:
+        """Stop the run's task if this process executes it (the handler of cancel signals
+        from other processes, `events.cancels`); False when it has no live task here."""
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(run_id) is task:

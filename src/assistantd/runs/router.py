@@ -35,7 +35,7 @@ def _run_response(request: Request, obj: Serialisable) -> Response:
     return ObjectResponse(obj, headers={"openai-poll-after-ms": poll_after})
 
 
-def _start(request: Request, change: service.RunChange, stream: bool | None) -> Response:
+async def _start(request: Request, change: service.RunChange, stream: bool | None) -> Response:
     """Publish the change (to a fresh stream segment if streaming) and schedule the run."""
     state = request.app.state
     run_id = change.run.id
@@ -46,6 +46,8 @@ def _start(request: Request, change: service.RunChange, stream: bool | None) -> 
     for event in change.events:
         state.broker.publish(run_id, event)
     if change.schedule:
+        if stream:  # these events come first, whichever process publishes the next ones
+            await state.broker.flush()
         state.scheduler.submit(run_id)
     if subscription is None:
         return _run_response(request, change.run)
@@ -63,7 +65,7 @@ async def create_thread_and_run(
         change = await service.create_thread_and_run(
             conn, project, body, expiry_s=state.settings.run_expiry_seconds
         )
-    return _start(request, change, body.stream)
+    return await _start(request, change, body.stream)
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -81,7 +83,7 @@ async def create_run(
         )
     if include:  # the streamed step events show what `include[]` asks for
         state.executor.includes[change.run.id] = include
-    return _start(request, change, body.stream)
+    return await _start(request, change, body.stream)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -122,7 +124,8 @@ async def cancel_run(thread_id: str, run_id: str, request: Request, project: Pro
     for event in change.events:
         state.broker.publish(run_id, event)
     if change.schedule:
-        state.scheduler.cancel(run_id)
+        await state.broker.flush()  # `cancelling` comes before what the executor publishes
+        await state.cancels.send(run_id)  # to the process that runs it, this one or another
     return _run_response(request, change.run)
 
 
@@ -136,4 +139,4 @@ async def submit_tool_outputs(
 ) -> Response:
     async with request.app.state.db.write() as conn:
         change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
-    return _start(request, change, body.stream)
+    return await _start(request, change, body.stream)

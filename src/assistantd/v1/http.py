@@ -48,7 +48,7 @@ async def _v1_frames(subscription: Subscription, file_ids: list[str]) -> AsyncIt
         subscription.detach()  # the client went away: the run goes on
 
 
-def start(
+async def start(
     request: Request, change: RunChange, stream: bool | None, file_ids: list[str]
 ) -> Response:
     """Publish a run change and schedule the run (as runs.router does), answering in v1."""
@@ -61,6 +61,8 @@ def start(
     for event in change.events:
         state.broker.publish(run_id, event)
     if change.schedule:
+        if stream:  # these events come first, whichever process publishes the next ones
+            await state.broker.flush()
         state.scheduler.submit(run_id)
     if subscription is None:
         return json_response(shapes.run(change.run, file_ids), poll=request)

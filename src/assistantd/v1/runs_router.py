@@ -37,7 +37,7 @@ async def create_thread_and_run(
             expiry_s=state.settings.run_expiry_seconds,
         )
         file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return start(request, change, body.stream, file_ids)
+    return await start(request, change, body.stream, file_ids)
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -57,7 +57,7 @@ async def create_run(
             expiry_s=state.settings.run_expiry_seconds,
         )
         file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return start(request, change, body.stream, file_ids)
+    return await start(request, change, body.stream, file_ids)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -107,7 +107,8 @@ async def cancel_run(thread_id: str, run_id: str, request: Request, project: Pro
     for event in change.events:
         state.broker.publish(run_id, event)
     if change.schedule:
-        state.scheduler.cancel(run_id)
+        await state.broker.flush()  # `cancelling` comes before what the executor publishes
+        await state.cancels.send(run_id)  # to the process that runs it, this one or another
     return json_response(shapes.run(change.run, file_ids), poll=request)
 
 
@@ -122,7 +123,7 @@ async def submit_tool_outputs(
     async with request.app.state.db.write() as conn:
         change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
         file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return start(request, change, body.stream, file_ids)
+    return await start(request, change, body.stream, file_ids)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")

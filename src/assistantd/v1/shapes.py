@@ -225,13 +225,18 @@ def event(name: str, data: Any, file_ids: list[str]) -> tuple[str, Any]:
 
 
 def frame(raw: bytes, file_ids: list[str]) -> bytes:
-    """An SSE frame (`event: X\\ndata: {...}\\n\\n`) in v1's terms; others pass unchanged."""
+    """An SSE frame (`[id: N\\n]event: X\\ndata: {...}\\n\\n`) in v1's terms; others pass
+    unchanged. The `id:` line (resumable streams) is kept as it is."""
+    id_line = b""
+    if raw.startswith(b"id: "):
+        end = raw.find(b"\n") + 1
+        id_line, raw = raw[:end], raw[end:]
     if not raw.startswith(b"event: ") or b"\ndata: " not in raw:
-        return raw
+        return id_line + raw
     head, _, data = raw.partition(b"\ndata: ")
     name = head[len(b"event: ") :].decode()
     body = data.rstrip(b"\n")
     if not body.startswith(b"{"):
-        return raw  # done: [DONE]
+        return id_line + raw  # done: [DONE]
     name, shown = event(name, orjson.loads(body), file_ids)
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(shown) + b"\n\n"
+    return id_line + b"event: " + name.encode() + b"\ndata: " + orjson.dumps(shown) + b"\n\n"

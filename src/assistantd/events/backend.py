@@ -1,0 +1,27 @@
+"""Choose the event broker and the cancel channel from the settings.
+
+`ASSISTANTD_REDIS_URL` unset: the in-process broker and direct cancels (one process only).
+Set: Redis Streams for events and Redis pub/sub for cancels, shared by every process that names
+the same Redis and `ASSISTANTD_REDIS_PREFIX`.
+"""
+
+from __future__ import annotations
+
+from assistantd.events.broker import Broker, LocalBroker
+from assistantd.events.cancels import CancelChannel, LocalCancels, RedisCancels
+from assistantd.events.redis_broker import RedisBroker, connect
+from assistantd.settings import Settings
+
+
+def make_events(settings: Settings) -> tuple[Broker, CancelChannel]:
+    # keepalive_s=None: sse-starlette sends the keep-alive pings of every stream
+    if not settings.redis_url:
+        return LocalBroker(keepalive_s=None, ttl_s=settings.events_ttl_s), LocalCancels()
+    client = connect(settings.redis_url)
+    broker = RedisBroker(
+        client,
+        prefix=settings.redis_prefix,
+        ttl_s=settings.events_ttl_s,
+        maxlen=settings.events_maxlen,
+    )
+    return broker, RedisCancels(client, settings.redis_prefix)
