@@ -163,3 +163,14 @@ def test_every_step_pair(source: RunStepStatus, target: RunStepStatus) -> None:
 def test_failed_step_needs_last_error() -> None:
     with pytest.raises(state.IllegalTransition):
         state.advance_step(make_step(), "failed", 200)
+
+
+def test_status_sets_partition_the_statuses() -> None:
+    """The one definition of the run status sets: live ones hold the lock, the rest end."""
+    assert set(state.ACTIVE) | state.TERMINAL == set(RUN_STATUSES)
+    assert not set(state.ACTIVE) & state.TERMINAL
+    assert set(state.RUNNING) == set(state.ACTIVE) - {"requires_action"}
+    assert set(state.EXPIRABLE) == {"queued", "requires_action"}
+    assert set(state.CANCELLABLE) == set(state.ACTIVE) - {"cancelling"}
+    for end in get_args(state.RunEnd):
+        assert end in state.RUN_TRANSITIONS["cancelling"]

@@ -41,9 +41,16 @@ from assistantd.observability import OFF, Telemetry
 from assistantd.observability.tracing import clip, mark_error, run_attributes, set_attributes
 from assistantd.run_steps import service as steps_service
 from assistantd.run_steps import store as steps_store
-from assistantd.run_steps.schemas import FunctionToolCall, LastError, RunStep, ToolCallsStepDetails
-from assistantd.runs import state, store
+from assistantd.run_steps.schemas import (
+    FunctionToolCall,
+    LastError,
+    RunStep,
+    RunStepStatus,
+    ToolCallsStepDetails,
+)
+from assistantd.runs import endings, state, store
 from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus, Usage
+from assistantd.runs.state import RunEnd
 from assistantd.settings import Settings
 from assistantd.tokens import count_tokens
 from assistantd.tools.base import (
@@ -368,17 +375,19 @@ class RunExecutor:
         await self._close_open_steps(ctx, "cancelled", None)
         await self._advance(ctx, "cancelled")
 
-    async def _close_open_steps(self, ctx: RunContext, to: str, error: LastError | None) -> None:
+    async def _close_open_steps(self, ctx: RunContext, to: RunEnd, error: LastError | None) -> None:
+        """What the turn did not close (e.g. a tool step whose tool was running) ends too."""
         await ctx.writer.flush()
-        async with self._db.read() as conn:
-            steps = await steps_store.for_run(conn, ctx.run.id)
-        for step in steps:
-            if step.status == "in_progress":
-                changes = {"last_error": error} if to == "failed" else {}
-                await self._close_step(ctx, step, to, **changes)
+        async with self._db.write() as conn:
+            closed = await endings.close_open(conn, ctx.run.id, to, unix_now(), error)
+        include = self.includes.get(ctx.run.id)
+        for step, name in closed:
+            self._broker.publish(
+                ctx.run.id, ev.step_event(name, steps_service.shown(step, include))
+            )
 
-    async def _close_step(self, ctx: RunContext, step: RunStep, to: Any, **changes: Any) -> None:
-        closed, name = state.advance_step(step, to, unix_now(), **changes)
+    async def _close_step(self, ctx: RunContext, step: RunStep, to: RunStepStatus) -> None:
+        closed, name = state.advance_step(step, to, unix_now())
         await ctx.writer.save(closed, read=step)
         await ctx.writer.flush()
         self._broker.publish(
@@ -450,8 +459,7 @@ def _add(used: Usage, result: TurnResult, prompt_tokens: int) -> Usage:
         prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
     else:  # the upstream did not report usage: count it ourselves
         arguments = "".join(
-            (getattr(c, "function", None) and c.function.arguments) or ""  # type: ignore[union-attr]
-            for c in result.tool_calls
+            c.function.arguments or "" for c in result.tool_calls if isinstance(c, FunctionToolCall)
         )
         prompt, completion = prompt_tokens, count_tokens(result.text + arguments)
     prompt += used.prompt_tokens

@@ -16,22 +16,17 @@ import contextlib
 import logging
 import time
 
-from assistantd.db import documents
 from assistantd.db.engine import Database, background
-from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.loop import RunExecutor
-from assistantd.messages import store as messages_store
-from assistantd.messages.schemas import IncompleteDetails
-from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import LastError
-from assistantd.runs import state, store
+from assistantd.runs import endings, state, store
+from assistantd.runs.state import RunEnd
 
 log = logging.getLogger(__name__)
 
 RESTART_MESSAGE = "The server restarted before the run finished."
 ORPHAN_MESSAGE = "The server lost track of the run before it finished."
-RUNNING = ("queued", "in_progress", "cancelling")
 
 
 class Scheduler:
@@ -93,7 +88,7 @@ class Scheduler:
 
     async def recover(self) -> None:
         async with self._db.read() as conn:
-            stale = await store.ids_with_status(conn, RUNNING)
+            stale = await store.ids_with_status(conn, state.RUNNING)
         for run_id in stale:
             try:
                 await self._end(
@@ -125,7 +120,7 @@ class Scheduler:
         """Fail running runs that had no task at this sweep and the one before (a run is
         committed a moment before its task starts, so one sighting is not enough)."""
         async with self._db.read() as conn:
-            running = await store.ids_with_status(conn, RUNNING)
+            running = await store.ids_with_status(conn, state.RUNNING)
         orphans = {run_id for run_id in running if run_id not in self._tasks}
         for run_id in orphans & self._orphans:
             log.error("run %s has no task; failing it", run_id)
@@ -134,61 +129,17 @@ class Scheduler:
             )
         self._orphans = orphans - self._orphans
 
-    async def _end(self, run_id: str, to: str, error: LastError | None) -> None:
+    async def _end(self, run_id: str, to: RunEnd, error: LastError | None) -> None:
         """Close a run that has no task: its open steps and messages, then the run itself."""
-        with contextlib.suppress(_ChangedMeanwhile):
+        with contextlib.suppress(endings.ChangedMeanwhile):  # rolled back; the next sweep looks
             await self._end_once(run_id, to, error)
 
-    async def _end_once(self, run_id: str, to: str, error: LastError | None) -> None:
-        now = int(time.time())
-        events: list[ev.StreamEvent] = []
+    async def _end_once(self, run_id: str, to: RunEnd, error: LastError | None) -> None:
         async with self._db.write() as conn:
             loaded = await store.get_by_id(conn, run_id)
             if loaded is None or state.is_terminal(loaded[1].status):
                 return
-            project, run = loaded
-            target = "cancelled" if run.status == "cancelling" else to
-            step_to = "failed" if target == "failed" else target
-            for step in await steps_store.for_run(conn, run_id):
-                if step.status == "in_progress":
-                    changes = {"last_error": error} if step_to == "failed" else {}
-                    closed, name = state.advance_step(step, step_to, now, **changes)  # type: ignore[arg-type]
-                    saved = await steps_store.patch(
-                        conn,
-                        step.id,
-                        documents.changed(step, closed),
-                        expect={"status": step.status},
-                    )
-                    if saved is not None:
-                        events.append(ev.step_event(name, saved))
-            await _close_messages(conn, project, run_id, target, now)
-            run_changes: dict[str, object] = (
-                {"last_error": error.model_dump()} if target == "failed" and error else {}
-            )
-            ended, name = state.advance(run, target, now, **run_changes)  # type: ignore[arg-type]
-            written = await store.patch(
-                conn, run_id, documents.changed(run, ended), expected_status=run.status
-            )
-            if written is None:
-                raise _ChangedMeanwhile  # roll back; the next sweep looks again
-            run = written
-        self._executor.observe_status(run.status)
-        events.append(ev.run_event(name, run))
-        for event in events:
+            ending = await endings.end_run(conn, loaded[1], to, int(time.time()), error)
+        self._executor.observe_status(ending.run.status)
+        for event in ending.events():
             self._broker.publish(run_id, event)
-
-
-class _ChangedMeanwhile(Exception):
-    """The run changed between our read and our write."""
-
-
-async def _close_messages(conn: object, project: str, run_id: str, target: str, now: int) -> None:
-    reason = {"cancelled": "run_cancelled", "expired": "run_expired"}.get(target, "run_failed")
-    for message in await messages_store.of_run(conn, run_id):  # type: ignore[arg-type]
-        if message.status == "in_progress":
-            changes = {
-                "status": "incomplete",
-                "incomplete_at": now,
-                "incomplete_details": IncompleteDetails(reason=reason),
-            }
-            await messages_store.patch(conn, message.id, changes, expect={"status": "in_progress"})  # type: ignore[arg-type]

@@ -29,13 +29,13 @@ from assistantd.executor.partial_json import StringFieldDecoder
 from assistantd.executor.sequencer import CallSequencer
 from assistantd.ids import MESSAGE, STEP, new_id
 from assistantd.messages.schemas import (
-    IncompleteDetails,
     Message,
     MessageContent,
     RefusalContentBlock,
     Text,
     TextContentBlock,
 )
+from assistantd.messages.state import RUN_END_REASON, advance_message
 from assistantd.run_steps.schemas import (
     CodeInterpreter,
     CodeInterpreterToolCall,
@@ -51,18 +51,12 @@ from assistantd.run_steps.schemas import (
     ToolCallsStepDetails,
 )
 from assistantd.runs.schemas import Run, Usage
-from assistantd.runs.state import advance_step
+from assistantd.runs.state import RunEnd, advance_step
 
 Publish = Callable[[ev.StreamEvent], None]
 Save = Callable[[Message | RunStep], Awaitable[None]]
-AbortReason = Literal["cancelled", "failed", "expired"]
 Finalize = Callable[[str, list[MessageContent], Publish], Awaitable[list[MessageContent]]]
 """Completes a message's content (message id, blocks, publish) before `message.completed`."""
-_MESSAGE_REASON: dict[AbortReason, Literal["run_cancelled", "run_failed", "run_expired"]] = {
-    "cancelled": "run_cancelled",
-    "failed": "run_failed",
-    "expired": "run_expired",
-}
 
 
 @dataclass
@@ -256,13 +250,12 @@ class ModelTurn:
         blocks = self._content_blocks()
         if self._finalize is not None:  # annotations and figures from the tools
             blocks = await self._finalize(self.message.id, blocks, self._publish)
-        update: dict[str, object] = {"content": blocks}
         if incomplete is None:
-            update |= {"status": "completed", "completed_at": now}
+            message = advance_message(self.message, "completed", now, content=blocks)
         else:
-            details = IncompleteDetails(reason=incomplete)
-            update |= {"status": "incomplete", "incomplete_at": now, "incomplete_details": details}
-        message = self.message.model_copy(update=update)
+            message = advance_message(
+                self.message, "incomplete", now, reason=incomplete, content=blocks
+            )
         await self._save(message)
         self._publish(
             ev.ThreadMessageCompleted(data=message)
@@ -301,21 +294,19 @@ class ModelTurn:
         self._publish(ev.step_event(name, closed))
         return closed
 
-    async def abort(self, reason: AbortReason, last_error: LastError | None = None) -> None:
+    async def abort(self, reason: RunEnd, last_error: LastError | None = None) -> None:
         """The run was cancelled, failed or expired mid-turn: close what is open.
 
         The message ends `incomplete` (run_cancelled / run_failed / run_expired) with what was
         streamed so far; open steps end `cancelled` / `failed` (with `last_error`) / `expired`.
         """
         if self.message is not None and self.message_step is not None:
-            details = IncompleteDetails(reason=_MESSAGE_REASON[reason])
-            message = self.message.model_copy(
-                update={
-                    "content": self._content_blocks(),
-                    "status": "incomplete",
-                    "incomplete_at": self._clock(),
-                    "incomplete_details": details,
-                }
+            message = advance_message(
+                self.message,
+                "incomplete",
+                self._clock(),
+                reason=RUN_END_REASON[reason],
+                content=self._content_blocks(),
             )
             await self._save(message)
             self._publish(ev.ThreadMessageIncomplete(data=message))

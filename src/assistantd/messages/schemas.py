@@ -99,6 +99,9 @@ class Attachment(Schema):
     tools: list[AttachmentTool] = Field(default_factory=list)
 
 
+MessageStatus = Literal["in_progress", "incomplete", "completed"]
+
+
 class IncompleteDetails(Schema):
     reason: Literal["content_filter", "max_tokens", "run_cancelled", "run_expired", "run_failed"]
 
@@ -110,7 +113,7 @@ class Message(Schema):
     assistant_id: str | None = None
     thread_id: str
     run_id: str | None = None
-    status: Literal["in_progress", "incomplete", "completed"] = "completed"
+    status: MessageStatus = "completed"
     incomplete_details: IncompleteDetails | None = None
     completed_at: int | None = None
     incomplete_at: int | None = None

@@ -22,8 +22,13 @@ from assistantd.events import models as ev
 from assistantd.messages import service as messages
 from assistantd.pagination import PageParams
 from assistantd.run_steps import store as steps_store
-from assistantd.run_steps.schemas import FunctionToolCall, RunStep, ToolCallsStepDetails
-from assistantd.runs import state, store
+from assistantd.run_steps.schemas import (
+    FunctionToolCall,
+    RunStep,
+    ToolCall,
+    ToolCallsStepDetails,
+)
+from assistantd.runs import endings, state, store
 from assistantd.runs.lock import check_unlocked
 from assistantd.runs.schemas import (
     RUN_EXPIRY_SECONDS,
@@ -175,7 +180,7 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
     """Queued and in-progress runs go to `cancelling` (the executor finishes the job); a run
     waiting for tool outputs has nothing running and is cancelled at once."""
     run = await get(conn, project, thread_id, run_id)
-    if run.status not in ("queued", "in_progress", "requires_action"):
+    if run.status not in state.CANCELLABLE:
         raise InvalidRequestError(f"Cannot cancel run with status '{run.status}'.", param=None)
     now = int(time.time())
     waiting = run.status == "requires_action"
@@ -183,11 +188,11 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
     run, name = state.advance(run, "cancelling", now)
     events = [ev.run_event(name, run)]
     if waiting:
-        for step in await steps_store.for_run(conn, run.id):
-            if step.status == "in_progress":
-                closed, step_name = state.advance_step(step, "cancelled", now)
-                await _patch_step(conn, step, closed)
-                events.append(ev.step_event(step_name, closed))
+        try:
+            closed = await endings.close_open(conn, run.id, "cancelled", now, strict=True)
+        except endings.ChangedMeanwhile:
+            raise InvalidRequestError("The run's step changed meanwhile.", param=None) from None
+        events += [ev.step_event(step_name, step) for step, step_name in closed]
         run, name = state.advance(run, "cancelled", now)
         events.append(ev.run_event(name, run))
     await _patch_run(conn, read, run, "cancel")
@@ -229,7 +234,7 @@ async def submit_tool_outputs(
     step = read_step = await _waiting_step(conn, run)
     now = int(time.time())
     calls = []
-    for call in step.step_details.tool_calls:  # type: ignore[union-attr]
+    for call in _tool_calls(step):
         if isinstance(call, FunctionToolCall) and call.id in outputs:
             call = call.model_copy(
                 update={"function": call.function.model_copy(update={"output": outputs[call.id]})}
@@ -276,6 +281,11 @@ def _outputs_by_call(request: SubmitToolOutputsRequest, expected: list[str]) -> 
 
 async def _waiting_step(conn: AsyncConnection, run: Run) -> RunStep:
     for step in reversed(await steps_store.for_run(conn, run.id)):
-        if step.status == "in_progress" and step.type == "tool_calls":
+        if step.status == "in_progress" and isinstance(step.step_details, ToolCallsStepDetails):
             return step
     raise InvalidRequestError("The run has no tool call waiting for outputs.")
+
+
+def _tool_calls(step: RunStep) -> list[ToolCall]:
+    details = step.step_details
+    return details.tool_calls if isinstance(details, ToolCallsStepDetails) else []

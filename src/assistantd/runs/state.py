@@ -13,7 +13,7 @@ event to publish with it.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -31,6 +31,21 @@ TERMINAL: frozenset[RunStatus] = frozenset(
     {"completed", "failed", "cancelled", "expired", "incomplete"}
 )
 """Statuses a run never leaves. Everything else holds the thread lock."""
+
+ACTIVE: tuple[RunStatus, ...] = ("queued", "in_progress", "requires_action", "cancelling")
+"""Statuses that hold the thread lock (every one but the terminal ones)."""
+
+RUNNING: tuple[RunStatus, ...] = ("queued", "in_progress", "cancelling")
+"""Statuses in which a run needs a task to move on (`requires_action` waits for the client)."""
+
+EXPIRABLE: tuple[RunStatus, ...] = ("queued", "requires_action")
+"""Statuses in which a run expires once `expires_at` has passed."""
+
+CANCELLABLE: tuple[RunStatus, ...] = ("queued", "in_progress", "requires_action")
+"""Statuses a cancel request is accepted in."""
+
+RunEnd = Literal["cancelled", "failed", "expired"]
+"""How a run is ended from outside its normal course (cancel, failure, expiry)."""
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     "queued": frozenset({"in_progress", "cancelling", "failed", "expired"}),

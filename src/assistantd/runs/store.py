@@ -12,8 +12,7 @@ from assistantd.db import documents
 from assistantd.db.tables import runs, threads
 from assistantd.pagination import PageParams
 from assistantd.runs.schemas import Run
-
-ACTIVE = ("queued", "in_progress", "requires_action", "cancelling")
+from assistantd.runs.state import ACTIVE, EXPIRABLE
 
 
 async def insert(conn: AsyncConnection, project: str, run: Run) -> None:
@@ -79,9 +78,7 @@ async def ids_with_status(conn: AsyncConnection, statuses: Sequence[str]) -> lis
 
 async def expired_ids(conn: AsyncConnection, now: int) -> list[str]:
     """Live runs whose `expires_at` has passed."""
-    query = select(runs.c.id).where(
-        runs.c.status.in_(("queued", "requires_action")), runs.c.expires_at < now
-    )
+    query = select(runs.c.id).where(runs.c.status.in_(EXPIRABLE), runs.c.expires_at < now)
     return list((await conn.execute(query)).scalars())
 
 

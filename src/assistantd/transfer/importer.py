@@ -32,6 +32,8 @@ from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import BYTES_NOT_EXPORTED, FileObject, is_placeholder
 from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import RunStep
+from assistantd.runs.schemas import RunStatus
+from assistantd.runs.state import ACTIVE
 from assistantd.schemas import ToolResources
 from assistantd.transfer import store
 from assistantd.transfer.export_format import (
@@ -43,7 +45,6 @@ from assistantd.transfer.export_format import (
 )
 from assistantd.vector_stores import store as vector_stores_store
 
-LIVE_RUN = {"queued": "expired", "in_progress": "expired", "requires_action": "expired"}
 KINDS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 
 
@@ -165,10 +166,10 @@ def _placeholders(export: Export, report: Report) -> None:
 def _settle_runs(item: ThreadExport, report: Report) -> None:
     """Runs live at export time end here (they cannot continue on another server)."""
     for run in item.runs:
-        if run.status in LIVE_RUN or run.status == "cancelling":
-            to = "cancelled" if run.status == "cancelling" else "expired"
+        if run.status in ACTIVE:
+            to: RunStatus = "cancelled" if run.status == "cancelling" else "expired"
             report.notes.append(f"run {run.id} was {run.status} when exported; imported {to}")
-            run.status, run.required_action, run.expires_at = to, None, None  # type: ignore[assignment]
+            run.status, run.required_action, run.expires_at = to, None, None
     for step in item.steps:
         if step.status == "in_progress":
             step.status = "expired"

@@ -24,7 +24,8 @@ from assistantd.vector_stores.embeddings import Embedder, EmbeddingError, Limite
 from assistantd.vector_stores.index import EmbedderMismatchError
 from assistantd.vector_stores.parsing import FileParseError
 from assistantd.vector_stores.retrieval import ingest_file
-from assistantd.vector_stores.schemas import FileLastError, VectorStoreFile
+from assistantd.vector_stores.schemas import FileLastError
+from assistantd.vector_stores.state import advance_file
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class Ingestor:
             current = await store.get_file(conn, job.project, job.store_id, job.file_id)
             if current is None or current.status != "in_progress":
                 return
-            failed: VectorStoreFile = current.model_copy(
-                update={"status": "failed", "last_error": FileLastError(code=code, message=message)}
+            failed = advance_file(
+                current, "failed", last_error=FileLastError(code=code, message=message)
             )
             await store.upsert_file(conn, job.project, failed)

@@ -21,6 +21,7 @@ from assistantd.pagination import PageParams
 from assistantd.schemas import ChunkingStrategyParam, DeletedObject, FileSearchResources, Page
 from assistantd.threads import store as threads_store
 from assistantd.vector_stores import index, keywords, store
+from assistantd.vector_stores import state as ingestion_state
 from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
 from assistantd.vector_stores.embeddings import Embedder
 from assistantd.vector_stores.ingestion import Job
@@ -64,9 +65,8 @@ def _expiry(store_obj: VectorStore, now: int) -> int | None:
 
 async def _complete(conn: AsyncConnection, vector_store: VectorStore) -> VectorStore:
     counts, usage = await store.file_counts(conn, vector_store.id)
-    status = "in_progress" if counts.in_progress else "completed"
-    if vector_store.expires_at is not None and vector_store.expires_at < unix_now():
-        status = "expired"
+    expired = vector_store.expires_at is not None and vector_store.expires_at < unix_now()
+    status = ingestion_state.store_status(counts, expired=expired)
     return vector_store.model_copy(
         update={"file_counts": counts, "usage_bytes": usage, "status": status}
     )
@@ -288,9 +288,7 @@ async def _complete_batch(
     conn: AsyncConnection, batch: VectorStoreFileBatch
 ) -> VectorStoreFileBatch:
     counts, _ = await store.file_counts(conn, batch.vector_store_id, batch.id)
-    status = batch.status
-    if status == "in_progress" and not counts.in_progress:
-        status = "failed" if counts.failed == counts.total and counts.total else "completed"
+    status = ingestion_state.batch_status(batch, counts)
     return batch.model_copy(update={"file_counts": counts, "status": status})
 
 
@@ -352,8 +350,8 @@ async def cancel_batch(
     if batch.status != "in_progress":
         raise InvalidRequestError(f"Cannot cancel a batch with status '{batch.status}'.")
     for _, vs_file in await store.files_with_status(conn, "in_progress", batch_id):
-        await store.upsert_file(conn, project, vs_file.model_copy(update={"status": "cancelled"}))
-    batch.status = "cancelled"
+        await store.upsert_file(conn, project, ingestion_state.advance_file(vs_file, "cancelled"))
+    batch = ingestion_state.cancel_batch(batch)
     await store.save_batch(conn, project, batch)
     return await _complete_batch(conn, batch)
 

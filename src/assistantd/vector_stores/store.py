@@ -17,6 +17,7 @@ from assistantd.vector_stores.schemas import (
     VectorStoreFile,
     VectorStoreFileBatch,
 )
+from assistantd.vector_stores.state import advance_file
 
 # --- stores --------------------------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ async def complete_file(
     current = None if body is None else documents.load(VectorStoreFile, body, file_id)
     if current is None:
         return False
-    done = current.model_copy(update={"status": "completed", "usage_bytes": usage_bytes})
+    done = advance_file(current, "completed", usage_bytes=usage_bytes)
     await conn.execute(
         update(vs_files)
         .where(vs_files.c.vector_store_id == store_id, vs_files.c.id == file_id)
