@@ -27,6 +27,7 @@ from assistantd import __version__, tokens
 from assistantd.assistants.router import router as assistants_router
 from assistantd.auth import Authenticator
 from assistantd.console.router import add_console
+from assistantd.containers import service as containers_service
 from assistantd.containers.router import router as containers_router
 from assistantd.conversations.router import router as conversations_router
 from assistantd.db.engine import Database
@@ -146,10 +147,14 @@ def create_app(
         await cancels.start(scheduler.cancel_local if cancels.distributed else scheduler.cancel)
         await ingestor.start()
         expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
+        reaper = asyncio.create_task(
+            containers_service.reap_forever(db, sandbox), name="container-expiry"
+        )
         try:
             yield
         finally:
             expiry.cancel()
+            reaper.cancel()
             await responses_background.stop_all()
             await ingestor.stop()
             await scheduler.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -170,3 +172,43 @@ def test_code_interpreter_stream_events(
     assert final["output"][0]["container_id"] == container.id
     assert final["output"][0]["outputs"] == [{"type": "logs", "logs": "42\n"}]
     assert final["output"][1]["content"][0]["text"] == "42"
+
+
+def test_an_idle_container_expires_and_is_reaped(
+    box: openai.OpenAI, box_server: RunningServer
+) -> None:
+    container = box.containers.create(name="idle", file_ids=[_csv(box)])
+    (staged,) = box.containers.files.list(container.id).data
+    # Idle for 21 minutes, as if: last_active_at moved back in the database.
+    with sqlite3.connect(box_server.settings.data_dir / "db.sqlite") as db:
+        db.execute(
+            "UPDATE containers SET body = json_set(body, '$.last_active_at', ?) WHERE id = ?",
+            (container.last_active_at - 21 * 60, container.id),
+        )
+    assert box.containers.retrieve(container.id).status == "expired"  # at once
+    listed = {c.id: c.status for c in box.containers.list()}
+    assert listed[container.id] == "expired"
+    with pytest.raises(openai.BadRequestError) as upload:
+        box.containers.files.create(container.id, file=("late.txt", io.BytesIO(b"x")))
+    assert upload.value.code == "container_expired"
+    with pytest.raises(openai.BadRequestError) as use:
+        box.responses.create(
+            model="gpt-4o",
+            input="run",
+            tools=[{"type": "code_interpreter", "container": container.id}],
+        )
+    assert use.value.code == "container_expired" and use.value.param == "tools[0].container"
+
+    # The sweep marks it expired in the store and closes its sandbox: its files are gone.
+    deadline = time.monotonic() + 30
+    while True:
+        with sqlite3.connect(box_server.settings.data_dir / "db.sqlite") as db:
+            (body,) = db.execute(
+                "SELECT body FROM containers WHERE id = ?", (container.id,)
+            ).fetchone()
+        if json.loads(body)["status"] == "expired":
+            break
+        assert time.monotonic() < deadline, "the expired container was not reaped"
+        time.sleep(0.5)
+    with pytest.raises(openai.NotFoundError):
+        box.containers.files.content.retrieve(staged.id, container_id=container.id)

@@ -57,7 +57,7 @@ async def create_container_file(
     state = request.app.state
     box = service.need_sandbox(state.sandbox)
     async with state.db.read() as conn:
-        await service.get(conn, project, container_id)
+        await service.usable(conn, project, container_id)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=10) as form:
             upload = form.get("file")

@@ -27,6 +27,12 @@ class Container(Schema):
     memory_limit: Literal["1g", "4g", "16g", "64g"] = "1g"
 
 
+def is_expired(container: Container, now: float) -> bool:
+    """Idle past `expires_after.minutes` since `last_active_at` (OpenAI's only anchor)."""
+    idle_s = container.expires_after.minutes * 60
+    return container.status == "expired" or now >= container.last_active_at + idle_s
+
+
 class ContainerFile(Schema):
     id: str
     object: Literal["container.file"] = "container.file"

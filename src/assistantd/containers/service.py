@@ -4,6 +4,8 @@ the same hardening as the threads' sessions; its files are the session's /mnt/da
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Sequence
 
@@ -16,6 +18,7 @@ from assistantd.containers.schemas import (
     ContainerFile,
     CreateContainerRequest,
     ExpiresAfter,
+    is_expired,
 )
 from assistantd.db.documents import RawPage
 from assistantd.db.engine import Database
@@ -28,6 +31,7 @@ from assistantd.tools.code_interpreter.events import ChangedFile, SandboxFileErr
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 
 DATA_DIR = "/mnt/data/"
+log = logging.getLogger(__name__)
 
 
 def need_sandbox(sandbox: Sandbox | None) -> Sandbox:
@@ -63,16 +67,62 @@ async def create(
 
 
 async def get(conn: AsyncConnection, project: str, container_id: str) -> Container:
+    """The container, `expired` as soon as it is idle too long (the sweep reaps it later)."""
     container = await store.get(conn, project, container_id)
     if container is None:
         raise NotFoundError.for_id("container", container_id)
+    if container.status == "running" and is_expired(container, time.time()):
+        container = container.model_copy(update={"status": "expired"})
     return container
+
+
+async def usable(
+    conn: AsyncConnection, project: str, container_id: str, param: str | None = None
+) -> Container:
+    """A container that code can run in and files can go into: not expired."""
+    container = await get(conn, project, container_id)
+    if container.status == "expired":
+        raise InvalidRequestError(
+            f"Container '{container_id}' is expired: it was idle for more than "
+            f"{container.expires_after.minutes} minutes. Create a new one.",
+            param=param,
+            code="container_expired",
+        )
+    return container
+
+
+async def reap_expired(db: Database, sandbox: Sandbox | None) -> int:
+    """Mark the idle containers expired and close their sandboxes (their files go)."""
+    now = time.time()
+    async with db.read() as conn:
+        idle = [(p, c) for p, c in await store.running(conn) if is_expired(c, now)]
+    for project, container in idle:
+        async with db.write() as conn:
+            current = await store.get(conn, project, container.id)
+            if current is None or not is_expired(current, time.time()):
+                continue  # deleted, or used again since
+            await store.update(conn, project, current.model_copy(update={"status": "expired"}))
+        if sandbox is not None:
+            await sandbox.close_session(container.id, delete_files=True)
+    return len(idle)
+
+
+async def reap_forever(db: Database, sandbox: Sandbox | None, interval_s: float = 5.0) -> None:
+    """The background sweep of expired containers."""
+    while True:
+        try:
+            await reap_expired(db, sandbox)
+        except Exception:
+            log.exception("the container expiry sweep failed")
+        await asyncio.sleep(interval_s)
 
 
 async def touch(db: Database, project: str, container_id: str) -> Container:
     """The container was used: its idle expiry starts again."""
     async with db.write() as conn:
-        container = await get(conn, project, container_id)
+        container = await store.get(conn, project, container_id)
+        if container is None:
+            raise NotFoundError.for_id("container", container_id)
         container.last_active_at = int(time.time())
         await store.update(conn, project, container)
     return container
@@ -90,7 +140,16 @@ async def delete(
 
 
 async def page(conn: AsyncConnection, project: str, params: PageParams) -> RawPage:
-    return await store.page(conn, project, params)
+    """Stored bodies, those idle too long shown `expired` before the sweep has marked them."""
+    found = await store.page(conn, project, params)
+    now = time.time()
+    bodies = []
+    for body in found.bodies:
+        container = Container.model_validate_json(body)
+        if container.status == "running" and is_expired(container, now):
+            body = container.model_copy(update={"status": "expired"}).model_dump_json()
+        bodies.append(body)
+    return RawPage(bodies, found.first_id, found.last_id, found.has_more)
 
 
 async def add_file(

@@ -32,6 +32,14 @@ async def page(conn: AsyncConnection, project: str, params: PageParams) -> docum
     return await documents.page_raw(conn, containers, project, params)
 
 
+async def running(conn: AsyncConnection) -> list[tuple[str, Container]]:
+    """(project, container) of every container not yet marked expired, of all projects (for
+    the expiry sweep; containers are few: each is a live sandbox)."""
+    rows = await conn.execute(select(containers.c.project, containers.c.body))
+    found = [(project, Container.model_validate_json(body)) for project, body in rows]
+    return [(project, c) for project, c in found if c.status == "running"]
+
+
 async def insert_file(conn: AsyncConnection, project: str, file: ContainerFile) -> None:
     await documents.insert_doc(
         conn,

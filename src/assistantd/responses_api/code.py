@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd import ids
 from assistantd.containers import service as containers
 from assistantd.containers import store as containers_store
-from assistantd.containers.schemas import ContainerFile, CreateContainerRequest
+from assistantd.containers.schemas import ContainerFile, CreateContainerRequest, is_expired
 from assistantd.db.engine import Database
 from assistantd.errors import NotFoundError, ServiceUnavailableError
 from assistantd.files.blobs import BlobStore
@@ -55,16 +56,20 @@ async def resolve_container(
     history: Sequence[Item],
     param: str,
 ) -> str | None:
-    """The container named by the tool (it must exist), or for `auto` the one the earlier
-    code calls of the chain or conversation used, if it is still there."""
+    """The container named by the tool (it must exist and not be expired), or for `auto` the
+    one the earlier code calls of the chain or conversation used, if it is still there and
+    running (else a new one is made, as OpenAI does)."""
     if isinstance(tool.container, str):
         if await containers_store.get(conn, project, tool.container) is None:
             raise NotFoundError.for_id("container", tool.container, param=param)
+        await containers.usable(conn, project, tool.container, param)
         return tool.container
+    now = time.time()
     for item in reversed(history):
-        if isinstance(item, CodeInterpreterCallItem) and (
-            await containers_store.get(conn, project, item.container_id) is not None
-        ):
+        if not isinstance(item, CodeInterpreterCallItem):
+            continue
+        found = await containers_store.get(conn, project, item.container_id)
+        if found is not None and not is_expired(found, now):
             return item.container_id
     return None
 
