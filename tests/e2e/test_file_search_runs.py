@@ -6,11 +6,25 @@ from __future__ import annotations
 import io
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
+import pytest
 
+from tests.conftest import BLOB_BACKENDS, serve_backend
 from tests.fakes.upstream import Call, FakeUpstream, Turn
+from tests.support.server import RunningServer
+
+
+@pytest.fixture(scope="module", params=BLOB_BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> Iterator[RunningServer]:
+    """Ingestion reads the uploaded bytes from the blob store: the local one and S3."""
+    yield from serve_backend(request, tmp_path_factory, fake_upstream)
 
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 TEA = (
