@@ -26,6 +26,7 @@ def server(
     """Ingestion reads the uploaded bytes from the blob store: the local one and S3."""
     yield from serve_backend(request, tmp_path_factory, fake_upstream)
 
+
 SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 TEA = (
     "Green tea is made from unoxidised leaves. Matcha is a powdered green tea from Japan, "

@@ -16,6 +16,7 @@ from assistantd.responses import ObjectResponse
 from assistantd.schemas import MAX_METADATA_KEY, MAX_METADATA_PAIRS, MAX_METADATA_VALUE
 from assistantd.threads import service
 from assistantd.threads.schemas import CreateThreadRequest, ModifyThreadRequest
+from assistantd.tools.code_interpreter.follow import forget
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
@@ -91,4 +92,6 @@ async def delete_thread(
     sandbox = request.app.state.sandbox
     if sandbox is not None:  # the thread's code-interpreter session and files go with it
         await sandbox.close_session(thread_id, delete_files=True)
+    # and the record of its /mnt/data that lets those files follow it to another node
+    await forget(request.app.state.blobs, thread_id)
     return ObjectResponse(deleted)

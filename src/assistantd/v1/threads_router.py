@@ -17,6 +17,7 @@ from assistantd.pagination import PageParams, page_params
 from assistantd.threads import service as threads
 from assistantd.threads.router import metadata_filter
 from assistantd.threads.schemas import ModifyThreadRequest
+from assistantd.tools.code_interpreter.follow import forget
 from assistantd.v1 import files, requests, shapes
 from assistantd.v1.http import json_response, raw_page
 from assistantd.v1.requests import (
@@ -78,6 +79,8 @@ async def delete_thread(
     sandbox = request.app.state.sandbox
     if sandbox is not None:  # the thread's code-interpreter session and files go with it
         await sandbox.close_session(thread_id, delete_files=True)
+    # and the record of its /mnt/data that lets those files follow it to another node
+    await forget(request.app.state.blobs, thread_id)
     return json_response(deleted.model_dump(mode="json"))
 
 
