@@ -3,7 +3,8 @@ response is validated against OpenAI's spec.
 
 The suite runs on SQLite always, and on PostgreSQL too when ASSISTANTD_TEST_DATABASE_URL is set
 (`.ci/run` sets it). Without it the PostgreSQL parameter is skipped with that reason; CI fails
-if it is not set (see .ci/run).
+if it is not set (see .ci/run). The streaming modules (REDIS_MODULES) also run on PostgreSQL
+with the Redis broker (ASSISTANTD_TEST_REDIS_URL, set the same way).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from assistantd.settings import Settings
 from tests.fakes.upstream import FakeUpstream
+from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
 from tests.support.s3 import moto_server, s3_overrides
 from tests.support.server import (
     RunningServer,
@@ -37,6 +39,19 @@ API_KEYS = f"{KEY_A}=alpha,{KEY_B}=beta"
 BACKENDS = ["sqlite", "postgres"]
 # What the files tests also run on: PostgreSQL with the S3 blob store.
 BLOB_BACKENDS = [*BACKENDS, "postgres-s3"]
+# The `server` fixture also serves PostgreSQL with the Redis broker, as many nodes run it: for
+# the modules of the SSE contract only (the others deselect it, to keep the suite's time).
+SERVER_BACKENDS = [*BACKENDS, "postgres-redis"]
+REDIS_MODULES = {
+    "tests.contract.test_run_shapes",
+    "tests.e2e.test_runs_stream",
+    "tests.e2e.test_runs_handlers",
+    "tests.e2e.test_runs_functions",
+    "tests.e2e.test_runs_cancel",
+    "tests.e2e.test_node_sdk",
+    "tests.e2e.test_v1_sdk",
+    "tests.e2e.test_run_events",
+}
 
 # --- a hung test: pytest-timeout (pyproject.toml) fails it after dumping every thread's stack;
 # a moment before, the servers' asyncio tasks are dumped too, so a CI log shows what waited.
@@ -53,11 +68,26 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
     # None: pytest-timeout's own implementation arms the failing timer
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The Docker suite may build the sandbox image in its first test's setup: more time."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Docker suite may build the sandbox image in its first test's setup: more time.
+    The `postgres-redis` server runs only the streaming modules (REDIS_MODULES)."""
+    kept, deselected = [], []
     for item in items:
         if "tests/docker/" in item.nodeid and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(1200))
+        callspec = getattr(item, "callspec", None)
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        if (
+            callspec is not None
+            and callspec.params.get("server") == "postgres-redis"
+            and module not in REDIS_MODULES
+        ):
+            deselected.append(item)
+        else:
+            kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -118,21 +148,25 @@ def serve_backend(
     fake_upstream: FakeUpstream,
     **overrides: Any,
 ) -> Iterator[RunningServer]:
-    """A server for `request.param`: `sqlite`, `postgres`, or `postgres-s3` (PostgreSQL with
-    the S3 blob store, as many nodes run it)."""
+    """A server for `request.param`: `sqlite`, `postgres`, `postgres-s3` (PostgreSQL with
+    the S3 blob store) or `postgres-redis` (with the Redis broker), as many nodes run them."""
     backend = str(request.param)
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
     with ExitStack() as stack:
-        url = _database_url(backend.removesuffix("-s3"), stack, data_dir)
+        url = _database_url(backend.removesuffix("-s3").removesuffix("-redis"), stack, data_dir)
         if backend.endswith("-s3"):
             overrides = {**s3_overrides(request.getfixturevalue("s3_url")), **overrides}
+        if backend.endswith("-redis"):
+            redis_url, prefix = shared_redis_url(), fresh_prefix()
+            stack.callback(drop_prefix, redis_url, prefix)
+            overrides = {"redis_url": redis_url, "redis_prefix": prefix, **overrides}
         settings = make_settings(
             data_dir, url, upstream_base_url=fake_upstream.base_url, **overrides
         )
         yield stack.enter_context(run_server(settings))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session", params=SERVER_BACKENDS)
 def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

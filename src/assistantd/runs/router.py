@@ -7,7 +7,7 @@ event is missed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse
@@ -16,6 +16,8 @@ from starlette.responses import Response
 from assistantd.auth import Project
 from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.errors import InvalidRequestError
+from assistantd.events.broker import parse_event_id
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse, Serialisable
 from assistantd.run_steps.include import Include
@@ -102,6 +104,32 @@ async def get_run(
     thread_id: str, run_id: str, request: Request, project: Project, conn: ReadConn
 ) -> Response:
     return _run_response(request, await service.get(conn, project, thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/events")
+async def run_events(
+    thread_id: str, run_id: str, request: Request, project: Project, after: str | None = None
+) -> Response:
+    """Resumable streams, an extension beyond OpenAI (docs/streaming.md): the run's current
+    stream segment, or with `after` (or `Last-Event-ID`) what followed that event, then live."""
+    subscription = await subscribe_events(request, project, thread_id, run_id, after)
+    return EventSourceResponse(subscription, headers={"Cache-Control": "no-cache"})
+
+
+async def subscribe_events(
+    request: Request, project: str, thread_id: str, run_id: str, after: str | None
+) -> Any:
+    """A subscription to a run of `project` (404 for any other), from `after` on."""
+    state = request.app.state
+    async with state.db.read() as conn:  # not held while the stream lasts
+        await service.get(conn, project, thread_id, run_id)
+    after = after if after is not None else request.headers.get("last-event-id")
+    if after is not None and parse_event_id(after) is None:
+        raise InvalidRequestError(
+            f"Invalid event id '{after[:64]}': use the `id` of an event of this run.",
+            param="after",
+        )
+    return state.broker.subscribe(run_id, after=after)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}")

@@ -40,7 +40,7 @@ async def file_ids_of(conn: AsyncConnection, project: str, assistant_id: str) ->
     return shapes.assistant_file_ids(await assistants_store.get(conn, project, assistant_id))
 
 
-async def _v1_frames(subscription: Subscription, file_ids: list[str]) -> AsyncIterator[bytes]:
+async def v1_frames(subscription: Subscription, file_ids: list[str]) -> AsyncIterator[bytes]:
     try:
         async for frame in subscription:
             yield shapes.frame(frame, file_ids)
@@ -67,5 +67,5 @@ async def start(
     if subscription is None:
         return json_response(shapes.run(change.run, file_ids), poll=request)
     return EventSourceResponse(
-        _v1_frames(subscription, file_ids), headers={"Cache-Control": "no-cache"}
+        v1_frames(subscription, file_ids), headers={"Cache-Control": "no-cache"}
     )

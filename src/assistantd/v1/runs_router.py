@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from assistantd.auth import Project
@@ -13,9 +14,10 @@ from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.run_steps import service as steps
 from assistantd.runs import service
+from assistantd.runs.router import subscribe_events
 from assistantd.runs.schemas import ModifyRunRequest, SubmitToolOutputsRequest
 from assistantd.v1 import requests, shapes
-from assistantd.v1.http import file_ids_of, json_response, raw_page, start
+from assistantd.v1.http import file_ids_of, json_response, raw_page, start, v1_frames
 from assistantd.v1.requests import V1CreateRunRequest, V1CreateThreadAndRunRequest
 
 router = APIRouter()
@@ -82,6 +84,20 @@ async def get_run(
     run = await service.get(conn, project, thread_id, run_id)
     file_ids = await file_ids_of(conn, project, run.assistant_id)
     return json_response(shapes.run(run, file_ids), poll=request)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/events")
+async def run_events(
+    thread_id: str, run_id: str, request: Request, project: Project, after: str | None = None
+) -> Response:
+    """Resumable streams (docs/streaming.md), in v1's terms."""
+    subscription = await subscribe_events(request, project, thread_id, run_id, after)
+    async with request.app.state.db.read() as conn:
+        run = await service.get(conn, project, thread_id, run_id)
+        file_ids = await file_ids_of(conn, project, run.assistant_id)
+    return EventSourceResponse(
+        v1_frames(subscription, file_ids), headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}")
