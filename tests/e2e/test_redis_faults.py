@@ -1,0 +1,82 @@
+"""Redis restarted mid-run: Redis holds nothing the database does not, so runs go on and end
+correctly in the database; streams attached at that moment end cleanly (an `error` event and
+`done`, never a hang); after the restart new runs stream again. With a private redis-server
+that the test kills and restarts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import KEY_A, _database_url, make_settings
+from tests.e2e.test_run_events import WORDS, Frame, read_frames, start_thread
+from tests.fakes.upstream import FakeUpstream, Turn
+from tests.support.redis import PrivateRedis, private_redis
+from tests.support.server import RunningServer, run_server
+
+LONG = " ".join(f"w{i}" for i in range(150))
+
+
+@pytest.fixture
+def node(
+    tmp_path: Path, fake_upstream: FakeUpstream
+) -> Iterator[tuple[RunningServer, PrivateRedis]]:
+    with ExitStack() as stack:
+        redis = stack.enter_context(private_redis(tmp_path))
+        database_url = _database_url("postgres", stack, tmp_path)
+        settings = make_settings(
+            tmp_path / "data",
+            database_url,
+            upstream_base_url=fake_upstream.base_url,
+            redis_url=redis.url,
+        )
+        yield stack.enter_context(run_server(settings)), redis
+
+
+def test_redis_restart_mid_run(
+    node: tuple[RunningServer, PrivateRedis], fake: FakeUpstream
+) -> None:
+    server, redis = node
+    fake.script(Turn(text=LONG, itl_s=0.01), Turn(text=LONG, itl_s=0.01), Turn(text=WORDS))
+    client = openai.OpenAI(base_url=server.api, api_key=KEY_A, max_retries=0)
+    http = httpx.Client(
+        base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30
+    )
+    with http:
+        assistant_id, thread_id = start_thread(client)
+        _, polled_thread = start_thread(client)
+        polled = client.beta.threads.runs.create(thread_id=polled_thread, assistant_id=assistant_id)
+        body = {"assistant_id": assistant_id, "stream": True}
+        with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
+            lines = response.iter_lines()
+            head = read_frames(lines, until=10)
+            redis.kill()  # mid-run, a stream attached
+            rest: list[Frame] = []
+            reader = threading.Thread(target=lambda: rest.extend(read_frames(lines)))
+            reader.start()
+            reader.join(15)
+            assert not reader.is_alive(), "the stream hung when Redis went away"
+        names = [event for _, event, _ in rest]
+        assert names[-2:] == ["error", "done"], names[-3:]
+        run_id = head[0][2]["id"]
+        streamed = client.beta.threads.runs.poll(run_id, thread_id=thread_id, poll_interval_ms=50)
+        assert streamed.status == "completed"  # the run went on without Redis
+        [answer] = list(client.beta.threads.messages.list(thread_id, run_id=run_id))
+        assert answer.content[0].text.value == LONG  # type: ignore[union-attr]
+        done = client.beta.threads.runs.poll(
+            polled.id, thread_id=polled_thread, poll_interval_ms=50
+        )
+        assert done.status == "completed"
+        redis.start()  # an empty Redis: new runs stream again
+        _, third = start_thread(client)
+        with client.beta.threads.runs.stream(thread_id=third, assistant_id=assistant_id) as stream:
+            stream.until_done()
+            assert stream.get_final_run().status == "completed"
+            [message] = stream.get_final_messages()
+        assert message.content[0].text.value == WORDS  # type: ignore[union-attr]
