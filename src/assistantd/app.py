@@ -105,7 +105,11 @@ def create_app(
         if migrate:
             await upgrade_async(settings.effective_database_url)
         register_sqlite_extensions()  # sqlite-vec for file search, before any connection opens
-        db = Database(settings.effective_database_url)
+        db = Database(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            pool_timeout_s=settings.database_pool_timeout_s,
+        )
         install_sqlite_extensions(db.engine)
         blobs = make_blob_store(settings)
         await blobs.start()  # a wrong bucket or endpoint stops the start, saying why

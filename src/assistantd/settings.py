@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None
     """SQLAlchemy async URL; default: SQLite file `assistantd.db` in `data_dir`."""
+    database_pool_size: int | None = Field(default=None, ge=1)
+    """Pooled connections; default 64 on SQLite, 30 on PostgreSQL (10 kept open, 20 more)."""
+    database_pool_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a request waits for a pooled connection before a 503 with Retry-After."""
 
     upstream_base_url: str = "https://api.openai.com/v1"
     upstream_api_key: str | None = None

@@ -57,7 +57,14 @@ SQLITE_PRAGMAS = (
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int | None = None,
+        pool_timeout_s: float = 30.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -69,13 +76,17 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(
                 url,
                 echo=echo,
-                pool_size=64,
+                pool_size=pool_size or 64,
                 max_overflow=0,
+                pool_timeout=pool_timeout_s,
                 async_creator=sqlite_inloop.creator(path),
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=20)
+            kept, extra = (pool_size, 0) if pool_size else (10, 20)
+            self.engine = create_async_engine(
+                url, echo=echo, pool_size=kept, max_overflow=extra, pool_timeout=pool_timeout_s
+            )
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from assistantd import ids
 from assistantd.db.documents import RawPage
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, background
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store
 from assistantd.files.blobs import BlobStore
@@ -211,13 +211,15 @@ async def delete_expired(db: Database, blobs: BlobStore) -> int:
 
 
 async def expire_forever(db: Database, blobs: BlobStore, interval_s: float = 1.0) -> None:
-    """The background sweep of expired files."""
-    while True:
-        try:
-            await delete_expired(db, blobs)
-        except Exception:
-            log.exception("the file expiry sweep failed")
-        await asyncio.sleep(interval_s)
+    """The background sweep of expired files: past the pool's capacity it waits its turn
+    (background work) instead of being refused like a request."""
+    with background():
+        while True:
+            try:
+                await delete_expired(db, blobs)
+            except Exception:
+                log.exception("the file expiry sweep failed")
+            await asyncio.sleep(interval_s)
 
 
 async def page(

@@ -14,11 +14,13 @@ import io
 import signal
 import sys
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 
 def format_tasks(loop: asyncio.AbstractEventLoop) -> str:
-    """Each task of `loop` with its stack (callable from another thread: a best-effort read)."""
+    """Each task of `loop` with the whole chain of what it awaits, down to the future it waits
+    for (`Task.print_stack` shows only the outermost coroutine). Callable from another thread:
+    a best-effort read."""
     out = io.StringIO()
     try:
         tasks = list(asyncio.all_tasks(loop))
@@ -27,10 +29,41 @@ def format_tasks(loop: asyncio.AbstractEventLoop) -> str:
     out.write(f"{len(tasks)} asyncio tasks\n")
     for task in tasks:
         try:
-            task.print_stack(limit=12, file=out)
+            out.write(f"task {task.get_name()!r}:\n")
+            awaited: Any = task.get_coro()
+            for _ in range(MAX_DEPTH):
+                frame = _frame(awaited)
+                if frame is None:
+                    break
+                code = frame.f_code
+                where = f'"{code.co_filename}", line {frame.f_lineno}, in {code.co_name}'
+                out.write(f"  File {where}\n")
+                awaited = _awaits(awaited)
+            if awaited is not None:
+                out.write(f"  waiting for {awaited!r:.300}\n")
         except Exception as error:  # a frame finished while we read it
-            out.write(f"{task!r}: ({error})\n")
+            out.write(f"  ({error})\n")
     return out.getvalue()
+
+
+MAX_DEPTH = 64
+
+
+def _frame(awaitable: Any) -> FrameType | None:
+    """The frame of a coroutine, generator or async generator (None for a future)."""
+    for name in ("cr_frame", "gi_frame", "ag_frame"):
+        frame = getattr(awaitable, name, None)
+        if frame is not None:
+            return frame  # type: ignore[no-any-return]
+    return None
+
+
+def _awaits(awaitable: Any) -> Any:
+    for name in ("cr_await", "gi_yieldfrom", "ag_await"):
+        inner = getattr(awaitable, name, None)
+        if inner is not None:
+            return inner
+    return None
 
 
 def install_signal_dump(
