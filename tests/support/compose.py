@@ -1,4 +1,5 @@
-"""docker-compose.yml as Docker Compose resolves it (`config`), for checks that need no registry."""
+"""A compose file (docker-compose.yml, docker-compose.nodes.yml) as Docker Compose resolves it
+(`config`), for checks that need no registry."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def compose_command() -> list[str] | None:
     return ["docker", "compose"] if probe is not None and probe.returncode == 0 else None
 
 
-def compose_config(**env: str) -> dict[str, Any]:
+def compose_config(
+    *, file: str = "docker-compose.yml", profiles: tuple[str, ...] = (), **env: str
+) -> dict[str, Any]:
     """The resolved compose file, with `env` set for its `${...}` interpolation."""
     compose = compose_command()
     if compose is None:
@@ -33,7 +36,13 @@ def compose_config(**env: str) -> dict[str, Any]:
             pytest.fail("CI installs docker-compose (scripts/services); it is missing")
         pytest.skip("neither docker-compose nor the compose plugin is installed")
     result = subprocess.run(
-        [*compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        [
+            *compose,
+            "-f",
+            str(ROOT / file),
+            *(arg for profile in profiles for arg in ("--profile", profile)),
+            "config",
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, **env},

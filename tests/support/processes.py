@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,8 +22,13 @@ def settings_env(values: Mapping[str, object]) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(env: Mapping[str, str], data_dir: Path) -> Iterator[str]:
-    """Start `python -m assistantd serve` on a free port; yield its base URL; stop it."""
+def server_process(
+    env: Mapping[str, str],
+    data_dir: Path,
+    command: Callable[[int], list[str]] | None = None,
+) -> Iterator[str]:
+    """Start `python -m assistantd serve` (or `command(port)`) on a free port; yield its base
+    URL; stop it."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     full_env = {
@@ -32,9 +37,10 @@ def server_process(env: Mapping[str, str], data_dir: Path) -> Iterator[str]:
         **env,
     }
     log = (data_dir / "server.log").open("wb")
-    command = [sys.executable, "-m", "assistantd", "serve", "--host", "127.0.0.1"]
+    serve = [sys.executable, "-m", "assistantd", "serve", "--host", "127.0.0.1"]
+    argv = command(port) if command else [*serve, "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(
-        [*command, "--port", str(port), "--log-level", "warning"],
+        argv,
         env=full_env,
         cwd=data_dir,  # no .env of the checkout is read
         stdout=log,
