@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import API_KEYS, KEY_A
 from tests.fakes.upstream import FakeUpstream
 from tests.support.compose import ROOT, compose_config
-from tests.support.processes import server_process
+from tests.support.process import spawn_server
 from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
 from tests.support.server import fresh_postgres_database
 
@@ -118,7 +118,11 @@ def test_the_compose_processes_run_as_two_nodes(
             bin_dir.mkdir()
             (bin_dir / "hostname").write_text(f"#!/bin/sh\necho {name}\n")
             (bin_dir / "hostname").chmod(0o755)
-            replica_env = {**env, "PATH": f"{bin_dir}:{path}"}
+            replica_env = {
+                **env,
+                "PATH": f"{bin_dir}:{path}",
+                "ASSISTANTD_DATA_DIR": str(tmp_path / name),
+            }
 
             def command(port: int) -> list[str]:
                 here = script.replace(
@@ -126,10 +130,10 @@ def test_the_compose_processes_run_as_two_nodes(
                 )
                 return ["sh", "-c", here]
 
-            return server_process(replica_env, tmp_path / name, command)
+            return spawn_server(replica_env, command=command, quiet=True, start_s=90)
 
         try:
-            with replica("replica-1") as one, replica("replica-2") as two:
+            with replica("replica-1") as (one, _), replica("replica-2") as (two, _):
                 auth = {"Authorization": f"Bearer {KEY_A}"}
                 with httpx.Client(headers=auth, timeout=30) as http:
                     made = http.post(

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import API_KEYS, KEY_A
 from tests.fakes.upstream import FakeUpstream
-from tests.support.processes import server_process, settings_env
+from tests.support.process import settings_env, spawn_server
 from tests.support.s3 import s3_overrides
 from tests.support.server import fresh_postgres_database
 
@@ -22,6 +22,11 @@ def _client(url: str) -> httpx.Client:
     return httpx.Client(
         base_url=f"{url}/v1", headers={"Authorization": f"Bearer {KEY_A}"}, timeout=60
     )
+
+
+def _node(env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    """A node's environment: the shared settings, its own data directory."""
+    return {**env, "ASSISTANTD_DATA_DIR": str(data_dir)}
 
 
 def _postgres() -> str:
@@ -48,8 +53,8 @@ def test_a_file_uploaded_on_one_node_is_downloadable_and_searchable_on_another(
         )
         # B starts after A has migrated the database: two first starts don't race the schema.
         with (
-            server_process(env, tmp_path / "node-a") as node_a,
-            server_process(env, tmp_path / "node-b") as node_b,
+            spawn_server(_node(env, tmp_path / "node-a"), quiet=True, start_s=90) as (node_a, _),
+            spawn_server(_node(env, tmp_path / "node-b"), quiet=True, start_s=90) as (node_b, _),
             _client(node_a) as a,
             _client(node_b) as b,
         ):

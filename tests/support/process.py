@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -41,10 +41,12 @@ def spawn_server(
     quiet: bool = False,
     stderr: IO[bytes] | None = None,
     cwd: Path = ROOT,
+    command: Callable[[int], list[str]] | None = None,
+    start_s: float = 30,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield (base url, process); `env` holds ASSISTANTD_* settings; `stderr` catches the logs;
     `cwd` is where it starts (relative settings such as the default `./data` are relative to
-    it)."""
+    it); `command(port)` replaces `python -m assistantd serve` (e.g. a compose file's)."""
     port = free_port()
     # No sandbox unless asked: a SIGKILLed server would leave its warm-pool containers behind.
     full = {
@@ -53,22 +55,26 @@ def spawn_server(
         **env,
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "assistantd",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        log_level,
-    ]
+    argv = (
+        command(port)
+        if command is not None
+        else [
+            sys.executable,
+            "-m",
+            "assistantd",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            log_level,
+        ]
+    )
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(command, env=full, cwd=cwd, stdout=output, stderr=stderr or output)
+    process = subprocess.Popen(argv, env=full, cwd=cwd, stdout=output, stderr=stderr or output)
     url = f"http://127.0.0.1:{port}"
     _live.add(process)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_s
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -88,3 +94,8 @@ def spawn_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def settings_env(values: Mapping[str, object]) -> dict[str, str]:
+    """Settings fields (`s3_bucket`) as the server's environment (`ASSISTANTD_S3_BUCKET`)."""
+    return {f"ASSISTANTD_{name.upper()}": str(value) for name, value in values.items()}
