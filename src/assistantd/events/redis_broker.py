@@ -60,17 +60,25 @@ LOST_FRAME = encode(
     )
 )
 
-# KEYS[1] run hash; ARGV: stream key prefix, frame, ends (0/1), maxlen, ttl
+# KEYS[1] run hash; ARGV: stream key prefix, maxlen, ttl, then (frame, ends 0/1) pairs: the
+# events of one run in one call (a flush sends each run's buffered events together)
 _PUBLISH = """
 local run = KEYS[1]
-if redis.call('HGET', run, 'open') ~= '1' then return 0 end
-local seg = redis.call('HGET', run, 'seg')
-local n = redis.call('HINCRBY', run, 'n', 1)
-local stream = ARGV[1] .. seg
-redis.call('XADD', stream, 'MAXLEN', '~', ARGV[4], '0-' .. n, 'f', ARGV[2], 'e', ARGV[3])
-redis.call('EXPIRE', stream, ARGV[5])
-if ARGV[3] == '1' then redis.call('HSET', run, 'open', '0') end
-redis.call('EXPIRE', run, ARGV[5])
+local state = redis.call('HMGET', run, 'open', 'seg', 'n')
+if state[1] ~= '1' then return 0 end
+local stream = ARGV[1] .. state[2]
+local n = tonumber(state[3])
+for i = 4, #ARGV - 1, 2 do
+  n = n + 1
+  redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '0-' .. n, 'f', ARGV[i], 'e', ARGV[i + 1])
+  if ARGV[i + 1] == '1' then
+    redis.call('HSET', run, 'open', '0')
+    break
+  end
+end
+redis.call('HSET', run, 'n', n)
+redis.call('EXPIRE', stream, ARGV[3])
+redis.call('EXPIRE', run, ARGV[3])
 return n
 """
 # KEYS[1] run hash; ARGV: stream key prefix, new segment id, maxlen, ttl
@@ -237,14 +245,21 @@ class RedisBroker:
         self._shas["open"] = await self._client.script_load(_OPEN)
 
     async def _pipeline(self, ops: list[_Op]) -> None:
+        """One script call per open, and per run for its consecutive events (in order)."""
         async with self._client.pipeline(transaction=False) as pipe:
-            for kind, run_id, value, ends in ops:
+            index = 0
+            while index < len(ops):
+                kind, run_id, value, _ = ops[index]
                 key, base = self._run_key(run_id), self._stream_base(run_id)
                 if kind == "open":
-                    args: list[Any] = [base, value, self._maxlen, self._ttl_s]
-                else:
-                    args = [base, value, 1 if ends else 0, self._maxlen, self._ttl_s]
-                pipe.evalsha(self._shas[kind], 1, key, *args)
+                    pipe.evalsha(self._shas["open"], 1, key, base, value, self._maxlen, self._ttl_s)
+                    index += 1
+                    continue
+                args: list[Any] = [base, self._maxlen, self._ttl_s]
+                while index < len(ops) and ops[index][0] == "pub" and ops[index][1] == run_id:
+                    args += [ops[index][2], 1 if ops[index][3] else 0]
+                    index += 1
+                pipe.evalsha(self._shas["pub"], 1, key, *args)
             await pipe.execute()
 
     # -- reading ----------------------------------------------------------------------------------
