@@ -171,7 +171,7 @@ def main() -> None:
             env = {**common, "ASSISTANTD_DATA_DIR": str(workdir / name)}
             if redis_url:
                 env |= {"ASSISTANTD_REDIS_URL": redis_url, "ASSISTANTD_REDIS_PREFIX": "bench:"}
-            url, _ = stack.enter_context(spawn_server(env, quiet=True))
+            url, _ = stack.enter_context(spawn_server(env, quiet=True, start_s=120))
             urls.append(url)
         a, b, c = (stack.enter_context(client(url)) for url in urls)
         on_a, on_c = assistant(a, args.model), assistant(c, args.model)

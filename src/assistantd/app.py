@@ -40,6 +40,7 @@ from assistantd.errors import (
     ServerError,
 )
 from assistantd.events.backend import make_events
+from assistantd.events.redis_broker import RedisBroker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.files import service as files_service
@@ -130,6 +131,18 @@ def create_app(
         lag_watch = None
         if metrics is not None:
             _add_gauges(metrics, scheduler, ingestor, sandbox)
+            if isinstance(broker, RedisBroker):
+                redis_broker = broker
+                metrics.gauge(
+                    "events_buffered",
+                    "Stream events waiting to be flushed to Redis.",
+                    lambda: redis_broker.buffered,
+                )
+                metrics.gauge(
+                    "events_dropped",
+                    "Stream events given up since start (Redis slow or unreachable).",
+                    lambda: redis_broker.dropped,
+                )
             lag_watch = asyncio.create_task(metrics.watch_loop_lag(), name="loop-lag")
         app.state.settings = settings
         app.state.db = db

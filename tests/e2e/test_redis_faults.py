@@ -73,6 +73,13 @@ def test_redis_restart_mid_run(
             polled.id, thread_id=polled_thread, poll_interval_ms=50
         )
         assert done.status == "completed"
+        metrics = httpx.get(f"{server.url}/metrics").text
+        [dropped] = [
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("assistantd_events_dropped ")
+        ]
+        assert dropped > 0  # what the run published meanwhile was given up, and counted
         redis.start()  # an empty Redis: new runs stream again
         _, third = start_thread(client)
         with client.beta.threads.runs.stream(thread_id=third, assistant_id=assistant_id) as stream:

@@ -220,3 +220,18 @@ async def test_leaving_the_loop_detaches() -> None:
     for i in range(10_000):  # nothing accumulates for it, nothing is dropped
         broker.publish("run_1", text_delta(str(i)))
     assert not sub.dropped
+
+
+async def test_closed_segments_are_kept_for_resumes_within_bounds() -> None:
+    broker = LocalBroker(keepalive_s=None, max_retained=2)
+    for run_id in ("run_1", "run_2", "run_3"):
+        broker.open(run_id)
+        broker.publish(run_id, text_delta("a"))
+        broker.publish(run_id, ev.ThreadRunCompleted(data=make_run("completed")))
+    assert len(await collect(broker.subscribe("run_3"))) == 3  # replayed after its end
+    assert await collect(broker.subscribe("run_1")) == [DONE_FRAME]  # the oldest: let go
+    expiring = LocalBroker(keepalive_s=None, ttl_s=0)
+    expiring.open("run_1")
+    expiring.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+    await asyncio.sleep(0.01)
+    assert await collect(expiring.subscribe("run_1")) == [DONE_FRAME]  # past its TTL

@@ -12,7 +12,8 @@ run event, `requires_action`, `error`). Within a segment:
 * After the segment closes, subscribers drain their buffers and end with the `done` frame.
 * Every frame carries an SSE `id:` (`<segment>.<n>`, n counting from 1 in the segment), so a
   client can resume: `subscribe(run_id, after=id)` replays what followed that event in its
-  segment and goes on live. A closed segment stays readable for `ttl_s` seconds.
+  segment and goes on live. A closed segment stays readable for `ttl_s` seconds (in-process:
+  the `max_retained` most recent ones).
 
 Two implementations: `LocalBroker` (this module; one process, the default) and
 `events.redis_broker.RedisBroker` (Redis Streams; any process can serve any run's stream).
@@ -194,7 +195,12 @@ class LocalBroker:
     """The in-process `Broker`: one process serves its own runs' streams."""
 
     def __init__(
-        self, *, max_backlog: int = 4096, keepalive_s: float | None = 15.0, ttl_s: float = 600.0
+        self,
+        *,
+        max_backlog: int = 4096,
+        keepalive_s: float | None = 15.0,
+        ttl_s: float = 600.0,
+        max_retained: int = 1000,
     ) -> None:
         self._segments: dict[str, Segment] = {}
         # closed segments kept for resumes: run id -> (segment, monotonic expiry), oldest first
@@ -202,6 +208,7 @@ class LocalBroker:
         self._max_backlog = max_backlog
         self._keepalive_s = keepalive_s
         self._ttl_s = ttl_s
+        self._max_retained = max_retained  # closed segments kept at most (memory bound)
 
     async def start(self) -> None:
         return None
@@ -270,6 +277,8 @@ class LocalBroker:
         segment.subscribers.clear()
         self._closed.pop(run_id, None)
         self._closed[run_id] = (segment, time.monotonic() + self._ttl_s)
+        while len(self._closed) > self._max_retained:
+            self._closed.popitem(last=False)
 
     def _purge(self) -> None:
         now = time.monotonic()
