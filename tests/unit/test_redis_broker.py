@@ -4,7 +4,6 @@ across processes (two clients stand for two processes), bounded publishing, Redi
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -165,15 +164,11 @@ async def test_publish_never_waits_for_a_dead_redis() -> None:
     await broker.start()
     try:
         broker.open("run_1")
-        started_at = time.perf_counter()
-        for i in range(20_000):
+        for i in range(20_000):  # synchronous: nothing here waits for Redis (bench/ has costs)
             broker.publish("run_1", text_delta(str(i)))
-        per_event = (time.perf_counter() - started_at) / 20_000
-        assert per_event < 0.001  # encoding and appending only (typically ~10 µs)
         assert broker.buffered <= 1000 and broker.dropped >= 19_000
-        flush_started = time.perf_counter()
-        await broker.flush()
-        assert time.perf_counter() - flush_started < 2
+        async with asyncio.timeout(5):  # a hang guard: flush gives up after timeout_s
+            await broker.flush()
         assert await collect(broker.subscribe("run_1")) == [LOST_FRAME, DONE_FRAME]
     finally:
         await broker.aclose()
@@ -239,14 +234,13 @@ async def test_cancel_reaches_another_process_within_a_second(
     url, prefix = url_prefix
     clients = connect(url), connect(url)
     sender, receiver = RedisCancels(clients[0], prefix), RedisCancels(clients[1], prefix)
-    got: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-    await receiver.start(lambda run_id: got.put_nowait((run_id, time.perf_counter())))
+    got: asyncio.Queue[str] = asyncio.Queue()
+    await receiver.start(got.put_nowait)
     await sender.start(lambda run_id: None)
     try:
-        sent_at = time.perf_counter()
         await sender.send("run_abc")
-        run_id, at = await asyncio.wait_for(got.get(), 1.0)
-        assert run_id == "run_abc" and at - sent_at < 1.0
+        run_id = await asyncio.wait_for(got.get(), 1.0)  # the bound: within 1 s
+        assert run_id == "run_abc"
     finally:
         await sender.aclose()
         await receiver.aclose()
@@ -260,8 +254,7 @@ async def test_cancel_send_is_bounded_without_redis() -> None:
     client = connect(f"redis://127.0.0.1:{free_port()}/0")
     cancels = RedisCancels(client, "x:", timeout_s=0.3)
     await cancels.start(lambda run_id: None)
-    started_at = time.perf_counter()
-    await cancels.send("run_1")  # logged, never raised
-    assert time.perf_counter() - started_at < 1.5
+    async with asyncio.timeout(5):  # bounded by timeout_s, logged, never raised
+        await cancels.send("run_1")
     await cancels.aclose()
     await client.aclose()
