@@ -32,6 +32,7 @@ from assistantd.containers.router import router as containers_router
 from assistantd.conversations.router import router as conversations_router
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
+from assistantd.effects import Outbox
 from assistantd.errors import (
     APIError,
     InvalidRequestError,
@@ -60,6 +61,7 @@ from assistantd.responses_api import background as responses_background
 from assistantd.responses_api.router import router as responses_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
+from assistantd.services import AppServices, Services, get_services
 from assistantd.settings import Settings
 from assistantd.threads.router import router as threads_router
 from assistantd.tools.base import ToolRunner
@@ -144,19 +146,24 @@ def create_app(
                     lambda: redis_broker.dropped,
                 )
             lag_watch = asyncio.create_task(metrics.watch_loop_lag(), name="loop-lag")
-        app.state.settings = settings
-        app.state.db = db
-        app.state.blobs = blobs
-        app.state.broker = broker
-        app.state.cancels = cancels
-        app.state.upstream = upstream
-        app.state.models = ModelCatalog(upstream, list(settings.context_windows))
-        app.state.scheduler = scheduler
-        app.state.executor = executor
-        app.state.sandbox = sandbox
-        app.state.ingestor = ingestor
-        app.state.telemetry = telemetry
-        app.state.authenticator = Authenticator(settings.env_api_keys(), db)
+        services = Services(
+            settings=settings,
+            db=db,
+            blobs=blobs,
+            broker=broker,
+            cancels=cancels,
+            upstream=upstream,
+            models=ModelCatalog(upstream, list(settings.context_windows)),
+            scheduler=scheduler,
+            executor=executor,
+            sandbox=sandbox,
+            ingestor=ingestor,
+            telemetry=telemetry,
+            authenticator=Authenticator(settings.env_api_keys(), db),
+        )
+        targets = services.targets()
+        db.outboxes = lambda: Outbox(targets)  # services declare effects; commits deliver them
+        app.state.services = services
         async with db.write() as conn:  # what a stopped server left unfinished
             await responses_background.fail_unfinished(conn)
         await scheduler.start()
@@ -250,14 +257,13 @@ def _add_health(app: FastAPI) -> None:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> Response:
-        state = request.app.state
-        checks: dict[str, Any] = {"database": await _database_check(state.db)}
+    async def readyz(services: AppServices) -> Response:
+        checks: dict[str, Any] = {"database": await _database_check(services.db)}
         ready = all(check["ok"] for check in checks.values())
         # The sandbox is optional: without it everything but the code interpreter works.
         checks["sandbox"] = (
-            await state.sandbox.status()
-            if state.sandbox is not None
+            await services.sandbox.status()
+            if services.sandbox is not None
             else {"available": False, "reason": "disabled by settings"}
         )
         body = {"status": "ready" if ready else "not_ready", "checks": checks}
@@ -286,7 +292,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def body_too_large(request: Request, _exc: BodyTooLarge) -> Response:
-        return too_large_error(request.app.state.settings.max_json_body_bytes).response()
+        return too_large_error(get_services(request).settings.max_json_body_bytes).response()
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from assistantd.db import api_keys
 from assistantd.db.engine import Database
 from assistantd.errors import AuthenticationError
+from assistantd.services import get_services
 
 LOCAL_PROJECT = "default"
 CACHE_SECONDS = 1.0  # a key added or removed in the database takes effect within this time
@@ -103,7 +104,7 @@ def _redact(key: str) -> str:
 
 
 async def current_project(request: Request) -> str:
-    authenticator: Authenticator = request.app.state.authenticator
+    authenticator = get_services(request).authenticator
     return await authenticator.project_for(request.headers.get("authorization"))
 
 

@@ -64,7 +64,7 @@ async def _resolve_file_search(
         )
     if file_search.vector_stores:  # the helper: make a store from files, attach it
         helper = file_search.vector_stores[0]
-        store, _jobs = await vector_stores.create_store(
+        store = await vector_stores.create_store(
             conn,
             project,
             CreateVectorStoreRequest(

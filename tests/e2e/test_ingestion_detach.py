@@ -15,7 +15,7 @@ from assistantd.files.schemas import FileObject
 from assistantd.vector_stores import service as vector_stores
 from assistantd.vector_stores import store as vs_store
 from assistantd.vector_stores.embeddings import HashingEmbedder
-from assistantd.vector_stores.ingestion import Ingestor
+from assistantd.vector_stores.ingestion import Ingestor, Job
 from assistantd.vector_stores.schemas import CreateVectorStoreRequest
 from assistantd.vector_stores.sqlite_extensions import (
     install_sqlite_extensions,
@@ -51,12 +51,11 @@ async def test_detached_during_ingestion_stays_detached(tmp_path: Path) -> None:
     try:
         async with db.write() as conn:
             await files_store.insert(conn, "p", file, blob_key=file_id)
-            made, jobs = await vector_stores.create_store(
+            made = await vector_stores.create_store(
                 conn, "p", CreateVectorStoreRequest(file_ids=[file_id])
             )
         ingestor = Ingestor(db, blobs, DetachingEmbedder(db, made.id, file_id))
-        for job in jobs:
-            ingestor.submit(job)
+        ingestor.submit(Job("p", made.id, file_id))
         await ingestor.wait_idle()
         async with db.read() as conn:
             assert await vs_store.get_file(conn, "p", made.id, file_id) is None

@@ -17,6 +17,7 @@ from assistantd.errors import InvalidRequestError
 from assistantd.files import service as files_service
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
+from assistantd.services import get_services
 
 router = APIRouter(prefix="/containers", tags=["containers"])
 
@@ -27,7 +28,7 @@ async def create_container(
     body: Annotated[CreateContainerRequest, json_body(CreateContainerRequest)],
     project: Project,
 ) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     return ObjectResponse(await service.create(state.db, state.sandbox, state.blobs, project, body))
 
 
@@ -45,7 +46,7 @@ async def get_container(container_id: str, project: Project, conn: ReadConn) -> 
 
 @router.delete("/{container_id}")
 async def delete_container(container_id: str, request: Request, project: Project) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     return ObjectResponse(await service.delete(state.db, state.sandbox, project, container_id))
 
 
@@ -54,7 +55,7 @@ async def create_container_file(
     container_id: str, request: Request, project: Project
 ) -> ObjectResponse:
     """A multipart upload (`file`), or JSON naming a File (`{"file_id": ...}`)."""
-    state = request.app.state
+    state = get_services(request)
     box = service.need_sandbox(state.sandbox)
     async with state.db.read() as conn:
         await service.usable(conn, project, container_id)
@@ -97,7 +98,9 @@ async def get_container_file(
 async def get_container_file_content(
     container_id: str, file_id: str, request: Request, project: Project, conn: ReadConn
 ) -> Response:
-    data = await service.content(conn, request.app.state.sandbox, project, container_id, file_id)
+    data = await service.content(
+        conn, get_services(request).sandbox, project, container_id, file_id
+    )
     return Response(data, media_type="application/octet-stream")
 
 
@@ -105,7 +108,7 @@ async def get_container_file_content(
 async def delete_container_file(
     container_id: str, file_id: str, request: Request, project: Project
 ) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     return ObjectResponse(
         await service.delete_file(state.db, state.sandbox, project, container_id, file_id)
     )

@@ -1,5 +1,6 @@
 """FastAPI dependencies that hand a route one transaction, committed when the route returns
-(before the response is sent), rolled back if it raises."""
+(before the response is sent), rolled back if it raises. A write transaction delivers the
+effects its services declared once it has committed (assistantd.effects)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.db.engine import Database
+from assistantd.services import get_services
 
 
 async def _read(request: Request) -> AsyncIterator[AsyncConnection]:
-    db: Database = request.app.state.db
-    async with db.read() as conn:
+    async with get_services(request).db.read() as conn:
         yield conn
 
 
 async def _write(request: Request) -> AsyncIterator[AsyncConnection]:
-    db: Database = request.app.state.db
-    async with db.write() as conn:
+    async with get_services(request).db.write() as conn:
         yield conn
 
 

@@ -12,17 +12,21 @@ Past capacity nothing hangs: a request that gets no pooled connection within the
 is refused with 503 and `Retry-After` (OverloadedError, before it changed anything), while
 background work (runs, ingestion: code running under `background()`) keeps waiting its turn,
 so an accepted run is never failed, or left unfinished, for want of a connection.
+
+Every write transaction carries an outbox (when the app set `Database.outboxes`): the side
+effects its services declare (see assistantd.effects), delivered once it has committed and
+dropped if it rolls back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -46,6 +50,16 @@ def background() -> Iterator[None]:
         yield
     finally:
         _background.reset(token)
+
+
+OUTBOX = "assistantd.outbox"
+"""The key of a write transaction's outbox in its connection's `info`."""
+
+
+class Outbox(Protocol):
+    """What a write transaction does once it has committed (assistantd.effects.Outbox)."""
+
+    async def deliver(self) -> None: ...
 
 
 SQLITE_PRAGMAS = (
@@ -88,6 +102,8 @@ class Database:
                 url, echo=echo, pool_size=kept, max_overflow=extra, pool_timeout=pool_timeout_s
             )
         self._write_lock = asyncio.Lock()
+        self.outboxes: Callable[[], Outbox] | None = None
+        """Makes each write transaction's outbox (set by the app; None: effects are dropped)."""
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
@@ -120,6 +136,22 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; once it has committed, the effects declared on its outbox."""
+        if self.outboxes is None:
+            async with self._write() as conn:
+                yield conn
+            return
+        outbox = self.outboxes()
+        async with self._write() as conn:
+            conn.info[OUTBOX] = outbox
+            try:
+                yield conn
+            finally:
+                del conn.info[OUTBOX]
+        await outbox.deliver()  # committed, and the connection (and SQLite's lock) released
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
         if not self.is_sqlite:
             async with self._connect() as conn, conn.begin():
                 yield conn

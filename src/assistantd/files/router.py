@@ -12,13 +12,14 @@ from assistantd.db.deps import ReadConn
 from assistantd.files import service
 from assistantd.pagination import PageParams, file_page_params
 from assistantd.responses import ObjectResponse
+from assistantd.services import get_services
 
 router = APIRouter(prefix="/files", tags=["files"])
 
 
 @router.post("")
 async def create_file(request: Request, project: Project) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     async with request.form(max_files=1, max_fields=10) as form:
         file = await service.create(
             state.db, state.blobs, project, form, state.settings.max_upload_bytes
@@ -45,11 +46,11 @@ async def get_file(file_id: str, project: Project, conn: ReadConn) -> ObjectResp
 async def get_file_content(
     file_id: str, request: Request, project: Project, conn: ReadConn
 ) -> StreamingResponse:
-    chunks = await service.content(conn, request.app.state.blobs, project, file_id)
+    chunks = await service.content(conn, get_services(request).blobs, project, file_id)
     return StreamingResponse(chunks, media_type="application/octet-stream")
 
 
 @router.delete("/{file_id}")
 async def delete_file(file_id: str, request: Request, project: Project) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     return ObjectResponse(await service.delete(state.db, state.blobs, project, file_id))

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from assistantd.auth import Project
 from assistantd.relay import service
+from assistantd.services import get_services
 
 router = APIRouter(tags=["relay"])
 
@@ -16,11 +17,13 @@ async def chat_completions(request: Request, _project: Project) -> Response:
     raw = await request.body()
     body = service.parse_body(raw, ("messages",))
     stream = body.get("stream") is True
-    return await service.relay(request.app.state.upstream, "/chat/completions", raw, stream=stream)
+    return await service.relay(
+        get_services(request).upstream, "/chat/completions", raw, stream=stream
+    )
 
 
 @router.post("/embeddings")
 async def embeddings(request: Request, _project: Project) -> Response:
     raw = await request.body()
     service.parse_body(raw, ("input",))
-    return await service.relay(request.app.state.upstream, "/embeddings", raw, stream=False)
+    return await service.relay(get_services(request).upstream, "/embeddings", raw, stream=False)

@@ -26,6 +26,7 @@ from assistantd.responses_api.schemas import (
     InputTokensRequest,
     Response,
 )
+from assistantd.services import get_services
 
 router = APIRouter(prefix="/responses", tags=["responses"])
 
@@ -36,7 +37,7 @@ async def create_response(
     body: Annotated[CreateResponseRequest, json_body(CreateResponseRequest)],
     project: Project,
 ) -> HTTPResponse:
-    state = request.app.state
+    state = get_services(request)
     include = shown.check(body.include)
     generation = await service.prepare(
         state.db,
@@ -85,7 +86,7 @@ async def count_input_tokens(
     project: Project,
     conn: ReadConn,
 ) -> ObjectResponse:
-    blobs = request.app.state.blobs
+    blobs = get_services(request).blobs
     return ObjectResponse(await service.input_tokens(conn, blobs, project, body))
 
 
@@ -122,7 +123,7 @@ async def delete_response(response_id: str, project: Project, conn: WriteConn) -
 
 @router.post("/{response_id}/cancel")
 async def cancel_response(response_id: str, request: Request, project: Project) -> ObjectResponse:
-    return ObjectResponse(await background.cancel(request.app.state.db, project, response_id))
+    return ObjectResponse(await background.cancel(get_services(request).db, project, response_id))
 
 
 @router.get("/{response_id}/input_items")

@@ -1,14 +1,15 @@
 """Rules for runs: creation (with the thread lock), cancel, submit_tool_outputs, reads.
 
-Services change the database and return the stream events that announce the change; the router
-publishes them once a stream is subscribed, then hands the run to the scheduler. The executor
-does the rest.
+Services change the database and declare on the transaction's outbox what follows once it has
+committed (assistantd.effects): the change's stream events published (to a stream opened for
+the request first, if it streams), then the run handed to the scheduler, or its cancel signalled.
+The executor does the rest.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +18,7 @@ from assistantd.assistants import service as assistants
 from assistantd.assistants.schemas import Assistant
 from assistantd.db import documents
 from assistantd.db.documents import RawPage
+from assistantd.effects import Stream, outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.events import models as ev
 from assistantd.messages import service as messages
@@ -46,11 +48,27 @@ from assistantd.threads.schemas import CreateThreadRequest, Thread
 
 @dataclass
 class RunChange:
-    """A run after a request changed it, and the events that announce the change."""
+    """A run after a request changed it, and the stream of its events if the request asked."""
 
     run: Run
-    events: list[ev.StreamEvent] = field(default_factory=list)
-    schedule: bool = True  # hand the run to the executor
+    stream: Stream | None = None
+
+
+def _announce(
+    conn: AsyncConnection,
+    run: Run,
+    events: list[ev.StreamEvent],
+    *,
+    stream: bool | None = None,
+    schedule: bool = True,
+) -> RunChange:
+    """Once committed: open the run's stream (if asked), publish `events`, schedule the run."""
+    box = outbox(conn)
+    opened = box.stream(run.id) if stream else None
+    box.publish(run.id, events)
+    if schedule:
+        box.schedule(run.id)
+    return RunChange(run, opened)
 
 
 def _new_run(
@@ -112,7 +130,9 @@ async def create(
     request: CreateRunRequest,
     *,
     expiry_s: int = RUN_EXPIRY_SECONDS,
+    include: list[str] | None = None,
 ) -> RunChange:
+    """A run on the thread; `include[]` is what its streamed step events show."""
     thread = await threads.get(conn, project, thread_id)
     assistant = await _assistant(conn, project, request.assistant_id)
     await check_unlocked(conn, thread.id, for_message=False)
@@ -120,7 +140,10 @@ async def create(
         await messages.add(conn, project, thread, message, param=f"additional_messages[{index}]")
     run = _new_run(thread, assistant, request, request.additional_instructions, expiry_s)
     await store.insert(conn, project, run)
-    return RunChange(run, [ev.ThreadRunCreated(data=run), ev.ThreadRunQueued(data=run)])
+    if include:
+        outbox(conn).show(run.id, include)
+    events: list[ev.StreamEvent] = [ev.ThreadRunCreated(data=run), ev.ThreadRunQueued(data=run)]
+    return _announce(conn, run, events, stream=request.stream)
 
 
 async def create_thread_and_run(
@@ -140,14 +163,12 @@ async def create_thread_and_run(
     thread = await threads.create(conn, project, thread_request)
     run = _new_run(thread, assistant, request, None, expiry_s)
     await store.insert(conn, project, run)
-    return RunChange(
-        run,
-        [
-            ev.ThreadCreated(data=thread),
-            ev.ThreadRunCreated(data=run),
-            ev.ThreadRunQueued(data=run),
-        ],
-    )
+    events = [
+        ev.ThreadCreated(data=thread),
+        ev.ThreadRunCreated(data=run),
+        ev.ThreadRunQueued(data=run),
+    ]
+    return _announce(conn, run, events, stream=request.stream)
 
 
 async def get(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> Run:
@@ -196,7 +217,10 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
         run, name = state.advance(run, "cancelled", now)
         events.append(ev.run_event(name, run))
     await _patch_run(conn, read, run, "cancel")
-    return RunChange(run, events, schedule=not waiting)
+    change = _announce(conn, run, events, schedule=False)
+    if not waiting:  # the executor finishes the cancel, wherever it runs the run
+        outbox(conn).cancel_run(run.id)
+    return change
 
 
 async def _patch_run(conn: AsyncConnection, read: Run, changed: Run, action: str) -> None:
@@ -246,7 +270,8 @@ async def submit_tool_outputs(
     read = run
     run, name = state.advance(run, "queued", now)
     await _patch_run(conn, read, run, "submit tool outputs to")
-    return RunChange(run, [ev.step_event(step_name, step), ev.run_event(name, run)])
+    events = [ev.step_event(step_name, step), ev.run_event(name, run)]
+    return _announce(conn, run, events, stream=request.stream)
 
 
 def _outputs_by_call(request: SubmitToolOutputsRequest, expected: list[str]) -> dict[str, str]:

@@ -16,7 +16,6 @@ from assistantd.responses import ObjectResponse
 from assistantd.schemas import MAX_METADATA_KEY, MAX_METADATA_PAIRS, MAX_METADATA_VALUE
 from assistantd.threads import service
 from assistantd.threads.schemas import CreateThreadRequest, ModifyThreadRequest
-from assistantd.tools.code_interpreter.follow import forget
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 
@@ -85,13 +84,6 @@ async def modify_thread(
 
 
 @router.delete("/{thread_id}")
-async def delete_thread(
-    thread_id: str, request: Request, project: Project, conn: WriteConn
-) -> ObjectResponse:
-    deleted = await service.delete(conn, project, thread_id)
-    sandbox = request.app.state.sandbox
-    if sandbox is not None:  # the thread's code-interpreter session and files go with it
-        await sandbox.close_session(thread_id, delete_files=True)
-    # and the record of its /mnt/data that lets those files follow it to another node
-    await forget(request.app.state.blobs, thread_id)
-    return ObjectResponse(deleted)
+async def delete_thread(thread_id: str, project: Project, conn: WriteConn) -> ObjectResponse:
+    # The thread's code-interpreter session and files go once the delete has committed.
+    return ObjectResponse(await service.delete(conn, project, thread_id))

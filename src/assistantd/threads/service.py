@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tool_resources
 from assistantd.db.documents import RawPage
+from assistantd.effects import outbox
 from assistantd.errors import NotFoundError
 from assistantd.messages import service as messages
 from assistantd.pagination import PageParams
@@ -52,6 +53,7 @@ async def modify(
 async def delete(conn: AsyncConnection, project: str, thread_id: str) -> DeletedObject:
     if not await store.delete(conn, project, thread_id):
         raise NotFoundError.for_id("thread", thread_id)
+    outbox(conn).delete_sandbox_files(thread_id)  # only once the delete has committed
     return DeletedObject(id=thread_id, object="thread.deleted")
 
 

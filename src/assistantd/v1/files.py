@@ -72,7 +72,7 @@ async def set_files(
     retrieval = any(item.type == "file_search" for item in assistant.tools)
     store_id = await _own_store(conn, project, assistant)
     if store_id is None and retrieval and file_ids:
-        made, _jobs = await vector_stores.create_store(  # the ingestor sweeps the new files up
+        made = await vector_stores.create_store(  # its files are ingested after the commit
             conn, project, CreateVectorStoreRequest(name=_own_name(assistant), file_ids=file_ids)
         )
         store_id = made.id

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -13,15 +14,15 @@ from starlette.responses import Response
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.documents import RawPage
-from assistantd.events.broker import Subscription
 from assistantd.runs.service import RunChange
+from assistantd.services import get_services
 from assistantd.v1 import shapes
 
 
 def json_response(obj: Any, *, poll: Request | None = None) -> Response:
     headers = None
     if poll is not None:
-        headers = {"openai-poll-after-ms": str(poll.app.state.settings.poll_after_ms)}
+        headers = {"openai-poll-after-ms": str(get_services(poll).settings.poll_after_ms)}
     return Response(orjson.dumps(obj), media_type="application/json", headers=headers)
 
 
@@ -40,32 +41,19 @@ async def file_ids_of(conn: AsyncConnection, project: str, assistant_id: str) ->
     return shapes.assistant_file_ids(await assistants_store.get(conn, project, assistant_id))
 
 
-async def v1_frames(subscription: Subscription, file_ids: list[str]) -> AsyncIterator[bytes]:
-    try:
-        async for frame in subscription:
+async def v1_frames(
+    frames: AsyncGenerator[bytes, None], file_ids: list[str]
+) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(frames):  # the client went away: detach now
+        async for frame in frames:
             yield shapes.frame(frame, file_ids)
-    finally:
-        subscription.detach()  # the client went away: the run goes on
 
 
-async def start(
-    request: Request, change: RunChange, stream: bool | None, file_ids: list[str]
-) -> Response:
-    """Publish a run change and schedule the run (as runs.router does), answering in v1."""
-    state = request.app.state
-    run_id = change.run.id
-    subscription = None
-    if stream:
-        state.broker.open(run_id)
-        subscription = state.broker.subscribe(run_id)
-    for event in change.events:
-        state.broker.publish(run_id, event)
-    if change.schedule:
-        if stream:  # these events come first, whichever process publishes the next ones
-            await state.broker.flush()
-        state.scheduler.submit(run_id)
-    if subscription is None:
+def respond(request: Request, change: RunChange, file_ids: list[str]) -> Response:
+    """A changed run in v1, or its stream when the request asked for one (runs.service
+    declared what follows the commit: publish, schedule)."""
+    if change.stream is None:
         return json_response(shapes.run(change.run, file_ids), poll=request)
     return EventSourceResponse(
-        v1_frames(subscription, file_ids), headers={"Cache-Control": "no-cache"}
+        v1_frames(change.stream.frames(), file_ids), headers={"Cache-Control": "no-cache"}
     )

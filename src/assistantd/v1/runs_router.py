@@ -16,8 +16,9 @@ from assistantd.run_steps import service as steps
 from assistantd.runs import service
 from assistantd.runs.router import subscribe_events
 from assistantd.runs.schemas import ModifyRunRequest, SubmitToolOutputsRequest
+from assistantd.services import AppServices
 from assistantd.v1 import requests, shapes
-from assistantd.v1.http import file_ids_of, json_response, raw_page, start, v1_frames
+from assistantd.v1.http import file_ids_of, json_response, raw_page, respond, v1_frames
 from assistantd.v1.requests import V1CreateRunRequest, V1CreateThreadAndRunRequest
 
 router = APIRouter()
@@ -29,17 +30,16 @@ async def create_thread_and_run(
     body: Annotated[V1CreateThreadAndRunRequest, json_body(V1CreateThreadAndRunRequest)],
     request: Request,
     project: Project,
+    services: AppServices,
+    conn: WriteConn,
 ) -> Response:
-    state = request.app.state
-    async with state.db.write() as conn:
-        change = await service.create_thread_and_run(
-            conn,
-            project,
-            requests.create_thread_and_run(body),
-            expiry_s=state.settings.run_expiry_seconds,
-        )
-        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return await start(request, change, body.stream, file_ids)
+    change = await service.create_thread_and_run(
+        conn,
+        project,
+        requests.create_thread_and_run(body),
+        expiry_s=services.settings.run_expiry_seconds,
+    )
+    return respond(request, change, await file_ids_of(conn, project, change.run.assistant_id))
 
 
 @router.post("/threads/{thread_id}/runs")
@@ -48,18 +48,17 @@ async def create_run(
     body: Annotated[V1CreateRunRequest, json_body(V1CreateRunRequest)],
     request: Request,
     project: Project,
+    services: AppServices,
+    conn: WriteConn,
 ) -> Response:
-    state = request.app.state
-    async with state.db.write() as conn:
-        change = await service.create(
-            conn,
-            project,
-            thread_id,
-            requests.create_run(body),
-            expiry_s=state.settings.run_expiry_seconds,
-        )
-        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return await start(request, change, body.stream, file_ids)
+    change = await service.create(
+        conn,
+        project,
+        thread_id,
+        requests.create_run(body),
+        expiry_s=services.settings.run_expiry_seconds,
+    )
+    return respond(request, change, await file_ids_of(conn, project, change.run.assistant_id))
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -88,15 +87,20 @@ async def get_run(
 
 @router.get("/threads/{thread_id}/runs/{run_id}/events")
 async def run_events(
-    thread_id: str, run_id: str, request: Request, project: Project, after: str | None = None
+    thread_id: str,
+    run_id: str,
+    request: Request,
+    project: Project,
+    services: AppServices,
+    after: str | None = None,
 ) -> Response:
     """Resumable streams (docs/streaming.md), in v1's terms."""
-    subscription = await subscribe_events(request, project, thread_id, run_id, after)
-    async with request.app.state.db.read() as conn:
+    stream = await subscribe_events(request, project, thread_id, run_id, after)
+    async with services.db.read() as conn:
         run = await service.get(conn, project, thread_id, run_id)
         file_ids = await file_ids_of(conn, project, run.assistant_id)
     return EventSourceResponse(
-        v1_frames(subscription, file_ids), headers={"Cache-Control": "no-cache"}
+        v1_frames(stream.frames(), file_ids), headers={"Cache-Control": "no-cache"}
     )
 
 
@@ -115,16 +119,11 @@ async def modify_run(
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel")
-async def cancel_run(thread_id: str, run_id: str, request: Request, project: Project) -> Response:
-    state = request.app.state
-    async with state.db.write() as conn:
-        change = await service.cancel(conn, project, thread_id, run_id)
-        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    for event in change.events:
-        state.broker.publish(run_id, event)
-    if change.schedule:
-        await state.broker.flush()  # `cancelling` comes before what the executor publishes
-        await state.cancels.send(run_id)  # to the process that runs it, this one or another
+async def cancel_run(
+    thread_id: str, run_id: str, request: Request, project: Project, conn: WriteConn
+) -> Response:
+    change = await service.cancel(conn, project, thread_id, run_id)
+    file_ids = await file_ids_of(conn, project, change.run.assistant_id)
     return json_response(shapes.run(change.run, file_ids), poll=request)
 
 
@@ -135,11 +134,10 @@ async def submit_tool_outputs(
     body: Annotated[SubmitToolOutputsRequest, json_body(SubmitToolOutputsRequest)],
     request: Request,
     project: Project,
+    conn: WriteConn,
 ) -> Response:
-    async with request.app.state.db.write() as conn:
-        change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
-        file_ids = await file_ids_of(conn, project, change.run.assistant_id)
-    return await start(request, change, body.stream, file_ids)
+    change = await service.submit_tool_outputs(conn, project, thread_id, run_id, body)
+    return respond(request, change, await file_ids_of(conn, project, change.run.assistant_id))
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/steps")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from assistantd.auth import Project
@@ -17,7 +17,6 @@ from assistantd.pagination import PageParams, page_params
 from assistantd.threads import service as threads
 from assistantd.threads.router import metadata_filter
 from assistantd.threads.schemas import ModifyThreadRequest
-from assistantd.tools.code_interpreter.follow import forget
 from assistantd.v1 import files, requests, shapes
 from assistantd.v1.http import json_response, raw_page
 from assistantd.v1.requests import (
@@ -72,15 +71,8 @@ async def modify_thread(
 
 
 @router.delete("/{thread_id}")
-async def delete_thread(
-    thread_id: str, request: Request, project: Project, conn: WriteConn
-) -> Response:
-    deleted = await threads.delete(conn, project, thread_id)
-    sandbox = request.app.state.sandbox
-    if sandbox is not None:  # the thread's code-interpreter session and files go with it
-        await sandbox.close_session(thread_id, delete_files=True)
-    # and the record of its /mnt/data that lets those files follow it to another node
-    await forget(request.app.state.blobs, thread_id)
+async def delete_thread(thread_id: str, project: Project, conn: WriteConn) -> Response:
+    deleted = await threads.delete(conn, project, thread_id)  # the sandbox's files go after
     return json_response(deleted.model_dump(mode="json"))
 
 

@@ -1,8 +1,9 @@
 """Background ingestion of vector store files: parse → chunk → embed → index, then `completed`
 (in the same transaction as the chunks, so a file is never searchable while `in_progress`), or
 `failed` with `last_error`. A file deleted (or its store, or the File) while it is ingested
-stays deleted: its chunks are never written. Files left `in_progress` by a stopped server are
-picked up again on start. A cancelled batch stops its files that have not finished.
+stays deleted: its chunks are never written. A file is submitted by the transaction that
+attached it, once that has committed; files left `in_progress` by a stopped server are picked
+up again on start. A cancelled batch stops its files that have not finished.
 """
 
 from __future__ import annotations
@@ -66,7 +67,6 @@ class Ingestor:
         self._ingestion_embedder = LimitedEmbedder(embedder, embedding_requests)
         self._slots = asyncio.Semaphore(files)
         self._tasks: dict[tuple[str, str], tuple[Job, asyncio.Task[None]]] = {}
-        self._sweeper: asyncio.Task[None] | None = None
 
     def submit(self, job: Job) -> None:
         key = (job.store_id, job.file_id)
@@ -85,23 +85,11 @@ class Ingestor:
             if job.batch_id == batch_id:
                 task.cancel()
 
-    async def start(self, sweep_interval_s: float = 0.5) -> None:
-        """Pick up files left `in_progress` (by a restart, or attached through
-        `tool_resources` and message attachments), now and then every `sweep_interval_s`."""
+    async def start(self) -> None:
+        """Boot-time recovery: pick up the files a stopped server left `in_progress`. Files
+        attached while the server runs are submitted by the transaction that attached them,
+        once it has committed (assistantd.effects)."""
         await self.sweep()
-        self._sweeper = asyncio.create_task(self._sweep_forever(sweep_interval_s))
-
-    async def _sweep_forever(self, interval: float) -> None:
-        with background():
-            await self._sweep_loop(interval)
-
-    async def _sweep_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("ingestion sweep failed")
 
     async def sweep(self) -> None:
         async with self._db.read() as conn:
@@ -110,8 +98,6 @@ class Ingestor:
             self.submit(Job(project, file.vector_store_id, file.id))
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
         tasks = [task for _, task in self._tasks.values()]
         for task in tasks:
             task.cancel()

@@ -1,6 +1,7 @@
 """HTTP routes for /vector_stores, their files, file batches and search.
 
-Routes that start ingestion commit first, then hand the jobs to the ingestor.
+Each route is one service call; services that attach files declare their ingestion, which
+starts once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
+from assistantd.services import get_services
 from assistantd.vector_stores import service
 from assistantd.vector_stores.schemas import (
     CreateFileBatchRequest,
@@ -35,15 +37,10 @@ StatusFilter = Annotated[
 @router.post("")
 async def create_vector_store(
     body: Annotated[CreateVectorStoreRequest, json_body(CreateVectorStoreRequest)],
-    request: Request,
     project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
-    state = request.app.state
-    async with state.db.write() as conn:
-        vector_store, jobs = await service.create_store(conn, project, body)
-    for job in jobs:
-        state.ingestor.submit(job)
-    return ObjectResponse(vector_store)
+    return ObjectResponse(await service.create_store(conn, project, body))
 
 
 @router.get("")
@@ -78,7 +75,7 @@ async def search_vector_store(
     request: Request,
     project: Project,
 ) -> ObjectResponse:
-    state = request.app.state
+    state = get_services(request)
     telemetry = state.telemetry
     started = time.perf_counter()
     with telemetry.tracing.span("search", {"assistantd.vector_store_id": store_id}):
@@ -98,14 +95,10 @@ async def search_vector_store(
 async def create_vector_store_file(
     store_id: str,
     body: Annotated[CreateVectorStoreFileRequest, json_body(CreateVectorStoreFileRequest)],
-    request: Request,
     project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
-    state = request.app.state
-    async with state.db.write() as conn:
-        vs_file, job = await service.attach_file(conn, project, store_id, body)
-    state.ingestor.submit(job)
-    return ObjectResponse(vs_file)
+    return ObjectResponse(await service.attach_file(conn, project, store_id, body))
 
 
 @router.get("/{store_id}/files")
@@ -144,7 +137,7 @@ async def delete_vector_store_file(
 async def get_vector_store_file_content(
     store_id: str, file_id: str, request: Request, project: Project, conn: ReadConn
 ) -> ObjectResponse:
-    blobs = request.app.state.blobs
+    blobs = get_services(request).blobs
     return ObjectResponse(await service.file_content(conn, blobs, project, store_id, file_id))
 
 
@@ -155,15 +148,10 @@ async def get_vector_store_file_content(
 async def create_file_batch(
     store_id: str,
     body: Annotated[CreateFileBatchRequest, json_body(CreateFileBatchRequest)],
-    request: Request,
     project: Project,
+    conn: WriteConn,
 ) -> ObjectResponse:
-    state = request.app.state
-    async with state.db.write() as conn:
-        batch, jobs = await service.create_batch(conn, project, store_id, body)
-    for job in jobs:
-        state.ingestor.submit(job)
-    return ObjectResponse(batch)
+    return ObjectResponse(await service.create_batch(conn, project, store_id, body))
 
 
 @router.get("/{store_id}/file_batches/{batch_id}")
@@ -175,13 +163,9 @@ async def get_file_batch(
 
 @router.post("/{store_id}/file_batches/{batch_id}/cancel")
 async def cancel_file_batch(
-    store_id: str, batch_id: str, request: Request, project: Project
+    store_id: str, batch_id: str, project: Project, conn: WriteConn
 ) -> ObjectResponse:
-    state = request.app.state
-    async with state.db.write() as conn:
-        batch = await service.cancel_batch(conn, project, store_id, batch_id)
-    state.ingestor.cancel_batch(batch_id)
-    return ObjectResponse(batch)
+    return ObjectResponse(await service.cancel_batch(conn, project, store_id, batch_id))
 
 
 @router.get("/{store_id}/file_batches/{batch_id}/files")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids, tool_resources
 from assistantd.clock import unix_now
+from assistantd.effects import outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
@@ -81,7 +82,7 @@ async def get_store(conn: AsyncConnection, project: str, store_id: str) -> Vecto
 
 async def create_store(
     conn: AsyncConnection, project: str, request: CreateVectorStoreRequest
-) -> tuple[VectorStore, list[Job]]:
+) -> VectorStore:
     if request.chunking_strategy is not None and not request.file_ids:
         raise InvalidRequestError(
             "chunking_strategy is only applicable if file_ids is non-empty.",
@@ -101,11 +102,9 @@ async def create_store(
     )
     vector_store.expires_at = _expiry(vector_store, now)
     await store.insert_store(conn, project, vector_store)
-    jobs = [
+    for file_id in file_ids:
         await _attach(conn, project, vector_store.id, file_id, strategy, None)
-        for file_id in file_ids
-    ]
-    return await _complete(conn, vector_store), jobs
+    return await _complete(conn, vector_store)
 
 
 async def modify_store(
@@ -162,7 +161,7 @@ async def add_to_thread_store(
     if current:
         store_id = current[0]
     else:
-        created, _ = await create_store(
+        created = await create_store(
             conn,
             project,
             CreateVectorStoreRequest(
@@ -190,7 +189,8 @@ async def _attach(
     strategy: StaticChunkingStrategy,
     attributes: Any,
     batch_id: str | None = None,
-) -> Job:
+) -> None:
+    """Attach (or re-attach) the file; it is ingested once the transaction has committed."""
     vs_file = VectorStoreFile(
         id=file_id,
         created_at=unix_now(),
@@ -200,17 +200,17 @@ async def _attach(
     )
     await index.delete_file(conn, store_id, file_id)  # re-attaching re-indexes
     await store.upsert_file(conn, project, vs_file, batch_id)
-    return Job(project, store_id, file_id, batch_id)
+    outbox(conn).ingest(Job(project, store_id, file_id, batch_id))
 
 
 async def attach_file(
     conn: AsyncConnection, project: str, store_id: str, request: CreateVectorStoreFileRequest
-) -> tuple[VectorStoreFile, Job]:
+) -> VectorStoreFile:
     await get_store(conn, project, store_id)
     await tool_resources.check_file_ids(conn, project, [request.file_id], "file_id")
     strategy = _strategy(request.chunking_strategy, "chunking_strategy")
-    job = await _attach(conn, project, store_id, request.file_id, strategy, request.attributes)
-    return await get_file(conn, project, store_id, request.file_id), job
+    await _attach(conn, project, store_id, request.file_id, strategy, request.attributes)
+    return await get_file(conn, project, store_id, request.file_id)
 
 
 async def get_file(
@@ -294,7 +294,7 @@ async def _complete_batch(
 
 async def create_batch(
     conn: AsyncConnection, project: str, store_id: str, request: CreateFileBatchRequest
-) -> tuple[VectorStoreFileBatch, list[Job]]:
+) -> VectorStoreFileBatch:
     await get_store(conn, project, store_id)
     if (request.file_ids is None) == (request.files is None):
         raise InvalidRequestError(
@@ -318,19 +318,10 @@ async def create_batch(
         id=ids.new_id(ids.FILE_BATCH), created_at=unix_now(), vector_store_id=store_id
     )
     await store.insert_batch(conn, project, batch)
-    jobs = [
-        await _attach(
-            conn,
-            project,
-            store_id,
-            file_id,
-            _strategy(strategy, "chunking_strategy"),
-            attributes,
-            batch.id,
-        )
-        for file_id, strategy, attributes in dict((e[0], e) for e in entries).values()
-    ]
-    return await _complete_batch(conn, batch), jobs
+    for file_id, strategy, attributes in dict((e[0], e) for e in entries).values():
+        chunking = _strategy(strategy, "chunking_strategy")
+        await _attach(conn, project, store_id, file_id, chunking, attributes, batch.id)
+    return await _complete_batch(conn, batch)
 
 
 async def get_batch(
@@ -353,6 +344,7 @@ async def cancel_batch(
         await store.upsert_file(conn, project, ingestion_state.advance_file(vs_file, "cancelled"))
     batch = ingestion_state.cancel_batch(batch)
     await store.save_batch(conn, project, batch)
+    outbox(conn).cancel_ingestion(batch_id)  # its files still being ingested stop
     return await _complete_batch(conn, batch)
 
 
