@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from tests.conftest import KEY_A, KEY_B, _database_url, make_settings
-from tests.fakes.upstream import FakeUpstream, Turn
+from tests.fakes.upstream import Call, FakeUpstream, Turn
 from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
 from tests.support.server import RunningServer, run_server
 from tests.support.sse import validate_events
@@ -129,6 +129,23 @@ def test_events_errors_and_isolation(
     assert wrong_thread.status_code == 404
 
 
+def test_events_in_v1_shapes(client: openai.OpenAI, http: httpx.Client, fake: FakeUpstream) -> None:
+    fake.script(Turn(text=WORDS))
+    assistant_id, thread_id = start_thread(client)
+    body = {"assistant_id": assistant_id, "stream": True}
+    with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
+        streamed = read_frames(response.iter_lines())
+    path = f"/threads/{thread_id}/runs/{streamed[0][2]['id']}/events"
+    v1 = get_events(
+        http, path, params={"after": streamed[2][0]}, headers={"OpenAI-Beta": "assistants=v1"}
+    )
+    assert [(i, e) for i, e, _ in v1] == [(i, e) for i, e, _ in streamed[3:]]
+    runs = [
+        data for _, event, data in v1 if event.startswith("thread.run.") and "." not in event[11:]
+    ]
+    assert runs and all("file_ids" in run and "tool_resources" not in run for run in runs)
+
+
 # --- two nodes -----------------------------------------------------------------------------------
 
 
@@ -210,3 +227,36 @@ def test_cancel_sent_to_node_b_stops_the_run_on_node_a(
         assert sum(event == "thread.message.delta" for _, event, _ in rest) < 50
         run = client_b.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
         assert run.status == "cancelled"
+
+
+def test_tool_outputs_sent_to_node_b_continue_a_run_node_a_started(
+    two_nodes: tuple[RunningServer, RunningServer], fake: FakeUpstream
+) -> None:
+    """A's stream ends at requires_action; B takes the outputs and streams the rest (a new
+    segment); each segment can be read and resumed from the other node."""
+    node_a, node_b = two_nodes
+    fake.script(
+        Turn(tool_calls=[Call("get_weather", '{"city": "Oslo"}', id="call_1")]), Turn(text=WORDS)
+    )
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    with node_http(node_a) as http_a, node_http(node_b) as http_b:
+        client = openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0)
+        assistant = client.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[list-item]
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
+        body = {"assistant_id": assistant.id, "stream": True}
+        with http_a.stream("POST", f"/threads/{thread.id}/runs", json=body) as response:
+            first = read_frames(response.iter_lines())
+        assert first[-2][1] == "thread.run.requires_action"
+        run_id = first[0][2]["id"]
+        path = f"/threads/{thread.id}/runs/{run_id}"
+        outputs = {"tool_outputs": [{"tool_call_id": "call_1", "output": "sunny"}], "stream": True}
+        with http_b.stream("POST", f"{path}/submit_tool_outputs", json=outputs) as response:
+            second = read_frames(response.iter_lines())
+        validate_events(as_events(second))
+        assert second[-2][1] == "thread.run.completed"
+        assert {i.split(".")[0] for i, _, _ in first[:-1]} != {
+            i.split(".")[0] for i, _, _ in second[:-1]
+        }
+        assert get_events(http_a, f"{path}/events") == second  # the current segment, from A
+        assert get_events(http_a, f"{path}/events", params={"after": second[3][0]}) == second[4:]
+        assert get_events(http_b, f"{path}/events", params={"after": first[1][0]}) == first[2:]
