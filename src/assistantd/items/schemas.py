@@ -154,6 +154,19 @@ class MessageInput(_Lenient):
     status: ItemStatus | None = None
 
 
+class DirectCaller(Sparse):
+    type: Literal["direct"]
+
+
+class ProgramCaller(Sparse):
+    type: Literal["program"]
+    caller_id: str
+
+
+# Who made a tool call (OpenAI's programmatic tool calling): checked, not kept.
+Caller = Annotated[DirectCaller | ProgramCaller, Field(discriminator="type")]
+
+
 class FunctionCallInput(_Lenient):
     type: Literal["function_call"]
     id: ItemId | None = None
@@ -161,6 +174,7 @@ class FunctionCallInput(_Lenient):
     name: str
     arguments: str
     status: ItemStatus | None = None
+    caller: Caller | None = None
 
 
 class FunctionCallOutputInput(_Lenient):
@@ -169,6 +183,7 @@ class FunctionCallOutputInput(_Lenient):
     call_id: Annotated[str, Field(min_length=1, max_length=64)]
     output: Annotated[str, Field(max_length=10_485_760)] | list[InputContent]
     status: ItemStatus | None = None
+    caller: Caller | None = None
 
 
 class FileSearchCallInput(_Lenient):

@@ -45,6 +45,8 @@ async def create_response(
         project,
         body,
         sandbox=state.sandbox is not None,
+        # A stream's first token need not wait for the row: generate() writes it meanwhile.
+        insert_later=bool(body.stream) and not body.background,
         context_windows=state.settings.context_windows,
     )
     tools = service.ServerTools(
@@ -98,6 +100,7 @@ async def get_response(
     include: Include,
     stream: Annotated[bool, Query()] = False,
     starting_after: Annotated[int | None, Query()] = None,
+    _include_obfuscation: Annotated[bool | None, Query(alias="include_obfuscation")] = None,
 ) -> HTTPResponse:
     response = await service.get(conn, project, response_id)
     if not stream:
