@@ -40,6 +40,17 @@ def test_a_thread_continued_as_a_conversation(client: openai.OpenAI, fake: FakeU
         ("user", "What is my name?"),
         ("assistant", "Your name is Ada."),
     ]
+    # And the Responses side reads the thread through /conversations.
+    conversation = client.conversations.retrieve(thread.id)
+    assert conversation.id == thread.id and conversation.created_at == thread.created_at
+    items = client.conversations.items.list(thread.id, order="asc", limit=3)
+    assert [item.id for item in items.data] == [m.id for m in messages[:3]]
+    assert items.has_more and items.data[0].type == "message"
+    last = client.conversations.items.list(thread.id, after=items.data[-1].id, order="asc")
+    (answer,) = last.data
+    assert answer.type == "message" and answer.role == "assistant"
+    assert answer.content[0].text == "Your name is Ada."  # type: ignore[union-attr]
+    assert client.conversations.items.retrieve(answer.id, conversation_id=thread.id) == answer
 
 
 def test_the_threads_tool_resources_are_honoured(client: openai.OpenAI, fake: FakeUpstream) -> None:

@@ -15,6 +15,7 @@ from assistantd.conversations.schemas import (
     UpdateConversationRequest,
 )
 from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.documents import RawPage
 from assistantd.items import include as shown
 from assistantd.items.include import Include
 from assistantd.pagination import PageParams, page_params
@@ -65,7 +66,9 @@ async def list_items(
     include: Include,
 ) -> ObjectResponse:
     page = await service.items(conn, project, conversation_id, params)
-    return ObjectResponse(shown.raw_page(page, include))
+    if isinstance(page, RawPage):
+        return ObjectResponse(shown.raw_page(page, include))
+    return ObjectResponse(page.model_copy(update={"data": shown.items(page.data, include)}))
 
 
 @router.post("/{conversation_id}/items")

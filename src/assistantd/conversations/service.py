@@ -21,6 +21,7 @@ from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.items import convert
 from assistantd.items.schemas import Item
 from assistantd.pagination import PageParams
+from assistantd.responses_api import threads
 from assistantd.schemas import DeletedObject, Page
 
 
@@ -41,7 +42,10 @@ async def create(
 
 
 async def get(conn: AsyncConnection, project: str, conversation_id: str) -> Conversation:
-    conversation = await store.get(conn, project, conversation_id)
+    if threads.is_thread(conversation_id):  # an extension: a thread read as a conversation
+        conversation = await threads.as_conversation(conn, project, conversation_id)
+    else:
+        conversation = await store.get(conn, project, conversation_id)
     if conversation is None:
         raise NotFoundError.for_id("conversation", conversation_id)
     return conversation
@@ -108,7 +112,12 @@ async def _add(
 
 async def items(
     conn: AsyncConnection, project: str, conversation_id: str, params: PageParams
-) -> RawPage:
+) -> RawPage | Page[Item]:
+    if threads.is_thread(conversation_id):
+        page = await threads.items(conn, project, conversation_id, params)
+        if page is None:
+            raise NotFoundError.for_id("conversation", conversation_id)
+        return page
     await get(conn, project, conversation_id)
     return await store.page_items(conn, project, conversation_id, params)
 
@@ -120,7 +129,11 @@ async def transcript(conn: AsyncConnection, project: str, conversation_id: str) 
 
 async def get_item(conn: AsyncConnection, project: str, conversation_id: str, item_id: str) -> Item:
     await get(conn, project, conversation_id)
-    item = await store.get_item(conn, project, conversation_id, item_id)
+    if threads.is_thread(conversation_id):
+        found = await threads.history(conn, project, conversation_id)
+        item = next((i for i in (found[0] if found else []) if i.id == item_id), None)
+    else:
+        item = await store.get_item(conn, project, conversation_id, item_id)
     if item is None:
         raise NotFoundError.for_id("item", item_id)
     return item

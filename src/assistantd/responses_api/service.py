@@ -462,14 +462,7 @@ async def input_items(
     inputs = await store.get_input(conn, project, response_id)
     if inputs is None:
         raise NotFoundError(f"Response with id '{response_id}' not found.")
-    ordered = inputs if params.order == "asc" else list(reversed(inputs))
-    position = {item.id: index for index, item in enumerate(ordered)}
-    start = position[params.after] + 1 if params.after in position else 0
-    stop = position[params.before] if params.before in position else len(ordered)
-    window = ordered[start:stop]
-    page = window[: params.limit]
-    first, last = (page[0].id, page[-1].id) if page else (None, None)
-    return Page[Item](data=page, first_id=first, last_id=last, has_more=len(window) > len(page))
+    return threads.page_of(inputs, params)
 
 
 async def input_tokens(
