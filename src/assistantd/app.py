@@ -65,6 +65,7 @@ from assistantd.services import AppServices, Services, get_services
 from assistantd.settings import Settings
 from assistantd.threads.router import router as threads_router
 from assistantd.tools.base import ToolRunner
+from assistantd.tools.code_interpreter.follow import SessionManifests
 from assistantd.tools.code_interpreter.runner import CodeInterpreterRunner
 from assistantd.tools.code_interpreter.sandbox import DockerSandbox, Sandbox
 from assistantd.tools.file_search import FileSearchRunner
@@ -116,6 +117,7 @@ def create_app(
         install_sqlite_extensions(db.engine)
         blobs = make_blob_store(settings)
         await blobs.start()  # a wrong bucket or endpoint stops the start, saying why
+        manifests = SessionManifests(blobs)  # this server's name in the /mnt/data manifests
         broker, cancels = make_events(settings)
         await broker.start()
         upstream = UpstreamClient(settings, transport=upstream_transport, metrics=metrics)
@@ -124,7 +126,7 @@ def create_app(
         if sandbox is not None:
             await sandbox.start()  # never raises for a missing engine: status() says why
             runners["code_interpreter"] = CodeInterpreterRunner(
-                settings, sandbox, db, blobs, metrics=metrics
+                settings, sandbox, db, blobs, manifests=manifests, metrics=metrics
             )
         ingestor = Ingestor(db, blobs, make_embedder(settings), metrics=metrics)
         runners["file_search"] = FileSearchRunner(db, ingestor.embedder, telemetry=telemetry)
@@ -150,6 +152,7 @@ def create_app(
             settings=settings,
             db=db,
             blobs=blobs,
+            manifests=manifests,
             broker=broker,
             cancels=cancels,
             upstream=upstream,
@@ -172,7 +175,7 @@ def create_app(
         await ingestor.start()
         expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
         reaper = asyncio.create_task(
-            containers_service.reap_forever(db, sandbox), name="container-expiry"
+            containers_service.reap_forever(db, sandbox, blobs), name="container-expiry"
         )
         try:
             yield

@@ -18,6 +18,7 @@ from assistantd.files.blobs import BlobStore
 from assistantd.models.service import ModelCatalog
 from assistantd.observability import Telemetry
 from assistantd.settings import Settings
+from assistantd.tools.code_interpreter.follow import SessionManifests
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 from assistantd.upstream import UpstreamClient
 from assistantd.vector_stores.ingestion import Ingestor
@@ -31,6 +32,7 @@ class Services:
     settings: Settings
     db: Database
     blobs: BlobStore
+    manifests: SessionManifests  # this server's name in the /mnt/data manifests
     broker: Broker
     cancels: CancelChannel
     upstream: UpstreamClient

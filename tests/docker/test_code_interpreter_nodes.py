@@ -10,10 +10,12 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 
+from assistantd.settings import Settings
 from tests.conftest import KEY_A, make_settings
 from tests.docker.conftest import IMAGE_TAG
 from tests.fakes.upstream import Call, FakeUpstream, Turn
@@ -40,31 +42,40 @@ def _logs(client: openai.OpenAI, thread_id: str, run_id: str) -> str:
     return "".join(out)
 
 
-def test_mnt_data_follows_the_thread_to_another_node(
-    sandbox_image: str, s3_url: str, fake: FakeUpstream, tmp_path: Path
-) -> None:
+def _postgres() -> str:
     base = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
     if not base:
         if os.environ.get("CI"):
             pytest.fail("CI must run the PostgreSQL tests: ASSISTANTD_TEST_DATABASE_URL unset")
         pytest.skip("needs PostgreSQL: ASSISTANTD_TEST_DATABASE_URL (scripts/test sets it)")
-    with fresh_postgres_database(base) as database:
-        shared = {
-            "upstream_base_url": fake.base_url,
-            "sandbox_enabled": True,
-            "sandbox_image": IMAGE_TAG,
-            "sandbox_pool_size": 0,
-            "sandbox_exec_timeout_s": 30.0,
-            **s3_overrides(s3_url),
-        }
+    return base
 
-        def node(name: str) -> object:
-            return make_settings(
-                tmp_path / name,
-                database,
-                sandbox_instance=f"pytest-nodes-{name}-{secrets.token_hex(4)}",
-                **shared,
-            )
+
+def _nodes(database: str, s3_url: str, fake: FakeUpstream, tmp_path: Path) -> Any:
+    """Settings for node `name`: its own data directory and sandbox label; the rest shared."""
+    bucket = s3_overrides(s3_url)
+
+    def node(name: str) -> Settings:
+        return make_settings(
+            tmp_path / name,
+            database,
+            upstream_base_url=fake.base_url,
+            sandbox_enabled=True,
+            sandbox_image=IMAGE_TAG,
+            sandbox_pool_size=0,
+            sandbox_exec_timeout_s=30.0,
+            sandbox_instance=f"pytest-nodes-{name}-{secrets.token_hex(4)}",
+            **bucket,
+        )
+
+    return node
+
+
+def test_mnt_data_follows_the_thread_to_another_node(
+    sandbox_image: str, s3_url: str, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    with fresh_postgres_database(_postgres()) as database:
+        node = _nodes(database, s3_url, fake, tmp_path)
 
         fake.script(
             Turn(tool_calls=[_code("x = 41\nopen('/mnt/data/notes.txt', 'w').write('tide 7')")]),
@@ -101,3 +112,45 @@ def test_mnt_data_follows_the_thread_to_another_node(
             assert "tide 7 False" in logs  # the file came along; the variable did not
             assert "The Python session was restarted" in logs
             assert b.files.content(made_id).content == b"tide 7"
+
+
+def test_a_container_follows_to_another_node(
+    sandbox_image: str, s3_url: str, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    with fresh_postgres_database(_postgres()) as database:
+        node = _nodes(database, s3_url, fake, tmp_path)
+        fake.script(
+            Turn(tool_calls=[_code("y = 1\nopen('/mnt/data/out.txt', 'w').write('made on a')")]),
+            Turn(text="Written."),
+            Turn(tool_calls=[_code("print(open('/mnt/data/in.txt').read(), 'y' in dir())")]),
+            Turn(text="Read."),
+        )
+        with (
+            run_server(node("a")) as node_a,
+            openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0) as a,
+        ):
+            container = a.containers.create(name="work")
+            upload = a.containers.files.create(container.id, file=("in.txt", b"sent to a"))
+            tool: Any = {"type": "code_interpreter", "container": container.id}
+            first = a.responses.create(model="gpt-4o", input="write", tools=[tool])
+            assert first.status == "completed", first.error
+            files = {f.path: f.id for f in a.containers.files.list(container.id)}
+            assert set(files) == {"/mnt/data/in.txt", "/mnt/data/out.txt"}
+        with (
+            run_server(node("b")) as node_b,
+            openai.OpenAI(base_url=node_b.api, api_key=KEY_A, max_retries=0) as b,
+        ):
+            out = b.containers.files.content.retrieve(
+                files["/mnt/data/out.txt"], container_id=container.id
+            )
+            assert out.read() == b"made on a"  # served by B, which never ran that code
+            second = b.responses.create(
+                model="gpt-4o",
+                input="read",
+                tools=[tool],
+                include=["code_interpreter_call.outputs"],
+            )
+            assert second.status == "completed", second.error
+            logs = second.output[0].outputs[0].logs  # type: ignore[union-attr]
+            assert "sent to a False" in logs and "The Python session was restarted" in logs
+            assert upload.id == files["/mnt/data/in.txt"]

@@ -29,7 +29,8 @@ async def create_container(
     project: Project,
 ) -> ObjectResponse:
     state = get_services(request)
-    return ObjectResponse(await service.create(state.db, state.sandbox, state.blobs, project, body))
+    made = await service.create(state.db, state.sandbox, state.manifests, project, body)
+    return ObjectResponse(made)
 
 
 @router.get("")
@@ -47,7 +48,8 @@ async def get_container(container_id: str, project: Project, conn: ReadConn) -> 
 @router.delete("/{container_id}")
 async def delete_container(container_id: str, request: Request, project: Project) -> ObjectResponse:
     state = get_services(request)
-    return ObjectResponse(await service.delete(state.db, state.sandbox, project, container_id))
+    deleted = await service.delete(state.db, state.sandbox, state.blobs, project, container_id)
+    return ObjectResponse(deleted)
 
 
 @router.post("/{container_id}/files")
@@ -74,7 +76,9 @@ async def create_container_file(
         async with state.db.read() as conn:
             file = await files_service.get(conn, project, body.file_id)
         name, data = file.filename, await state.blobs.read(file.id)
-    return ObjectResponse(await service.add_file(state.db, box, project, container_id, name, data))
+    return ObjectResponse(
+        await service.add_file(state.db, box, state.manifests, project, container_id, name, data)
+    )
 
 
 @router.get("/{container_id}/files")
@@ -98,9 +102,8 @@ async def get_container_file(
 async def get_container_file_content(
     container_id: str, file_id: str, request: Request, project: Project, conn: ReadConn
 ) -> Response:
-    data = await service.content(
-        conn, get_services(request).sandbox, project, container_id, file_id
-    )
+    state = get_services(request)
+    data = await service.content(conn, state.sandbox, state.blobs, project, container_id, file_id)
     return Response(data, media_type="application/octet-stream")
 
 
@@ -110,5 +113,7 @@ async def delete_container_file(
 ) -> ObjectResponse:
     state = get_services(request)
     return ObjectResponse(
-        await service.delete_file(state.db, state.sandbox, project, container_id, file_id)
+        await service.delete_file(
+            state.db, state.sandbox, state.blobs, project, container_id, file_id
+        )
     )

@@ -5,6 +5,7 @@ the same hardening as the threads' sessions; its files are the session's /mnt/da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -22,15 +23,25 @@ from assistantd.containers.schemas import (
 )
 from assistantd.db.documents import RawPage
 from assistantd.db.engine import Database
-from assistantd.errors import InvalidRequestError, NotFoundError, ServiceUnavailableError
+from assistantd.errors import APIError, InvalidRequestError, NotFoundError, ServiceUnavailableError
 from assistantd.files import service as files_service
-from assistantd.files.blobs import BlobStore
+from assistantd.files.blobs import BlobMissingError, BlobStore
 from assistantd.pagination import PageParams
 from assistantd.schemas import DeletedObject
 from assistantd.tools.code_interpreter.events import ChangedFile, SandboxFileError
+from assistantd.tools.code_interpreter.follow import SessionManifests, forget
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 
 DATA_DIR = "/mnt/data/"
+
+
+def blob_key(file_id: str) -> str:
+    """Where a container file's bytes are kept, so that every node can serve them and a
+    container whose code runs on another node gets its files there (tools/code_interpreter/
+    follow.py; the container's manifest names path -> container file id)."""
+    return f"container-{file_id}"
+
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +56,7 @@ def need_sandbox(sandbox: Sandbox | None) -> Sandbox:
 async def create(
     db: Database,
     sandbox: Sandbox | None,
-    blobs: BlobStore,
+    manifests: SessionManifests,
     project: str,
     request: CreateContainerRequest,
 ) -> Container:
@@ -62,7 +73,8 @@ async def create(
         files = [await files_service.get(conn, project, fid) for fid in request.file_ids or []]
         await store.insert(conn, project, container)
     for file in files:
-        await add_file(db, box, project, container.id, file.filename, await blobs.read(file.id))
+        data = await manifests.blobs.read(file.id)
+        await add_file(db, box, manifests, project, container.id, file.filename, data)
     return container
 
 
@@ -91,7 +103,7 @@ async def usable(
     return container
 
 
-async def reap_expired(db: Database, sandbox: Sandbox | None) -> int:
+async def reap_expired(db: Database, sandbox: Sandbox | None, blobs: BlobStore) -> int:
     """Mark the idle containers expired and close their sandboxes (their files go)."""
     now = time.time()
     async with db.read() as conn:
@@ -104,14 +116,17 @@ async def reap_expired(db: Database, sandbox: Sandbox | None) -> int:
             await store.update(conn, project, current.model_copy(update={"status": "expired"}))
         if sandbox is not None:
             await sandbox.close_session(container.id, delete_files=True)
+        await _forget_files(blobs, container.id)
     return len(idle)
 
 
-async def reap_forever(db: Database, sandbox: Sandbox | None, interval_s: float = 5.0) -> None:
+async def reap_forever(
+    db: Database, sandbox: Sandbox | None, blobs: BlobStore, interval_s: float = 5.0
+) -> None:
     """The background sweep of expired containers."""
     while True:
         try:
-            await reap_expired(db, sandbox)
+            await reap_expired(db, sandbox, blobs)
         except Exception:
             log.exception("the container expiry sweep failed")
         await asyncio.sleep(interval_s)
@@ -129,11 +144,12 @@ async def touch(db: Database, project: str, container_id: str) -> Container:
 
 
 async def delete(
-    db: Database, sandbox: Sandbox | None, project: str, container_id: str
+    db: Database, sandbox: Sandbox | None, blobs: BlobStore, project: str, container_id: str
 ) -> DeletedObject:
     async with db.write() as conn:
         if not await store.delete(conn, project, container_id):
             raise NotFoundError.for_id("container", container_id)
+    await _forget_files(blobs, container_id)
     if sandbox is not None:  # the session and its files go with it
         await sandbox.close_session(container_id, delete_files=True)
     return DeletedObject(id=container_id, object="container.deleted")
@@ -155,6 +171,7 @@ async def page(conn: AsyncConnection, project: str, params: PageParams) -> RawPa
 async def add_file(
     db: Database,
     sandbox: Sandbox,
+    manifests: SessionManifests,
     project: str,
     container_id: str,
     name: str,
@@ -166,17 +183,48 @@ async def add_file(
     except SandboxFileError as exc:
         raise InvalidRequestError(f"Invalid file: {exc}", param="file") from exc
     async with db.write() as conn:
-        return await _record(conn, project, container_id, name, len(data), "user")
+        file = await _record(conn, project, container_id, name, len(data), "user")
+    await manifests.blobs.put_bytes(blob_key(file.id), data)
+    # This node's /mnt/data has it; a node that runs the container's code next must fetch it.
+    manifest = await manifests.load(container_id)
+    files = {**(manifest.files if manifest else {}), name: file.id}
+    await manifests.save(container_id, files, ran=manifest.ran if manifest else None)
+    return file
 
 
 async def record_outputs(
-    db: Database, project: str, container_id: str, changed: Sequence[ChangedFile]
+    db: Database,
+    sandbox: Sandbox,
+    blobs: BlobStore,
+    project: str,
+    container_id: str,
+    changed: Sequence[ChangedFile],
 ) -> list[ContainerFile]:
-    """The files a code call wrote, recorded as the assistant's."""
+    """The files a code call wrote, recorded as the assistant's, their bytes in the blob store."""
     async with db.write() as conn:
-        return [
+        recorded = [
             await _record(conn, project, container_id, c.path, c.size, "assistant") for c in changed
         ]
+    for file in recorded:
+        try:
+            data = await sandbox.read_file(container_id, file.path.removeprefix(DATA_DIR))
+        except SandboxFileError:
+            continue  # vanished, a symlink, too large: served from this node only, if at all
+        await blobs.put_bytes(blob_key(file.id), data)
+    return recorded
+
+
+async def _forget_files(blobs: BlobStore, container_id: str) -> None:
+    """The bytes of the container's files (its manifest names them), and the manifest."""
+    manifest = await SessionManifests(blobs).load(container_id)
+    for file_id in manifest.files.values() if manifest is not None else ():
+        await forget_bytes(blobs, file_id)
+    await forget(blobs, container_id)
+
+
+async def forget_bytes(blobs: BlobStore, file_id: str) -> None:
+    with contextlib.suppress(APIError):  # a leftover is only bytes; the row is gone
+        await blobs.delete(blob_key(file_id))
 
 
 async def _record(
@@ -225,22 +273,36 @@ async def files(
 async def content(
     conn: AsyncConnection,
     sandbox: Sandbox | None,
+    blobs: BlobStore,
     project: str,
     container_id: str,
     file_id: str,
 ) -> bytes:
+    """The file as this node's /mnt/data holds it, else as last recorded (another node ran the
+    container, or this one was restarted)."""
     file = await get_file(conn, project, container_id, file_id)
+    if sandbox is not None:
+        try:
+            return await sandbox.read_file(container_id, file.path.removeprefix(DATA_DIR))
+        except SandboxFileError:
+            pass
     try:
-        return await need_sandbox(sandbox).read_file(container_id, file.path.removeprefix(DATA_DIR))
-    except SandboxFileError as exc:  # the code removed it since
+        return await blobs.read(blob_key(file.id))
+    except BlobMissingError as exc:  # the code removed it before it was recorded
         raise NotFoundError.for_id("file", file_id) from exc
 
 
 async def delete_file(
-    db: Database, sandbox: Sandbox | None, project: str, container_id: str, file_id: str
+    db: Database,
+    sandbox: Sandbox | None,
+    blobs: BlobStore,
+    project: str,
+    container_id: str,
+    file_id: str,
 ) -> DeletedObject:
     async with db.write() as conn:
         file = await get_file(conn, project, container_id, file_id)
         await store.delete_file(conn, project, container_id, file_id)
     await need_sandbox(sandbox).remove_file(container_id, file.path.removeprefix(DATA_DIR))
+    await forget_bytes(blobs, file_id)
     return DeletedObject(id=file_id, object="container.file.deleted")

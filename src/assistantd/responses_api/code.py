@@ -24,7 +24,6 @@ from assistantd.containers import store as containers_store
 from assistantd.containers.schemas import ContainerFile, CreateContainerRequest, is_expired
 from assistantd.db.engine import Database
 from assistantd.errors import NotFoundError, ServiceUnavailableError
-from assistantd.files.blobs import BlobStore
 from assistantd.items.schemas import (
     CodeInterpreterCallItem,
     CodeOutput,
@@ -36,6 +35,7 @@ from assistantd.responses_api.output import OutputBuilder, ServerCall
 from assistantd.responses_api.schemas import AutoContainer, CodeInterpreterToolParam
 from assistantd.settings import Settings
 from assistantd.tools.code_interpreter.events import Done, Image, LogChunk, SandboxError
+from assistantd.tools.code_interpreter.follow import SessionManifests, follow
 from assistantd.tools.code_interpreter.runner import RESET_NOTE, SANDBOX_LINK, done_note
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 
@@ -84,9 +84,15 @@ def _code(arguments: str) -> str:
 
 class CodeInterpreter:
     def __init__(
-        self, db: Database, sandbox: Sandbox | None, blobs: BlobStore, settings: Settings
+        self,
+        db: Database,
+        sandbox: Sandbox | None,
+        manifests: SessionManifests,
+        settings: Settings,
     ) -> None:
         self._db = db
+        self._manifests = manifests
+        blobs = manifests.blobs
         self._sandbox = sandbox
         self._blobs = blobs
         self._settings = settings
@@ -103,7 +109,7 @@ class CodeInterpreter:
         if state.container_id is None:
             files = tool.container.file_ids if isinstance(tool.container, AutoContainer) else []
             request = CreateContainerRequest(name="auto", file_ids=files or None)
-            made = await containers.create(self._db, sandbox, self._blobs, project, request)
+            made = await containers.create(self._db, sandbox, self._manifests, project, request)
             state.container_id = made.id
         container_id = state.container_id
         code = _code(call.arguments)
@@ -134,6 +140,10 @@ class CodeInterpreter:
     ) -> list[CodeOutput]:
         logs: list[str] = []
         images: list[CodeOutput] = []
+        # The container's files follow it to this node (its session here may be new).
+        manifests = self._manifests
+        followed: dict[str, str] = {}
+        moved = await follow(manifests, sandbox, container_id, followed, containers.blob_key)
         async for event in sandbox.execute(container_id, code):
             if isinstance(event, LogChunk):
                 logs.append(event.text)
@@ -141,15 +151,17 @@ class CodeInterpreter:
                 data = base64.b64encode(event.png).decode()
                 images.append(ImageOutput(url=f"data:image/png;base64,{data}"))
             elif isinstance(event, Done):
-                if event.session_reset:
+                if event.session_reset or moved.reset:  # moved: the kernel that ran it is elsewhere
                     logs.insert(0, RESET_NOTE)
                 if note := done_note(event, self._settings):
                     logs.append(note)
                 recorded = await containers.record_outputs(
-                    self._db, project, container_id, event.files
+                    self._db, sandbox, self._blobs, project, container_id, event.files
                 )
                 for changed, file in zip(event.files, recorded, strict=True):
                     state.made[changed.path] = file
+                    followed[changed.path] = file.id
+        await manifests.save(container_id, followed, ran=manifests.node)
         outputs: list[CodeOutput] = [LogsOutput(logs="".join(logs))] if logs else []
         return outputs + images
 

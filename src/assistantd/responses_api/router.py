@@ -51,7 +51,7 @@ async def create_response(
     )
     tools = service.ServerTools(
         FileSearch(state.db, state.ingestor.embedder),
-        CodeInterpreter(state.db, state.sandbox, state.blobs, state.settings),
+        CodeInterpreter(state.db, state.sandbox, state.manifests, state.settings),
     )
     response = generation.response
     log = events.open_log(response.id) if body.stream or body.background else None

@@ -19,7 +19,6 @@ from typing import Any
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
-from assistantd.errors import APIError
 from assistantd.executor import deltas
 from assistantd.files import service as files_service
 from assistantd.files import store as files_store
@@ -55,7 +54,7 @@ from assistantd.tools.code_interpreter.events import (
     SandboxError,
     SandboxUnavailable,
 )
-from assistantd.tools.code_interpreter.follow import SessionManifests
+from assistantd.tools.code_interpreter.follow import SessionManifests, follow
 from assistantd.tools.code_interpreter.recent import RecentMap
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 
@@ -111,6 +110,7 @@ class CodeInterpreterRunner:
         db: Database,
         blobs: BlobStore,
         *,
+        manifests: SessionManifests | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
@@ -121,7 +121,8 @@ class CodeInterpreterRunner:
         # Bounded: a thread forgotten here gets its inputs staged again on its next call.
         self._staged = RecentMap[set[str]](RECENT_THREADS, set)  # thread -> file ids copied in
         self._made = RecentMap[dict[str, str]](RECENT_THREADS, dict)  # thread -> path -> file id
-        self._manifests = SessionManifests(blobs)  # /mnt/data follows the thread across nodes
+        # /mnt/data follows the thread across nodes
+        self._manifests = manifests or SessionManifests(blobs)
         # A run that ends without an answer never pops its entry: bounded too.
         self._images = RecentMap[list[str]](RECENT_RUNS, list)  # run -> images for its answer
 
@@ -131,10 +132,12 @@ class CodeInterpreterRunner:
         try:
             await self._stage_inputs(context)
             before = dict(self._made[session])
-            moved = await self._follow(session)
-            outputs = await self._execute(session, call.code_interpreter.input, context, moved)
-            if moved is not False or self._made[session] != before:
-                await self._manifests.save(session, self._made[session])
+            moved = await follow(self._manifests, self._sandbox, session, self._made[session])
+            outputs = await self._execute(
+                session, call.code_interpreter.input, context, moved.reset
+            )
+            if moved.stale or self._made[session] != before:
+                await self._manifests.save(session, self._made[session], ran=self._manifests.node)
         except SandboxUnavailable as error:
             raise ToolUnavailable(f"The code interpreter is unavailable: {error}") from error
         return call.model_copy(
@@ -148,32 +151,8 @@ class CodeInterpreterRunner:
     async def interrupt(self, context: ToolContext) -> None:
         await self._sandbox.interrupt(context.run.thread_id)
 
-    async def _follow(self, session: str) -> bool | None:
-        """Bring the thread's files here when another process ran its code last (True); False
-        when this one did; None when its code never ran anywhere."""
-        manifest = await self._manifests.load(session)
-        if manifest is None:
-            return None
-        made = self._made[session]
-        if manifest.node == self._manifests.node:
-            for path, file_id in manifest.files.items():
-                made.setdefault(path, file_id)  # what this map forgot (it keeps recent threads)
-            return False
-        for path, file_id in manifest.files.items():
-            if made.get(path) == file_id:
-                continue  # this node has that version already
-            if "/" in path:  # nested paths don't follow (put_file writes one name); still linked
-                made[path] = file_id
-                continue
-            try:
-                await self._sandbox.put_file(session, path, await self._blobs.read(file_id))
-            except (APIError, SandboxError):
-                continue  # its File was deleted since, or the name is refused here
-            made[path] = file_id
-        return True
-
     async def _execute(
-        self, session: str, code: str, context: ToolContext, moved: bool | None = None
+        self, session: str, code: str, context: ToolContext, reset: bool = False
     ) -> list[CodeInterpreterOutput]:
         outputs: list[CodeInterpreterOutput] = []
         logs: list[str] = []
@@ -209,7 +188,7 @@ class CodeInterpreterRunner:
                     self._metrics.sandbox_exec.labels(event.status).observe(
                         time.perf_counter() - started
                     )
-                if event.session_reset or moved:  # moved: the kernel that ran it is elsewhere
+                if event.session_reset or reset:  # reset: the kernel that ran it is elsewhere
                     add_log(RESET_NOTE)
                 if note := done_note(event, self._settings):
                     add_log(note)
