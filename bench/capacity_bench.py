@@ -83,7 +83,7 @@ def server(fake: FakeUpstream, data_dir: Path) -> Iterator[tuple[RunningServer, 
             url, backend = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", "sqlite"
         settings = make_settings(data_dir, url, upstream_base_url=fake.base_url)
         running = stack.enter_context(run_server(settings))
-        engine = running.server.config.app.state.db.engine.sync_engine  # type: ignore[attr-defined]
+        engine = running.server.config.app.state.services.db.engine.sync_engine  # type: ignore[attr-defined]
         counter = Counter()
         event.listen(engine, "before_cursor_execute", counter.statement)
         event.listen(engine, "commit", counter.commit)

@@ -50,7 +50,7 @@ class Manifest:
 
 class SessionManifests:
     def __init__(self, blobs: BlobStore, node: str | None = None) -> None:
-        """One per server (app.state.manifests): `node` names it (a restart is another node)."""
+        """One per server (Services.manifests): `node` names it (a restart is another node)."""
         self.blobs = blobs
         self.node = node or secrets.token_hex(8)
 
