@@ -34,12 +34,12 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.db.engine import Database
-from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import AUTO, Chunk
-from assistantd.vector_stores.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
-from assistantd.vector_stores.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
-from assistantd.vector_stores.retrieval import ingest_file, prepare
-from assistantd.vector_stores.sqlite_extensions import (
+from assistantd.file_search import index
+from assistantd.file_search.chunking import AUTO, Chunk
+from assistantd.file_search.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
+from assistantd.file_search.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
+from assistantd.file_search.retrieval import ingest_file, prepare
+from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
 )

@@ -9,7 +9,7 @@ Only what the index needs; the vector store and vector store file *objects* live
   is then re-scored exactly. SQLite keeps (store_id, file_id, embedding_bits) in a covering index
   so the pre-selection never reads the wide rows; PostgreSQL keeps the bits as BIT VARYING.
 * keywords: SQLite FTS5 table vector_store_chunks_fts (rowid = chunk id; `terms` are the
-  CJK-bigrammed words from assistantd.vector_stores.keywords; `store_id` is indexed so MATCH can
+  CJK-bigrammed words from assistantd.file_search.keywords; `store_id` is indexed so MATCH can
   scope to stores) and its fts5vocab companion (rows per term); PostgreSQL a `terms`
   tsvector column with a GIN index.
 

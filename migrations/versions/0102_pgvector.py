@@ -6,7 +6,7 @@ extension), this makes `vector_store_chunk_vectors`: per chunk (same id, deleted
 store, file and `embedding` (type `vector`, no fixed dimensions, since each store's embedder
 may differ; kept in the row, not in TOAST), filled from the chunks' float32 bytes, with a
 partial HNSW index for each dimension count already stored (see
-assistantd.vector_stores.index.postgres, which makes the index for later dimensions the same
+assistantd.file_search.index.postgres, which makes the index for later dimensions the same
 way and says why the vectors have a table of their own). 0.8 is needed for iterative index
 scans, which keep store- and file-filtered searches complete. Otherwise it changes nothing and
 file search keeps its BIT VARYING fallback: the index picks its path by whether the table
@@ -36,7 +36,7 @@ TABLE = """CREATE TABLE vector_store_chunk_vectors (
     file_id TEXT NOT NULL,
     embedding vector NOT NULL
 )"""
-# Same name and shape as the indexes assistantd.vector_stores.index.postgres makes.
+# Same name and shape as the indexes assistantd.file_search.index.postgres makes.
 HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_hnsw_{n}
     ON vector_store_chunk_vectors USING hnsw ((embedding::vector({n})) vector_ip_ops)
     WHERE vector_dims(embedding) = {n}"""

@@ -1,7 +1,7 @@
 """A generation number per indexed vector store, bumped by every change to its chunks.
 
 Lets a search process keep a store's vector sign bits in memory and know, with one point query
-in the same read snapshot, whether they are still current (assistantd.vector_stores.index).
+in the same read snapshot, whether they are still current (assistantd.file_search.index).
 
 Revision ID: 0103_index_generation
 Revises: 0102_pgvector

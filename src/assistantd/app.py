@@ -44,6 +44,12 @@ from assistantd.events.backend import make_events
 from assistantd.events.redis_broker import RedisBroker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
+from assistantd.file_search.embeddings import make_embedder
+from assistantd.file_search.ingestion import Ingestor
+from assistantd.file_search.sqlite_extensions import (
+    install_sqlite_extensions,
+    register_sqlite_extensions,
+)
 from assistantd.files import service as files_service
 from assistantd.files.blobs import make_blob_store
 from assistantd.files.router import router as files_router
@@ -76,13 +82,7 @@ from assistantd.v1.middleware import V1Router, public_path
 from assistantd.v1.runs_router import router as v1_runs_router
 from assistantd.v1.threads_router import router as v1_threads_router
 from assistantd.validation import to_api_error
-from assistantd.vector_stores.embeddings import make_embedder
-from assistantd.vector_stores.ingestion import Ingestor
 from assistantd.vector_stores.router import router as vector_stores_router
-from assistantd.vector_stores.sqlite_extensions import (
-    install_sqlite_extensions,
-    register_sqlite_extensions,
-)
 
 log = logging.getLogger("assistantd")
 

@@ -188,7 +188,7 @@ class AutoChunkingStrategyParam(RequestSchema):
 
 
 class StaticChunkingParam(RequestSchema):
-    # The overlap's upper bound (half the size) is checked by vector_stores.chunking.
+    # The overlap's upper bound (half the size) is checked by file_search.chunking.
     max_chunk_size_tokens: Annotated[int, Field(ge=100, le=4096)]
     chunk_overlap_tokens: Annotated[int, Field(ge=0)]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from assistantd.vector_stores.index import postgres
-from assistantd.vector_stores.sqlite_extensions import install_sqlite_extensions
+from assistantd.file_search.index import postgres
+from assistantd.file_search.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.schema import recreate_schema
 
 PG_URL = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import StaticChunking, chunk_text
-from assistantd.vector_stores.embeddings import HashingEmbedder
+from assistantd.file_search import index
+from assistantd.file_search.chunking import StaticChunking, chunk_text
+from assistantd.file_search.embeddings import HashingEmbedder
 
 EMBEDDER = HashingEmbedder(64)
 

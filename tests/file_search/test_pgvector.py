@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assistantd.db.migrate import upgrade
-from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import Chunk
-from assistantd.vector_stores.index import postgres
+from assistantd.file_search import index
+from assistantd.file_search.chunking import Chunk
+from assistantd.file_search.index import postgres
 from tests.file_search.conftest import PG_URL, open_engine
 from tests.file_search.schema import PGVECTOR, VERSIONS, recreate_schema
 from tests.support.server import fresh_postgres_database

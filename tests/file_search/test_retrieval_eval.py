@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import StaticChunking
-from assistantd.vector_stores.embeddings import LocalEmbedder
-from assistantd.vector_stores.retrieval import ingest_file
+from assistantd.file_search import index
+from assistantd.file_search.chunking import StaticChunking
+from assistantd.file_search.embeddings import LocalEmbedder
+from assistantd.file_search.retrieval import ingest_file
 from tests.file_search.conftest import BACKENDS, open_engine
 from tests.file_search.retrieval_set import DOCUMENTS, QUESTIONS, Question, distractor_documents
 

@@ -5,7 +5,7 @@ import sqlite3
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from assistantd.vector_stores.sqlite_extensions import (
+from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     load_sqlite_extensions,
     register_sqlite_extensions,

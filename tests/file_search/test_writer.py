@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assistantd.vector_stores import index
-from assistantd.vector_stores.embeddings import HashingEmbedder
-from assistantd.vector_stores.parsing import InvalidFileError
-from assistantd.vector_stores.retrieval import ingest_file, search_stores
+from assistantd.file_search import index
+from assistantd.file_search.embeddings import HashingEmbedder
+from assistantd.file_search.parsing import InvalidFileError
+from assistantd.file_search.retrieval import ingest_file, search_stores
 
 EMBEDDER = HashingEmbedder(32)
 
@@ -43,7 +43,7 @@ async def test_concurrent_ingestion_and_one_failing_file(engine: AsyncEngine) ->
 
 @pytest.mark.parametrize("mode", ["hybrid", "keyword", "vector"])
 async def test_score_threshold_and_budget(engine: AsyncEngine, mode: index.SearchMode) -> None:
-    from assistantd.vector_stores.retrieval import fit_to_budget
+    from assistantd.file_search.retrieval import fit_to_budget
 
     await ingest_file(engine, "vs_t", "f1", b"alpha beta gamma " * 50, "a.txt", embedder=EMBEDDER)
     await ingest_file(engine, "vs_t", "f2", b"alpha delta " * 5, "a.txt", embedder=EMBEDDER)

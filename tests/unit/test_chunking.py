@@ -4,14 +4,14 @@ import itertools
 
 import pytest
 
-from assistantd.tokens import get_encoding
-from assistantd.vector_stores.chunking import (
+from assistantd.file_search.chunking import (
     AUTO,
     ChunkingStrategyError,
     StaticChunking,
     chunk_text,
     strategy_from_request,
 )
+from assistantd.tokens import get_encoding
 
 ENGLISH = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(600))
 JAPANESE = "".join(f"第{i}章：東京都の人口と京都の寺について説明します。" for i in range(300))

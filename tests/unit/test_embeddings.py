@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from assistantd.vector_stores.embeddings import (
+from assistantd.file_search.embeddings import (
     EmbeddingError,
     HashingEmbedder,
     LimitedEmbedder,

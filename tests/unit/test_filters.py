@@ -6,7 +6,7 @@ import pytest
 
 from assistantd.body import validate_body
 from assistantd.errors import InvalidRequestError
-from assistantd.vector_stores.filters import matches, matching_files
+from assistantd.file_search.filters import matches, matching_files
 from assistantd.vector_stores.schemas import SearchRequest
 
 ATTRS: dict[str, Any] = {"region": "eu", "year": 2024, "score": 4.5, "draft": False}

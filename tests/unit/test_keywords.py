@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistantd.vector_stores.keywords import (
+from assistantd.file_search.keywords import (
     fts5_query,
     query_terms,
     rewrite_query,

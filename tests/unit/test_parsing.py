@@ -6,7 +6,7 @@ import zlib
 import docx
 import pytest
 
-from assistantd.vector_stores.parsing import (
+from assistantd.file_search.parsing import (
     InvalidFileError,
     UnsupportedFileError,
     is_supported,

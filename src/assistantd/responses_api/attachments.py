@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.errors import InvalidRequestError
+from assistantd.file_search.parsing import FileParseError, parse_file
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import is_placeholder
 from assistantd.items.schemas import InputFile, InputImage, Item, MessageItem
-from assistantd.vector_stores.parsing import FileParseError, parse_file
 
 MAX_FILE_CHARS = 400_000  # of one file's text given to the model (a long book)
 _MIME_EXTENSIONS = {

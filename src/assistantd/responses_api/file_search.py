@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids
 from assistantd.db.engine import Database
+from assistantd.file_search.embeddings import Embedder
+from assistantd.file_search.retrieval import fit_to_budget, search_stores
 from assistantd.files import store as files_store
 from assistantd.items.schemas import FileSearchCallItem, FileSearchResult, Item
 from assistantd.responses_api.output import OutputBuilder, ServerCall
@@ -22,8 +24,6 @@ from assistantd.tools.file_search import (
     parse_queries,
 )
 from assistantd.vector_stores import service as vector_stores
-from assistantd.vector_stores.embeddings import Embedder
-from assistantd.vector_stores.retrieval import fit_to_budget, search_stores
 
 
 async def check_stores(conn: AsyncConnection, project: str, tool: FileSearchToolParam) -> None:

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from assistantd.file_search.filters import Filter
 from assistantd.items.schemas import InputContent, InputItem, Item
 from assistantd.schemas import Metadata, RequestSchema, Schema, Sparse
-from assistantd.vector_stores.filters import Filter
 
 ResponseStatus = Literal["completed", "failed", "in_progress", "cancelled", "queued", "incomplete"]
 

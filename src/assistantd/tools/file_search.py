@@ -14,6 +14,8 @@ from typing import Any
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
 from assistantd.executor import deltas
+from assistantd.file_search.embeddings import Embedder
+from assistantd.file_search.retrieval import fit_to_budget, search_stores
 from assistantd.files import store as files_store
 from assistantd.messages.schemas import (
     FileCitation,
@@ -37,8 +39,6 @@ from assistantd.threads import store as threads_store
 from assistantd.tools.base import ToolContext, ToolUnavailable
 from assistantd.vector_stores import service as vector_stores
 from assistantd.vector_stores import store as vs_store
-from assistantd.vector_stores.embeddings import Embedder
-from assistantd.vector_stores.retrieval import fit_to_budget, search_stores
 
 DEFAULT_MAX_RESULTS = 20
 OWN_STORE_WAIT_S = 60.0

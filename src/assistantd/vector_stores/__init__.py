@@ -1,1 +1,1 @@
-"""Vector stores: parsing, chunking, embeddings, the hybrid chunk index and retrieval."""
+"""Vector stores, the API resource: routes, schemas, rules and rows (the engine: `file_search`)."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
+from assistantd.file_search.filters import Filter
 from assistantd.schemas import (
     ChunkingStrategyParam,
     Metadata,
@@ -16,7 +17,6 @@ from assistantd.schemas import (
     Schema,
     Sparse,
 )
-from assistantd.vector_stores.filters import Filter
 
 Attributes = dict[str, str | float | bool]
 

@@ -16,18 +16,19 @@ from assistantd import ids, tool_resources
 from assistantd.clock import unix_now
 from assistantd.effects import outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.file_search import index, keywords
+from assistantd.file_search.chunking import ChunkingStrategyError, strategy_from_request
+from assistantd.file_search.embeddings import Embedder
+from assistantd.file_search.ingestion import Job
+from assistantd.file_search.parsing import FileParseError, parse_file
+from assistantd.file_search.retrieval import search_stores
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
 from assistantd.schemas import ChunkingStrategyParam, DeletedObject, FileSearchResources, Page
 from assistantd.threads import store as threads_store
-from assistantd.vector_stores import index, keywords, store
 from assistantd.vector_stores import state as ingestion_state
-from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
-from assistantd.vector_stores.embeddings import Embedder
-from assistantd.vector_stores.ingestion import Job
-from assistantd.vector_stores.parsing import FileParseError, parse_file
-from assistantd.vector_stores.retrieval import search_stores
+from assistantd.vector_stores import store
 from assistantd.vector_stores.schemas import (
     CreateFileBatchRequest,
     CreateVectorStoreFileRequest,

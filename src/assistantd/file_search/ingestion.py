@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db.engine import Database, background
+from assistantd.file_search.chunking import ChunkingStrategyError, strategy_from_request
+from assistantd.file_search.embeddings import Embedder, EmbeddingError, LimitedEmbedder
+from assistantd.file_search.index import EmbedderMismatchError
+from assistantd.file_search.parsing import FileParseError
+from assistantd.file_search.retrieval import ingest_file
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.observability import Metrics
 from assistantd.vector_stores import store
-from assistantd.vector_stores.chunking import ChunkingStrategyError, strategy_from_request
-from assistantd.vector_stores.embeddings import Embedder, EmbeddingError, LimitedEmbedder
-from assistantd.vector_stores.index import EmbedderMismatchError
-from assistantd.vector_stores.parsing import FileParseError
-from assistantd.vector_stores.retrieval import ingest_file
 from assistantd.vector_stores.schemas import FileLastError
 from assistantd.vector_stores.state import advance_file
 

@@ -45,8 +45,8 @@ import numpy.typing as npt
 from sqlalchemy import Engine, TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.vector_stores import keywords
-from assistantd.vector_stores.index.rows import (
+from assistantd.file_search import keywords
+from assistantd.file_search.index.rows import (
     ChunkRow,
     bit_string,
     decode_embeddings,

@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.vector_stores.index.rows import ChunkRow
-from assistantd.vector_stores.index.sqlite_search import store_token
+from assistantd.file_search.index.rows import ChunkRow
+from assistantd.file_search.index.sqlite_search import store_token
 
 # Only the columns written here; a Core table lets one INSERT … RETURNING cover every chunk.
 _CHUNKS = Table(

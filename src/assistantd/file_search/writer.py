@@ -20,8 +20,8 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.vector_stores import index
-from assistantd.vector_stores.index.rows import ChunkRow
+from assistantd.file_search import index
+from assistantd.file_search.index.rows import ChunkRow
 
 MAX_FILES_PER_TRANSACTION = 64
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assistantd.file_search import index
+from assistantd.file_search.chunking import AUTO, Chunk, StaticChunking, chunk_text
+from assistantd.file_search.embeddings import Embedder
+from assistantd.file_search.index.rows import chunk_rows
+from assistantd.file_search.parsing import InvalidFileError, parse_file
+from assistantd.file_search.writer import FileWrite, Transactional, writer_for
 from assistantd.tokens import count_tokens
-from assistantd.vector_stores import index
-from assistantd.vector_stores.chunking import AUTO, Chunk, StaticChunking, chunk_text
-from assistantd.vector_stores.embeddings import Embedder
-from assistantd.vector_stores.index.rows import chunk_rows
-from assistantd.vector_stores.parsing import InvalidFileError, parse_file
-from assistantd.vector_stores.writer import FileWrite, Transactional, writer_for
 
 
 @dataclass(frozen=True, slots=True)

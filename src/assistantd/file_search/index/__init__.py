@@ -34,11 +34,11 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.vector_stores import filters as attribute_filters
-from assistantd.vector_stores import keywords
-from assistantd.vector_stores.chunking import Chunk
-from assistantd.vector_stores.index import postgres, sqlite, sqlite_search
-from assistantd.vector_stores.index.rows import ChunkRow, chunk_rows, unit_matrix
+from assistantd.file_search import filters as attribute_filters
+from assistantd.file_search import keywords
+from assistantd.file_search.chunking import Chunk
+from assistantd.file_search.index import postgres, sqlite, sqlite_search
+from assistantd.file_search.index.rows import ChunkRow, chunk_rows, unit_matrix
 
 SearchMode = Literal["hybrid", "keyword", "vector"]
 Fusion = Literal["relative", "rrf"]

@@ -37,9 +37,9 @@ import numpy.typing as npt
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.vector_stores import keywords
-from assistantd.vector_stores.index.rows import encode_embedding, sign_bits
-from assistantd.vector_stores.sqlite_extensions import load_sqlite_extensions
+from assistantd.file_search import keywords
+from assistantd.file_search.index.rows import encode_embedding, sign_bits
+from assistantd.file_search.sqlite_extensions import load_sqlite_extensions
 
 Ranked = list[tuple[int, float]]
 CACHE_BYTES = 256 * 1024 * 1024

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from assistantd.vector_stores import keywords
-from assistantd.vector_stores.chunking import Chunk
+from assistantd.file_search import keywords
+from assistantd.file_search.chunking import Chunk
 
 
 @dataclass(frozen=True, slots=True)
