@@ -49,3 +49,21 @@ def test_count_messages_overheads() -> None:
     assistant = {"role": "assistant", "content": None, "tool_calls": [call]}
     tool = {"role": "tool", "tool_call_id": "call_1", "content": "42"}
     assert tokens.count_messages([assistant, tool], "gpt-4o") > 2 * tokens.TOKENS_PER_MESSAGE
+
+
+def test_long_texts_are_counted_once_and_the_cache_is_bounded() -> None:
+    text = " ".join(f"word{i}" for i in range(400))
+    exact = len(tokens.get_encoding("o200k_base").encode_ordinary(text))
+    assert tokens.count_tokens(text, "gpt-4o") == exact
+    assert tokens.count_tokens(text, "gpt-4o") == exact  # from the cache
+    # per encoding: the same text counts differently with gpt-4's
+    assert tokens.count_tokens(text, "gpt-4") == len(
+        tokens.get_encoding("cl100k_base").encode_ordinary(text)
+    )
+    small = tokens._CountCache(limit=3 * len(text))
+    texts = [f"{text} {n}" for n in range(5)]
+    counts = [small.count("o200k_base", t) for t in texts]
+    assert counts == [len(tokens.get_encoding("o200k_base").encode_ordinary(t)) for t in texts]
+    assert len(small._counts) == 2  # the oldest dropped past the limit (in characters)
+    assert small._chars <= 3 * len(text)
+    assert small.count("o200k_base", texts[-1]) == counts[-1]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from assistantd.db.engine import Database, background
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.accumulator import ChatAccumulator
-from assistantd.executor.context import build_context
+from assistantd.executor.context import ContextResult, build_context
 from assistantd.executor.readiness import wait_for_thread_files
 from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.transcript import render_transcript
@@ -235,27 +236,39 @@ class RunExecutor:
         await ctx.writer.flush()
         async with self._db.read() as conn:
             keys: dict[str, str] = {}  # id -> sort key (imported objects keep foreign ids)
-            thread_messages = await messages_store.of_thread(conn, run.thread_id, keys)
+            rows = await messages_store.rows_of_thread(conn, run.thread_id)
+            # parsing, rendering and counting a long thread happen off the event loop (each
+            # took tens of ms there, during which every other stream of the process waited)
+            thread_messages = await asyncio.to_thread(
+                functools.partial(messages_store.parse_thread, shared=True),
+                rows,
+                run.thread_id,
+                keys,
+            )
             steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)
             images = await self._image_urls(conn, ctx.project, thread_messages)
-        items: list[Message | RunStep] = [*thread_messages, *steps]
-        items.sort(key=lambda item: _order_key(keys[item.id]))
-        rendered = render_transcript(
-            items,
-            image_url_for=images.get,
-            tool_names={
-                "code_interpreter": CODE_INTERPRETER_FUNCTION,
-                "file_search": "file_search",
-            },
-        )
-        built = build_context(
-            run.instructions or None,
-            rendered,
-            model=run.model,
-            strategy=run.truncation_strategy,
-            max_prompt_tokens=prompt_left,
-            context_windows=self._settings.context_windows,
-        )
+
+        def render_and_count() -> ContextResult:
+            items: list[Message | RunStep] = [*thread_messages, *steps]
+            items.sort(key=lambda item: _order_key(keys[item.id]))
+            rendered = render_transcript(
+                items,
+                image_url_for=images.get,
+                tool_names={
+                    "code_interpreter": CODE_INTERPRETER_FUNCTION,
+                    "file_search": "file_search",
+                },
+            )
+            return build_context(
+                run.instructions or None,
+                rendered,
+                model=run.model,
+                strategy=run.truncation_strategy,
+                max_prompt_tokens=prompt_left,
+                context_windows=self._settings.context_windows,
+            )
+
+        built = await asyncio.to_thread(render_and_count)
         if not built.fits:
             if run.max_prompt_tokens is not None:
                 await self._incomplete(ctx, "max_prompt_tokens")
@@ -279,7 +292,8 @@ class RunExecutor:
                 continue  # imported without its bytes
             data = await self._blobs.read(file.id)
             kind = "png" if data.startswith(b"\x89PNG") else "jpeg"
-            urls[file.id] = f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
+            encoded = await asyncio.to_thread(base64.b64encode, data)  # MBs: not on the loop
+            urls[file.id] = f"data:image/{kind};base64,{encoded.decode()}"
         return urls
 
     # --- tools -----------------------------------------------------------------------------------

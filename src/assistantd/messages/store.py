@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import select
@@ -66,14 +68,37 @@ async def of_thread(
     conn: AsyncConnection, thread_id: str, keys: dict[str, str] | None = None
 ) -> list[Message]:
     """Every message of the thread, oldest first; `keys` (if given) gets each one's sort key."""
+    return parse_thread(await rows_of_thread(conn, thread_id), thread_id, keys)
+
+
+async def rows_of_thread(conn: AsyncConnection, thread_id: str) -> list[tuple[str, str]]:
+    """(sort key, stored body) of every message of the thread, oldest first: parse them with
+    `parse_thread`, off the event loop for a long thread."""
     query = (
         select(messages.c.ord, messages.c.body)
         .where(messages.c.thread_id == thread_id)
         .order_by(messages.c.ord)
     )
+    return [(ord_, body) for ord_, body in await conn.execute(query)]
+
+
+def parse_thread(
+    rows: list[tuple[str, str]],
+    thread_id: str,
+    keys: dict[str, str] | None = None,
+    *,
+    shared: bool = False,
+) -> list[Message]:
+    """The messages of `rows_of_thread`. `shared`: for reading only, a body parsed before
+    (the same stored text) gives the same object again; every model call of a run rereads the
+    whole thread, and parsing was most of that cost (~40 µs a message)."""
     found = []
-    for ord_, body in await conn.execute(query):
-        message = documents.load(Message, body, thread_id)
+    for ord_, body in rows:
+        message = _parsed.get(body) if shared else None
+        if message is None:
+            message = documents.load(Message, body, thread_id)
+            if message is not None and shared:
+                _parsed.put(body, message)
         if message is None:
             continue
         if keys is not None:
@@ -85,3 +110,34 @@ async def of_thread(
 async def of_run(conn: AsyncConnection, run_id: str) -> list[Message]:
     query = select(messages.c.body).where(messages.c.run_id == run_id).order_by(messages.c.ord)
     return documents.load_all(Message, (await conn.execute(query)).scalars().all(), run_id)
+
+
+class _ParsedCache:
+    """Parsed messages by stored body, least recently used dropped past `limit` characters.
+    Thread-safe (parsing runs in worker threads)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chars = 0
+        self._items: OrderedDict[str, Message] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, body: str) -> Message | None:
+        with self._lock:
+            found = self._items.get(body)
+            if found is not None:
+                self._items.move_to_end(body)
+            return found
+
+    def put(self, body: str, message: Message) -> None:
+        with self._lock:
+            if body in self._items:
+                return
+            self._items[body] = message
+            self._chars += len(body)
+            while self._chars > self._limit:
+                dropped, _ = self._items.popitem(last=False)
+                self._chars -= len(dropped)
+
+
+_parsed = _ParsedCache(limit=4_000_000)  # ~4 MB of bodies (their objects take ~3x that)
