@@ -16,7 +16,9 @@ Reads are counted too (SELECT, with the SDK's polls): they load the pool, but on
 contend.
 
 (2) Streams per process: one `assistantd serve` process on PostgreSQL with the Redis broker
-(ASSISTANTD_TEST_REDIS_URL, a key prefix of its own), the fake model in its own process at
+(ASSISTANTD_TEST_REDIS_URL, a key prefix of its own). First its server CPU per streamed delta
+and per run (bench/stream_bench.py's `cpu_per_delta`: instant model, long runs minus 1-token
+runs), which bounds streams per core; then, with the fake model in its own process at
 50 tokens/s (300 ms to first token, 150 tokens, starts spread over 1 s), clients on raw httpx:
 the largest level at which every stream is complete and in order with p99 TTFT under 1.2x the
 direct call's (bench/stream_bench.py's `concurrent_level`).
@@ -43,7 +45,7 @@ from typing import Any
 import openai
 from sqlalchemy import event
 
-from bench.stream_bench import KEY, concurrent_level, direct, fake_process
+from bench.stream_bench import KEY, concurrent_level, cpu_per_delta, direct, fake_process
 from tests.conftest import KEY_A, make_settings
 from tests.fakes.upstream import Call, FakeUpstream, Turn
 from tests.support.process import spawn_server
@@ -214,12 +216,14 @@ def streams_per_process(levels: list[int]) -> int:
             "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
         }
         try:
-            with spawn_server(env, quiet=True, start_s=90) as (url, _):
+            with spawn_server(env, quiet=True, start_s=90) as (url, process):
                 model = "bench-300-20-150"
                 with openai.OpenAI(base_url=upstream, api_key=KEY, max_retries=0) as straight:
                     baseline = sorted(direct(straight, model)[0] for _ in range(5))[2]
                 with openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0) as client:
                     assistant = client.beta.assistants.create(model=model).id
+                    # CPU is what a busy machine doesn't distort much: per delta, per run.
+                    cpu_per_delta(client, process.pid, 5, 500)
                 for n in levels:
                     level = concurrent_level(f"{url}/v1", assistant, n, 150, 1.0, baseline, False)
                     if not asyncio.run(level):
