@@ -1,0 +1,171 @@
+"""Memory of one process: idle RSS, RSS per open idle stream, and a short soak.
+
+  (a) idle RSS of a started server, before and after its first run (first loads);
+  (b) RSS per open idle stream: N streamed runs whose model has not answered yet (the fake
+      upstream waits 10 minutes before its first token), each client holding its stream;
+      (RSS with them open - idle RSS) / N;
+  (c) soak: `--soak-s` seconds of streamed runs (50 tokens at 20 ms/token) at `--concurrency`,
+      RSS and p99 TTFT per window: growth from the first window to the last, errors, drift.
+
+RSS is read from /proc/<pid>/status (VmRSS) of the server process. Starts a fake upstream
+process (bench/stream_bench.py's) and an assistantd process (SQLite in a temp dir, or
+ASSISTANTD_DATABASE_URL). Prints figures and the load average; asserts nothing.
+
+    PYTHONPATH=src:. .venv/bin/python bench/memory_bench.py [--streams 200] [--soak-s 60]
+        [--concurrency 50]    # the issue's figures: --streams 2000 --soak-s 600 --concurrency 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+
+import httpx
+
+from bench.stream_bench import KEY, fake_process, percentile
+from tests.support.process import spawn_server
+
+HEADERS = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "assistants=v2"}
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+async def streamed_run(
+    http: httpx.AsyncClient, assistant: str, model: str, opened: asyncio.Event | None = None
+) -> float:
+    """Seconds to the first delta; with `opened`, set it once the run is in progress and then
+    hold the stream open until cancelled."""
+    body = {
+        "assistant_id": assistant,
+        "model": model,
+        "stream": True,
+        "thread": {"messages": [{"role": "user", "content": "go"}]},
+    }
+    start = time.perf_counter()
+    first: float | None = None
+    async with http.stream("POST", "/threads/runs", json=body) as got:
+        if got.status_code != 200:
+            raise RuntimeError(f"{got.status_code}: {(await got.aread())[:200]!r}")
+        async for line in got.aiter_lines():
+            if opened is not None and line == "event: thread.run.in_progress":
+                opened.set()
+            if first is None and line == "event: thread.message.delta":
+                first = time.perf_counter() - start
+    if first is None:
+        raise RuntimeError("the stream ended without a delta")
+    return first
+
+
+async def idle_streams(http: httpx.AsyncClient, assistant: str, pid: int, n: int) -> float:
+    events = [asyncio.Event() for _ in range(n)]
+    tasks = [
+        asyncio.create_task(streamed_run(http, assistant, "bench-600000-0-1", event))
+        for event in events
+    ]
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 300)
+    await asyncio.sleep(2)  # settle
+    open_rss = rss_mb(pid)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return open_rss
+
+
+async def soak(
+    http: httpx.AsyncClient, assistant: str, pid: int, seconds: float, concurrency: int
+) -> None:
+    window_s = max(5.0, seconds / 6)
+    windows: list[tuple[float, list[float]]] = []
+    errors = 0
+    end = time.monotonic() + seconds
+    ttfts: list[float] = []
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.monotonic() < end:
+            try:
+                ttfts.append(await streamed_run(http, assistant, "bench-0-20-50"))
+            except Exception:
+                errors += 1
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    while time.monotonic() < end:
+        await asyncio.sleep(min(window_s, max(end - time.monotonic(), 0.1)))
+        windows.append((rss_mb(pid), ttfts[:]))
+        ttfts.clear()
+    await asyncio.gather(*workers)
+    print(f"soak: {seconds:.0f} s at {concurrency} concurrent streams, {errors} errors")
+    for index, (rss, window) in enumerate(windows):
+        p99 = percentile(window, 0.99) * 1000 if window else float("nan")
+        p50 = statistics.median(window) * 1000 if window else float("nan")
+        print(
+            f"  window {index}: RSS {rss:.1f} MB, {len(window)} runs, TTFT p50 {p50:.1f} ms "
+            f"p99 {p99:.1f} ms"
+        )
+    if len(windows) >= 2 and windows[0][1] and windows[-1][1]:
+        growth = (windows[-1][0] / windows[0][0] - 1) * 100
+        first_p99 = percentile(windows[0][1], 0.99)
+        drift = (percentile(windows[-1][1], 0.99) / first_p99 - 1) * 100
+        print(
+            f"  RSS growth first->last window {growth:+.1f}% (aim <= 5%), "
+            f"p99 TTFT drift {drift:+.1f}% (aim <= 20%)"
+        )
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as data, fake_process() as upstream:
+        env = {
+            "ASSISTANTD_DATA_DIR": data,
+            "ASSISTANTD_API_KEYS": f"{KEY}=bench",
+            "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
+            "ASSISTANTD_UPSTREAM_API_KEY": "x",
+        }
+        if os.environ.get("ASSISTANTD_DATABASE_URL"):
+            env["ASSISTANTD_DATABASE_URL"] = os.environ["ASSISTANTD_DATABASE_URL"]
+        with spawn_server(env, quiet=True, start_s=90) as (url, process):
+            limits = httpx.Limits(max_connections=args.streams + 50, max_keepalive_connections=50)
+            async with httpx.AsyncClient(
+                base_url=f"{url}/v1", headers=HEADERS, timeout=900, limits=limits
+            ) as http:
+                started = rss_mb(process.pid)
+                assistant = (await http.post("/assistants", json={"model": "bench-0-0-5"})).json()
+                await streamed_run(http, assistant["id"], "bench-0-0-5")
+                await asyncio.sleep(1)
+                idle = rss_mb(process.pid)
+                print(
+                    f"idle RSS: {started:.1f} MB started, {idle:.1f} MB after a first run "
+                    f"(aim <= 150 MB)"
+                )
+                if args.soak_s > 0:  # first: the idle streams' runs keep waiting afterwards
+                    await soak(http, assistant["id"], process.pid, args.soak_s, args.concurrency)
+                    idle = rss_mb(process.pid)
+                open_rss = await idle_streams(http, assistant["id"], process.pid, args.streams)
+                per_stream_kb = (open_rss - idle) * 1024 / args.streams
+                print(
+                    f"{args.streams} open idle streams: RSS {idle:.1f} -> {open_rss:.1f} MB, "
+                    f"{per_stream_kb:.1f} KB per stream (aim <= 64 KB)"
+                )
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--soak-s", type=float, default=60)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
