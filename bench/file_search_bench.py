@@ -37,8 +37,9 @@ from assistantd.db.engine import Database
 from assistantd.file_search import index
 from assistantd.file_search.chunking import AUTO, Chunk
 from assistantd.file_search.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
-from assistantd.file_search.retrieval import ingest_file, prepare
+from assistantd.file_search.retrieval import prepare
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
@@ -135,12 +136,14 @@ async def bench_ingestion(
     embed_seconds = await _bounded(chunked, embed_only, FILE_SLOTS)
     db = await _database(url, directory)
     numbered = list(enumerate(files))
+    search = FileSearchEngine(db, embedder)
 
     async def ingest(job: tuple[int, bytes]) -> None:
         number, data = job
-        await ingest_file(db, "vs_bench", f"file-{number}", data, "f.txt", embedder=embedder)
+        await search.ingest_file("vs_bench", f"file-{number}", data, "f.txt")
 
     ingest_seconds = await _bounded(numbered, ingest, FILE_SLOTS)
+    search.index.close()
     await db.dispose()
     embed_rate, ingest_rate = total / embed_seconds, total / ingest_seconds
     print(
@@ -150,7 +153,9 @@ async def bench_ingestion(
     )
 
 
-async def _fill(engine: AsyncEngine, target: int, have: int, words: int) -> None:
+async def _fill(
+    engine: AsyncEngine, chunk_index: index.ChunkIndex, target: int, have: int, words: int
+) -> None:
     """Add chunks to store vs_search until it holds `target`, 1,000 per file."""
     rng = np.random.default_rng(have)
     centers = rng.standard_normal((64, DIMENSIONS)).astype(np.float32)
@@ -160,7 +165,7 @@ async def _fill(engine: AsyncEngine, target: int, have: int, words: int) -> None
         vectors = centers[topics] + 0.8 * rng.standard_normal((1000, DIMENSIONS), np.float32)
         chunks = [Chunk(i, 0, len(t), t, words) for i, t in enumerate(texts)]
         async with engine.begin() as conn:
-            await index.add_file(
+            await chunk_index.add_file(
                 conn, "vs_search", f"file-{first}", chunks, vectors.tolist(), embedder="bench"
             )
 
@@ -169,9 +174,10 @@ async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, word
     rng = np.random.default_rng(7)
     query_vectors = rng.standard_normal((queries, DIMENSIONS)).astype(np.float32).tolist()
     have = 0
+    chunk_index = index.ChunkIndex()  # the server's FileSearchEngine keeps one per database
     for size in sizes:
         start = time.perf_counter()
-        await _fill(engine, size, have, words)
+        await _fill(engine, chunk_index, size, have, words)
         have = size
         print(f"search [{engine.dialect.name}] {size:,} chunks (filled in "
               f"{time.perf_counter() - start:.0f} s, {words} words each), k=20:")  # fmt: skip
@@ -188,7 +194,7 @@ async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, word
             async with engine.connect() as conn:
                 for text, vector in zip(query_sets[kind], query_vectors, strict=True):
                     begin = time.perf_counter()
-                    await index.search(
+                    await chunk_index.search(
                         conn, ["vs_search"], query_text=text, query_vector=vector, k=20, mode=mode
                     )
                     timings.append((time.perf_counter() - begin) * 1000)
@@ -197,6 +203,7 @@ async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, word
             print(
                 f"  {mode:8} {kind:8} queries: p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   ({queries})"
             )
+    chunk_index.close()
 
 
 async def main() -> None:

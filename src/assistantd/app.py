@@ -45,6 +45,7 @@ from assistantd.events.redis_broker import RedisBroker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.file_search.embeddings import make_embedder
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Ingestor
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
@@ -128,8 +129,9 @@ def create_app(
             runners["code_interpreter"] = CodeInterpreterRunner(
                 settings, sandbox, db, blobs, manifests=manifests, metrics=metrics
             )
-        ingestor = Ingestor(db, blobs, make_embedder(settings), metrics=metrics)
-        runners["file_search"] = FileSearchRunner(db, ingestor.embedder, telemetry=telemetry)
+        file_search = FileSearchEngine(db, make_embedder(settings))
+        ingestor = Ingestor(db, blobs, file_search, metrics=metrics)
+        runners["file_search"] = FileSearchRunner(db, file_search, telemetry=telemetry)
         executor = RunExecutor(settings, db, broker, upstream, blobs, runners, telemetry=telemetry)
         scheduler = Scheduler(db, broker, executor)
         lag_watch = None
@@ -161,6 +163,7 @@ def create_app(
             executor=executor,
             sandbox=sandbox,
             ingestor=ingestor,
+            file_search=file_search,
             telemetry=telemetry,
             authenticator=Authenticator(settings.env_api_keys(), db),
         )
@@ -187,6 +190,7 @@ def create_app(
             await scheduler.stop()
             await cancels.aclose()
             await broker.aclose()
+            await file_search.aclose()
             if sandbox is not None:
                 await sandbox.stop()
             await upstream.aclose()

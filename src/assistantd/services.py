@@ -14,6 +14,7 @@ from assistantd.events.broker import Broker
 from assistantd.events.cancels import CancelChannel
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Ingestor
 from assistantd.files.blobs import BlobStore
 from assistantd.models.service import ModelCatalog
@@ -41,6 +42,7 @@ class Services:
     executor: RunExecutor
     sandbox: Sandbox | None
     ingestor: Ingestor
+    file_search: FileSearchEngine
     telemetry: Telemetry
     authenticator: Authenticator
 

@@ -10,6 +10,7 @@ from assistantd import ids
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
 from assistantd.file_search.embeddings import HashingEmbedder
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Ingestor, Job
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
@@ -48,13 +49,15 @@ async def test_detached_during_ingestion_stays_detached(tmp_path: Path) -> None:
     file = FileObject(
         id=file_id, bytes=size, created_at=0, filename="tea.txt", purpose="assistants"
     )
+    search: FileSearchEngine | None = None
     try:
         async with db.write() as conn:
             await files_store.insert(conn, "p", file, blob_key=file_id)
             made = await vector_stores.create_store(
                 conn, "p", CreateVectorStoreRequest(file_ids=[file_id])
             )
-        ingestor = Ingestor(db, blobs, DetachingEmbedder(db, made.id, file_id))
+        search = FileSearchEngine(db, DetachingEmbedder(db, made.id, file_id))
+        ingestor = Ingestor(db, blobs, search)
         ingestor.submit(Job("p", made.id, file_id))
         await ingestor.wait_idle()
         async with db.read() as conn:
@@ -62,4 +65,6 @@ async def test_detached_during_ingestion_stays_detached(tmp_path: Path) -> None:
             counts, _ = await vs_store.file_counts(conn, made.id)
         assert counts.total == 0
     finally:
+        if search is not None:
+            await search.aclose()
         await db.dispose()

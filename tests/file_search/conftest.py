@@ -8,15 +8,41 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from assistantd.file_search.index import postgres
+from assistantd.file_search.embeddings import HashingEmbedder
+from assistantd.file_search.engine import FileSearchEngine
+from assistantd.file_search.index import ChunkIndex, postgres
 from assistantd.file_search.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.schema import recreate_schema
 
 PG_URL = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
+
+_ENGINES: WeakKeyDictionary[Engine, FileSearchEngine] = WeakKeyDictionary()
+
+
+def file_search(engine: AsyncEngine) -> FileSearchEngine:
+    """The file search of `engine`'s database, one per engine as the server has one per process
+    (its index and writer keep state between calls); `close_file_search` ends it."""
+    found = _ENGINES.get(engine.sync_engine)
+    if found is None:
+        found = _ENGINES[engine.sync_engine] = FileSearchEngine(engine, HashingEmbedder())
+    return found
+
+
+def index_of(conn: AsyncConnection) -> ChunkIndex:
+    """The chunk index of the database `conn` is on."""
+    return file_search(conn.engine).index
+
+
+async def close_file_search(engine: AsyncEngine) -> None:
+    found = _ENGINES.pop(engine.sync_engine, None)
+    if found is not None:
+        await found.aclose()
 
 
 def _postgres(name: str) -> object:
@@ -65,4 +91,5 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     try:
         yield engine
     finally:
+        await close_file_search(engine)
         await engine.dispose()

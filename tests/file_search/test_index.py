@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from assistantd.file_search import index
 from assistantd.file_search.chunking import StaticChunking, chunk_text
 from assistantd.file_search.embeddings import HashingEmbedder
+from tests.file_search.conftest import index_of
 
 EMBEDDER = HashingEmbedder(64)
 
@@ -24,7 +25,7 @@ async def _index(
     chunks = chunk_text(content, StaticChunking(100, 50))
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.begin() as conn:
-        await index.add_file(
+        await index_of(conn).add_file(
             conn, store, file_id, chunks, vectors, embedder=EMBEDDER.name, attributes=attrs
         )
 
@@ -34,7 +35,7 @@ async def _search(
 ) -> list[index.Hit]:
     vector = (await EMBEDDER.embed([query]))[0]
     async with engine.connect() as conn:
-        return await index.search(
+        return await index_of(conn).search(
             conn,
             stores,
             query_text=query,
@@ -165,7 +166,9 @@ async def test_a_rolled_back_file_is_never_visible(engine: AsyncEngine) -> None:
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        await index.add_file(conn, "vs_a", "file-space", chunks, vectors, embedder=EMBEDDER.name)
+        await index_of(conn).add_file(
+            conn, "vs_a", "file-space", chunks, vectors, embedder=EMBEDDER.name
+        )
         await transaction.rollback()
     assert not await _search(engine, ["vs_a"], "rocket orbit")
 
@@ -176,9 +179,9 @@ async def test_a_store_refuses_another_embedder(loaded: AsyncEngine) -> None:
             await index.register_store(conn, "vs_a", "local:other", 64)
     async with loaded.connect() as conn:
         with pytest.raises(index.EmbedderMismatchError):
-            await index.search(conn, ["vs_a"], query_text="x", query_vector=[1.0] * 32)
+            await index_of(conn).search(conn, ["vs_a"], query_text="x", query_vector=[1.0] * 32)
         with pytest.raises(index.EmbedderMismatchError):
-            await index.search(
+            await index_of(conn).search(
                 conn, ["vs_a"], query_text="x", query_vector=[1.0] * 64, embedder="local:other"
             )
 

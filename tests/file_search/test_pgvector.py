@@ -27,7 +27,7 @@ from assistantd.db.migrate import upgrade
 from assistantd.file_search import index
 from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.index import postgres
-from tests.file_search.conftest import PG_URL, open_engine
+from tests.file_search.conftest import PG_URL, index_of, open_engine
 from tests.file_search.schema import PGVECTOR, VERSIONS, recreate_schema
 from tests.support.server import fresh_postgres_database
 
@@ -66,14 +66,16 @@ def _vectors(count: int, seed: int) -> Vectors:
 async def _add(engine: AsyncEngine, store: str, file_id: str, vectors: Vectors) -> None:
     chunks = [Chunk(i, 0, 5, f"c{i:04d}", 1) for i in range(len(vectors))]
     async with engine.begin() as conn:
-        await index.add_file(conn, store, file_id, chunks, vectors.tolist(), embedder="test")
+        await index_of(conn).add_file(
+            conn, store, file_id, chunks, vectors.tolist(), embedder="test"
+        )
 
 
 async def _vector_search(
     engine: AsyncEngine, stores: list[str], query: Vectors, k: int
 ) -> list[index.Hit]:
     async with engine.connect() as conn:
-        return await index.search(
+        return await index_of(conn).search(
             conn, stores, query_text="", query_vector=query.tolist(), k=k, mode="vector"
         )
 
@@ -86,7 +88,7 @@ async def test_a_new_dimension_gets_its_hnsw_index_and_exact_scores(pg: AsyncEng
         assert (await conn.execute(text(f"SELECT to_regclass('{name}')"))).scalar() is not None
     query = _vectors(1, seed=2)[0]
     async with pg.connect() as conn:
-        hits = await index.search(
+        hits = await index_of(conn).search(
             conn, ["vs_big"], query_text="", query_vector=query.tolist(), k=20, mode="vector"
         )
         # The custom plans forced for the vector query do not outlive it.
@@ -124,12 +126,12 @@ async def test_a_filter_the_index_scan_cannot_satisfy_falls_back_to_an_exact_sca
         await conn.execute(text("SET hnsw.max_scan_tuples = 1"))
         only = {"type": "eq", "key": "name", "value": "small"}
         await index.set_file_attributes(conn, "vs_big", "file-small", {"name": "small"})
-        hits = await index.search(
+        hits = await index_of(conn).search(
             conn, ["vs_big"], query_text="", query_vector=query.tolist(), k=20, mode="vector",
             filters=only,
         )  # fmt: skip
         assert sorted(h.chunk_index for h in hits) == [0, 1, 2]
-        hits = await index.search(
+        hits = await index_of(conn).search(
             conn, ["vs_small"], query_text="", query_vector=query.tolist(), k=20, mode="vector"
         )
         assert sorted(h.chunk_index for h in hits) == [0, 1, 2, 3]

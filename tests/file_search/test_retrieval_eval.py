@@ -15,8 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from assistantd.file_search import index
 from assistantd.file_search.chunking import StaticChunking
 from assistantd.file_search.embeddings import LocalEmbedder
-from assistantd.file_search.retrieval import ingest_file
-from tests.file_search.conftest import BACKENDS, open_engine
+from tests.file_search.conftest import (
+    BACKENDS,
+    close_file_search,
+    file_search,
+    index_of,
+    open_engine,
+)
 from tests.file_search.retrieval_set import DOCUMENTS, QUESTIONS, Question, distractor_documents
 
 STORE = "vs_eval"
@@ -37,10 +42,11 @@ async def eval_engine(
 ) -> AsyncIterator[AsyncEngine]:
     engine = await open_engine(request.param, tmp_path_factory.mktemp("eval"))
     for name, content in {**DOCUMENTS, **distractor_documents()}.items():
-        await ingest_file(
-            engine, STORE, name, content.encode(), name, embedder=EMBEDDER, strategy=CHUNKING
+        await file_search(engine).ingest_file(
+            STORE, name, content.encode(), name, embedder=EMBEDDER, strategy=CHUNKING
         )
     yield engine
+    await close_file_search(engine)
     await engine.dispose()
 
 
@@ -55,7 +61,7 @@ async def _recalls(
     vectors = await EMBEDDER.embed([q.text for q in QUESTIONS])
     async with engine.connect() as conn:
         for question, vector in zip(QUESTIONS, vectors, strict=True):
-            hits = await index.search(
+            hits = await index_of(conn).search(
                 conn,
                 [STORE],
                 query_text=question.text,
@@ -73,7 +79,7 @@ async def _recalls(
 async def test_every_question_has_a_gold_chunk(eval_engine: AsyncEngine) -> None:
     async with eval_engine.connect() as conn:
         for question in QUESTIONS:
-            hits = await index.search(
+            hits = await index_of(conn).search(
                 conn, [STORE], query_text=question.passage, query_vector=None, k=50, mode="keyword"
             )
             assert any(_is_gold(hit, question) for hit in hits), question

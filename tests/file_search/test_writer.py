@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from assistantd.file_search import index
 from assistantd.file_search.embeddings import HashingEmbedder
 from assistantd.file_search.parsing import InvalidFileError
-from assistantd.file_search.retrieval import ingest_file, search_stores
+from tests.file_search.conftest import file_search
 
 EMBEDDER = HashingEmbedder(32)
 
@@ -22,12 +22,14 @@ async def test_concurrent_ingestion_and_one_failing_file(engine: AsyncEngine) ->
     }
     results = await asyncio.gather(
         *(
-            ingest_file(engine, "vs_w", name, data, "a.txt", embedder=EMBEDDER)
+            file_search(engine).ingest_file("vs_w", name, data, "a.txt", embedder=EMBEDDER)
             for name, data in files.items()
         ),
         # Registered for 32 dimensions by then or not: either this or the others get refused.
-        ingest_file(engine, "vs_w", "file-bad", b"words", "a.txt", embedder=HashingEmbedder(16)),
-        ingest_file(engine, "vs_w", "file-empty", b"  ", "a.txt", embedder=EMBEDDER),
+        file_search(engine).ingest_file(
+            "vs_w", "file-bad", b"words", "a.txt", embedder=HashingEmbedder(16)
+        ),
+        file_search(engine).ingest_file("vs_w", "file-empty", b"  ", "a.txt", embedder=EMBEDDER),
         return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -37,7 +39,9 @@ async def test_concurrent_ingestion_and_one_failing_file(engine: AsyncEngine) ->
     async with engine.connect() as conn:
         count = await conn.scalar(text("SELECT count(*) FROM vector_store_index_files"))
         assert count == 20
-        hits = await search_stores(conn, ["vs_w"], "topic7", embedder=EMBEDDER, k=1)
+        hits = await file_search(engine).search_stores(
+            conn, ["vs_w"], "topic7", embedder=EMBEDDER, k=1
+        )
     assert hits[0].file_id == "file-7"
 
 
@@ -45,12 +49,18 @@ async def test_concurrent_ingestion_and_one_failing_file(engine: AsyncEngine) ->
 async def test_score_threshold_and_budget(engine: AsyncEngine, mode: index.SearchMode) -> None:
     from assistantd.file_search.retrieval import fit_to_budget
 
-    await ingest_file(engine, "vs_t", "f1", b"alpha beta gamma " * 50, "a.txt", embedder=EMBEDDER)
-    await ingest_file(engine, "vs_t", "f2", b"alpha delta " * 5, "a.txt", embedder=EMBEDDER)
+    await file_search(engine).ingest_file(
+        "vs_t", "f1", b"alpha beta gamma " * 50, "a.txt", embedder=EMBEDDER
+    )
+    await file_search(engine).ingest_file(
+        "vs_t", "f2", b"alpha delta " * 5, "a.txt", embedder=EMBEDDER
+    )
     async with engine.connect() as conn:
-        hits = await search_stores(conn, ["vs_t"], "alpha gamma", embedder=EMBEDDER, mode=mode)
+        hits = await file_search(engine).search_stores(
+            conn, ["vs_t"], "alpha gamma", embedder=EMBEDDER, mode=mode
+        )
         top = hits[0].score
-        strict = await search_stores(
+        strict = await file_search(engine).search_stores(
             conn, ["vs_t"], "alpha gamma", embedder=EMBEDDER, mode=mode, score_threshold=top
         )
     # "alpha" is in every chunk: its idf is floored, so keyword search leaves it out.

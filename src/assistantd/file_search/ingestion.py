@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db.engine import Database, background
 from assistantd.file_search.chunking import ChunkingStrategyError, strategy_from_request
-from assistantd.file_search.embeddings import Embedder, EmbeddingError, LimitedEmbedder
+from assistantd.file_search.embeddings import EmbeddingError, LimitedEmbedder
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.index import EmbedderMismatchError
 from assistantd.file_search.parsing import FileParseError
-from assistantd.file_search.retrieval import ingest_file
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.observability import Metrics
@@ -54,7 +54,7 @@ class Ingestor:
         self,
         db: Database,
         blobs: BlobStore,
-        embedder: Embedder,
+        search: FileSearchEngine,
         *,
         files: int = FILE_SLOTS,
         embedding_requests: int = EMBEDDING_SLOTS,
@@ -63,8 +63,9 @@ class Ingestor:
         self._db = db
         self._metrics = metrics
         self._blobs = blobs
-        self.embedder = embedder  # also the search side's: queries never wait behind ingestion
-        self._ingestion_embedder = LimitedEmbedder(embedder, embedding_requests)
+        self._search = search
+        # Only ingestion waits for these slots: queries use the engine's embedder directly.
+        self._ingestion_embedder = LimitedEmbedder(search.embedder, embedding_requests)
         self._slots = asyncio.Semaphore(files)
         self._tasks: dict[tuple[str, str], tuple[Job, asyncio.Task[None]]] = {}
 
@@ -102,9 +103,6 @@ class Ingestor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        close = getattr(self.embedder, "aclose", None)  # an upstream embedder's HTTP client
-        if close is not None:
-            await close()
 
     async def wait_idle(self) -> None:
         """Wait until every submitted file is done (tests and benchmarks)."""
@@ -156,8 +154,7 @@ class Ingestor:
             ):
                 raise FileDetached
 
-        await ingest_file(
-            self._db,
+        await self._search.ingest_file(
             job.store_id,
             job.file_id,
             data,

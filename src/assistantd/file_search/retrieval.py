@@ -1,28 +1,19 @@
-"""File search end to end, below the HTTP layer: ingest one file, query stores, fit a budget.
+"""The pure steps around the index: prepare a file, merge hits of several queries, fit a budget.
 
-Owns the order of the steps (parse → chunk → embed → index in one transaction) and the query
-side (embed the query with the store's embedder, search, apply `score_threshold`, trim to a
-token budget). The steps themselves live in `parsing`, `chunking`, `embeddings` and `index`.
-Failures surface as the typed errors of those modules (`FileParseError` with its `code`,
-`EmbeddingError`, `EmbedderMismatchError`) for the caller to record as a file's `last_error`.
-It does not touch vector store objects or statuses.
+Owns parse-and-chunk as one CPU-bound step (`prepare`, run off the event loop), the merge of
+several queries' hits (each chunk once, with its best score), and the trim to a token budget.
+`FileSearchEngine` (in `engine`) puts them in order around the index; parsing failures surface
+as the typed errors of `parsing` (`FileParseError` with its `code`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import index
 from assistantd.file_search.chunking import AUTO, Chunk, StaticChunking, chunk_text
-from assistantd.file_search.embeddings import Embedder
-from assistantd.file_search.index.rows import chunk_rows
-from assistantd.file_search.parsing import InvalidFileError, parse_file
-from assistantd.file_search.writer import FileWrite, Transactional, writer_for
+from assistantd.file_search.parsing import parse_file
 from assistantd.tokens import count_tokens
 
 
@@ -38,60 +29,13 @@ def prepare(data: bytes, filename: str, strategy: StaticChunking = AUTO) -> list
     return chunk_text(parse_file(data, filename), strategy)
 
 
-async def ingest_file(
-    engine: Transactional,
-    store_id: str,
-    file_id: str,
-    data: bytes,
-    filename: str,
-    *,
-    embedder: Embedder,
-    strategy: StaticChunking = AUTO,
-    attributes: Mapping[str, Any] | None = None,
-    after: Callable[[AsyncConnection], Awaitable[None]] | None = None,
-) -> IngestResult:
-    """Make a file searchable in a store; its chunks appear in one commit, or not at all.
-
-    Files ingested concurrently share commits (see `writer`).
-    """
-    chunks = await asyncio.to_thread(prepare, data, filename, strategy)
-    if not chunks:
-        raise InvalidFileError("The file contains no text.")
-    vectors = await embedder.embed([c.text for c in chunks])
-    rows = await asyncio.to_thread(chunk_rows, chunks, vectors)
-    job = FileWrite(store_id, file_id, rows, embedder.name, attributes, after)
-    await writer_for(engine).write(job)
-    return IngestResult(
-        chunks=len(chunks),
-        tokens=sum(c.tokens for c in chunks),
-        characters=chunks[-1].end if chunks else 0,
-    )
-
-
-async def search_stores(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    query: str,
-    *,
-    embedder: Embedder,
-    k: int = 20,
-    filters: Mapping[str, Any] | None = None,
-    score_threshold: float = 0.0,
-    mode: index.SearchMode = "hybrid",
-) -> list[index.Hit]:
-    """Search stores for `query`; hits scoring below `score_threshold` are dropped."""
-    vector = (await embedder.embed([query]))[0] if mode != "keyword" else None
-    hits = await index.search(
-        conn,
-        store_ids,
-        query_text=query,
-        query_vector=vector,
-        k=k,
-        filters=filters,
-        mode=mode,
-        embedder=embedder.name,
-    )
-    return [hit for hit in hits if hit.score >= score_threshold]
+def best_per_chunk(hits: Sequence[index.Hit], k: int) -> list[index.Hit]:
+    """The `k` best of `hits` (of several queries), best first, each chunk once at its best
+    score; of equal scores, the one found first comes first."""
+    best: dict[int, index.Hit] = {}
+    for hit in sorted(hits, key=lambda h: -h.score):
+        best.setdefault(hit.chunk_id, hit)
+    return list(best.values())[:k]
 
 
 def fit_to_budget(

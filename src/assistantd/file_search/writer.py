@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.file_search import index
+from assistantd.file_search.index import ChunkIndex
 from assistantd.file_search.index.rows import ChunkRow
 
 MAX_FILES_PER_TRANSACTION = 64
@@ -37,7 +36,7 @@ class FileWrite:
     """Runs in the same transaction, before the rows are written (e.g. marks the vector store
     file `completed`, or raises to write nothing when the file was deleted meanwhile)."""
 
-    async def apply(self, conn: AsyncConnection) -> None:
+    async def apply(self, conn: AsyncConnection, index: ChunkIndex) -> None:
         if self.after is not None:
             await self.after(conn)
         await index.add_rows(
@@ -57,10 +56,14 @@ class Transactional(Protocol):
 
 
 class IndexWriter:
-    """Writes files for one engine; `write` returns once the file is committed."""
+    """Writes files for one database; `write` returns once the file is committed.
 
-    def __init__(self, engine: Transactional) -> None:
+    One per database and process (owned by `FileSearchEngine`), so that every file written
+    shares its queue."""
+
+    def __init__(self, engine: Transactional, index: ChunkIndex) -> None:
         self._engine = engine
+        self._index = index
         self._lock = asyncio.Lock()
         self._pending: list[tuple[FileWrite, asyncio.Future[None]]] = []
 
@@ -79,7 +82,7 @@ class IndexWriter:
         try:
             async with self._engine.begin() as conn:
                 for job, _ in batch:
-                    await job.apply(conn)
+                    await job.apply(conn, self._index)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
@@ -89,14 +92,3 @@ class IndexWriter:
             return
         for _, future in batch:
             future.set_result(None)
-
-
-_writers: WeakKeyDictionary[Transactional, IndexWriter] = WeakKeyDictionary()
-
-
-def writer_for(engine: Transactional) -> IndexWriter:
-    """The process's writer for `engine` (created on first use)."""
-    writer = _writers.get(engine)
-    if writer is None:
-        writer = _writers[engine] = IndexWriter(engine)
-    return writer

@@ -11,9 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids
 from assistantd.db.engine import Database
-from assistantd.file_search.embeddings import Embedder
-from assistantd.file_search.retrieval import fit_to_budget, search_stores
-from assistantd.files import store as files_store
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.items.schemas import FileSearchCallItem, FileSearchResult, Item
 from assistantd.responses_api.output import OutputBuilder, ServerCall
 from assistantd.responses_api.schemas import FileSearchToolParam
@@ -33,9 +31,9 @@ async def check_stores(conn: AsyncConnection, project: str, tool: FileSearchTool
 
 
 class FileSearch:
-    def __init__(self, db: Database, embedder: Embedder) -> None:
+    def __init__(self, db: Database, search: FileSearchEngine) -> None:
         self._db = db
-        self._embedder = embedder
+        self._engine = search
 
     async def run(
         self,
@@ -73,33 +71,26 @@ class FileSearch:
             for store_id in tool.vector_store_ids:
                 store = await vector_stores.get_store(conn, project, store_id)
                 await vector_stores.touch(conn, project, store)
-        hits: dict[int, Any] = {}
         async with self._db.read() as conn:
-            for query in queries:
-                found = await search_stores(
-                    conn,
-                    tool.vector_store_ids,
-                    query,
-                    embedder=self._embedder,
-                    k=limit,
-                    filters=filters,
-                    score_threshold=threshold,
-                )
-                for hit in found:
-                    if hit.chunk_id not in hits or hits[hit.chunk_id].score < hit.score:
-                        hits[hit.chunk_id] = hit
-            ranked = sorted(hits.values(), key=lambda hit: -hit.score)[:limit]
-            kept = fit_to_budget(ranked, TOKEN_BUDGET, model)
-            files = await files_store.get_many(conn, project, sorted({h.file_id for h in kept}))
-        names = {file.id: file.filename for file in files}
+            found = await self._engine.query(
+                conn,
+                project,
+                tool.vector_store_ids,
+                queries,
+                k=limit,
+                filters=filters,
+                score_threshold=threshold,
+                token_budget=TOKEN_BUDGET,
+                model=model,
+            )
         return [
             FileSearchResult(
-                file_id=hit.file_id,
-                filename=names.get(hit.file_id, ""),
-                score=round(min(max(hit.score, 0.0), 1.0), 6),
-                text=hit.text,
+                file_id=f.hit.file_id,
+                filename=f.filename,
+                score=round(min(max(f.hit.score, 0.0), 1.0), 6),
+                text=f.hit.text,
             )
-            for hit in kept
+            for f in found
         ]
 
 

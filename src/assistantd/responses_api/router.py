@@ -50,7 +50,7 @@ async def create_response(
         context_windows=state.settings.context_windows,
     )
     tools = service.ServerTools(
-        FileSearch(state.db, state.ingestor.embedder),
+        FileSearch(state.db, state.file_search),
         CodeInterpreter(state.db, state.sandbox, state.manifests, state.settings),
     )
     response = generation.response

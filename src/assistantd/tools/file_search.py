@@ -14,9 +14,7 @@ from typing import Any
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
 from assistantd.executor import deltas
-from assistantd.file_search.embeddings import Embedder
-from assistantd.file_search.retrieval import fit_to_budget, search_stores
-from assistantd.files import store as files_store
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.messages.schemas import (
     FileCitation,
     FileCitationAnnotation,
@@ -72,9 +70,11 @@ def _options(run: Run) -> tuple[int, RankingOptions]:
 class FileSearchRunner:
     tool_type = "file_search"
 
-    def __init__(self, db: Database, embedder: Embedder, *, telemetry: Telemetry = OFF) -> None:
+    def __init__(
+        self, db: Database, search: FileSearchEngine, *, telemetry: Telemetry = OFF
+    ) -> None:
         self._db = db
-        self._embedder = embedder
+        self._search = search
         self._telemetry = telemetry
 
     async def run(self, call: ToolCall, context: ToolContext) -> ToolCall:
@@ -86,44 +86,33 @@ class FileSearchRunner:
             return FileSearchToolCall(
                 id=call.id, file_search=FileSearch(ranking_options=ranking, results=[])
             )
-        hits: dict[int, Any] = {}
         started = time.perf_counter()
         async with self._db.read() as conn:
-            for query in parse_queries(context.arguments):
-                with self._telemetry.tracing.span(
+            found = await self._search.query(
+                conn,
+                context.project,
+                store_ids,
+                parse_queries(context.arguments),
+                k=max_results,
+                score_threshold=ranking.score_threshold,
+                token_budget=TOKEN_BUDGET,
+                model=run.model,
+                trace=lambda: self._telemetry.tracing.span(
                     "search", {"assistantd.vector_store_ids": store_ids}
-                ):
-                    found = await search_stores(
-                        conn,
-                        store_ids,
-                        query,
-                        embedder=self._embedder,
-                        k=max_results,
-                        score_threshold=ranking.score_threshold,
-                    )
-                for hit in found:
-                    if hit.chunk_id not in hits or hits[hit.chunk_id].score < hit.score:
-                        hits[hit.chunk_id] = hit
-            if self._telemetry.metrics is not None:
-                self._telemetry.metrics.search_latency.labels("run").observe(
-                    time.perf_counter() - started
-                )
-            ranked = sorted(hits.values(), key=lambda hit: -hit.score)[:max_results]
-            kept = fit_to_budget(ranked, TOKEN_BUDGET, run.model)
-            names = {
-                f.id: f.filename
-                for f in await files_store.get_many(
-                    conn, context.project, sorted({hit.file_id for hit in kept})
-                )
-            }
+                ),
+            )
+        if self._telemetry.metrics is not None:
+            self._telemetry.metrics.search_latency.labels("run").observe(
+                time.perf_counter() - started
+            )
         results = [
             FileSearchResult(
-                file_id=hit.file_id,
-                file_name=names.get(hit.file_id, ""),
-                score=round(min(max(hit.score, 0.0), 1.0), 6),
-                content=[FileSearchResultContent(text=hit.text)],
+                file_id=f.hit.file_id,
+                file_name=f.filename,
+                score=round(min(max(f.hit.score, 0.0), 1.0), 6),
+                content=[FileSearchResultContent(text=f.hit.text)],
             )
-            for hit in kept
+            for f in found
         ]
         return FileSearchToolCall(
             id=call.id, file_search=FileSearch(ranking_options=ranking, results=results)

@@ -80,7 +80,7 @@ async def search_vector_store(
     started = time.perf_counter()
     with telemetry.tracing.span("search", {"assistantd.vector_store_id": store_id}):
         async with state.db.read() as conn:
-            page = await service.search(conn, project, store_id, body, state.ingestor.embedder)
+            page = await service.search(conn, project, store_id, body, state.file_search)
     if telemetry.metrics is not None:
         telemetry.metrics.search_latency.labels("api").observe(time.perf_counter() - started)
     async with state.db.write() as conn:

@@ -18,10 +18,9 @@ from assistantd.effects import outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.file_search import index, keywords
 from assistantd.file_search.chunking import ChunkingStrategyError, strategy_from_request
-from assistantd.file_search.embeddings import Embedder
+from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Job
 from assistantd.file_search.parsing import FileParseError, parse_file
-from assistantd.file_search.retrieval import search_stores
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
@@ -353,7 +352,11 @@ async def cancel_batch(
 
 
 async def search(
-    conn: AsyncConnection, project: str, store_id: str, request: SearchRequest, embedder: Embedder
+    conn: AsyncConnection,
+    project: str,
+    store_id: str,
+    request: SearchRequest,
+    engine: FileSearchEngine,
 ) -> SearchResultsPage:
     vector_store = await get_store(conn, project, store_id)
     if vector_store.status == "expired":
@@ -362,38 +365,27 @@ async def search(
     if request.rewrite_query:
         queries = [keywords.rewrite_query(query) for query in queries]
     threshold = request.ranking_options.score_threshold if request.ranking_options else 0.0
-    hits = []
-    for query in queries:
-        hits += await search_stores(
-            conn,
-            [store_id],
-            query,
-            embedder=embedder,
-            k=request.max_num_results,
-            filters=None if request.filters is None else request.filters.model_dump(),
-            score_threshold=threshold,
-        )
-    best: dict[int, Any] = {}
-    for hit in sorted(hits, key=lambda h: -h.score):
-        best.setdefault(hit.chunk_id, hit)
-    chosen = list(best.values())[: request.max_num_results]
-    names = {
-        f.id: f.filename
-        for f in await files_store.get_many(conn, project, sorted({hit.file_id for hit in chosen}))
-    }
+    found = await engine.query(
+        conn,
+        project,
+        [store_id],
+        queries,
+        k=request.max_num_results,
+        filters=None if request.filters is None else request.filters.model_dump(),
+        score_threshold=threshold,
+    )
     attributes = {}
-    for hit in chosen:
-        if hit.file_id not in attributes:
-            vs_file = await store.get_file(conn, project, store_id, hit.file_id)
-            attributes[hit.file_id] = vs_file.attributes if vs_file else None
+    for file_id in dict.fromkeys(f.hit.file_id for f in found):
+        vs_file = await store.get_file(conn, project, store_id, file_id)
+        attributes[file_id] = vs_file.attributes if vs_file else None
     data = [
         SearchResult(
-            file_id=hit.file_id,
-            filename=names.get(hit.file_id, ""),
-            score=round(hit.score, 6),
-            attributes=attributes[hit.file_id],
-            content=[SearchContent(text=hit.text)],
+            file_id=f.hit.file_id,
+            filename=f.filename,
+            score=round(f.hit.score, 6),
+            attributes=attributes[f.hit.file_id],
+            content=[SearchContent(text=f.hit.text)],
         )
-        for hit in chosen
+        for f in found
     ]
     return SearchResultsPage(search_query=queries, data=data)

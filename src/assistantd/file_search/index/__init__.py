@@ -27,6 +27,7 @@ tells caches of its chunks that they are stale. Dialect SQL lives in `sqlite.py`
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -113,55 +114,6 @@ async def register_store(
         )
 
 
-async def add_file(
-    conn: AsyncConnection,
-    store_id: str,
-    file_id: str,
-    chunks: Sequence[Chunk],
-    vectors: Sequence[Sequence[float]],
-    *,
-    embedder: str,
-    attributes: Mapping[str, Any] | None = None,
-) -> None:
-    """Index a file's chunks (replacing any earlier version), inside the caller's transaction.
-
-    Registers the store with `embedder` on first use (see `register_store`); `vectors` must
-    have the store's dimensions.
-    """
-    rows = chunk_rows(chunks, vectors)
-    await add_rows(conn, store_id, file_id, rows, embedder=embedder, attributes=attributes)
-
-
-async def add_rows(
-    conn: AsyncConnection,
-    store_id: str,
-    file_id: str,
-    rows: Sequence[ChunkRow],
-    *,
-    embedder: str,
-    attributes: Mapping[str, Any] | None = None,
-) -> None:
-    """`add_file` with the rows already made by `rows.chunk_rows`."""
-    if not rows:
-        raise ValueError("A file needs at least one chunk.")
-    await register_store(conn, store_id, embedder, len(rows[0].embedding) // 4)
-    await delete_file(conn, store_id, file_id)
-    await _backend(conn).insert_chunks(conn, store_id, file_id, rows)
-    await _bump_generation(conn, store_id)
-    await conn.execute(
-        text(
-            "INSERT INTO vector_store_index_files (store_id, file_id, attributes, chunk_count) "
-            "VALUES (:store_id, :file_id, :attributes, :chunk_count)"
-        ),
-        {
-            "store_id": store_id,
-            "file_id": file_id,
-            "attributes": json.dumps(dict(attributes or {})),
-            "chunk_count": len(rows),
-        },
-    )
-
-
 async def delete_file(conn: AsyncConnection, store_id: str, file_id: str) -> int:
     """Remove a file from a store's index; returns the number of chunks removed."""
     result = await conn.execute(
@@ -244,33 +196,6 @@ async def _check_embedder(
             )
 
 
-async def _ranked(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    file_ids: set[str] | None,
-    terms: list[str],
-    query_vector: Sequence[float] | None,
-    depth: int,
-) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(keyword ranking, vector ranking); SQLite computes both at once off the event loop."""
-    query = None if query_vector is None else unit_matrix([query_vector])[0]
-    candidates = max(MIN_VECTOR_CANDIDATES, VECTOR_OVERSAMPLING * depth)
-    if conn.dialect.name == "sqlite":
-        return await sqlite_search.searcher(conn).ranked(
-            store_ids, file_ids, terms, query, candidates, depth
-        )
-    backend = _backend(conn)
-    keyword_hits: list[tuple[int, float]] = []
-    vector_hits: list[tuple[int, float]] = []
-    if terms:
-        keyword_hits = await backend.keyword_ranked(conn, store_ids, file_ids, terms, depth)
-    if query is not None:
-        vector_hits = await backend.vector_ranked(
-            conn, store_ids, file_ids, query, candidates, depth
-        )
-    return keyword_hits, vector_hits
-
-
 def _top(scores: dict[int, float], k: int) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
@@ -302,46 +227,164 @@ def fuse_relative(
     return _top(scores, k)
 
 
-async def search(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    *,
-    query_text: str,
-    query_vector: Sequence[float] | None,
-    k: int = 20,
-    filters: Mapping[str, Any] | None = None,
-    mode: SearchMode = "hybrid",
-    embedder: str | None = None,
-    fusion: Fusion = "relative",
-) -> list[Hit]:
-    """The `k` best chunks of the stores for a query, best first, scores in [0, 1].
+class ChunkIndex:
+    """The index of one database, with what its searches keep between calls.
 
-    `filters` (validated with `filters.validate_filter`) apply to the files' attributes.
-    `embedder`, when given, must be the name the stores were built with.
+    On SQLite that is the `Searcher` (read connections and threads of its own, and the cache
+    of sign bits), made on the first search from the database file `conn` is on; on PostgreSQL
+    which vector path the database has (`postgres.vector_path`), looked up on first use. One
+    per database and process, owned by `FileSearchEngine`; `close` releases the connections.
     """
-    if not store_ids or k <= 0:
-        return []
-    file_ids: set[str] | None = None
-    if filters is not None:
-        file_ids = await _filtered_files(conn, store_ids, filters)
-        if not file_ids:
+
+    def __init__(self) -> None:
+        self._searcher: sqlite_search.Searcher | None = None
+        self._vector_path: postgres.VectorPath | None = None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            searcher, self._searcher = self._searcher, None
+        if searcher is not None:
+            searcher.close()
+
+    def _sqlite_searcher(self, conn: AsyncConnection) -> sqlite_search.Searcher:
+        with self._lock:
+            if self._searcher is None:
+                path = conn.sync_engine.url.database
+                if not path or path == ":memory:":
+                    raise ValueError("File search on SQLite needs a database file, not :memory:.")
+                self._searcher = sqlite_search.Searcher(path)
+            return self._searcher
+
+    async def _pgvector(self, conn: AsyncConnection) -> bool:
+        if self._vector_path is None:
+            self._vector_path = await postgres.vector_path(conn)
+        return self._vector_path == "pgvector"
+
+    async def add_file(
+        self,
+        conn: AsyncConnection,
+        store_id: str,
+        file_id: str,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Sequence[float]],
+        *,
+        embedder: str,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Index a file's chunks (replacing any earlier version), inside the caller's transaction.
+
+        Registers the store with `embedder` on first use (see `register_store`); `vectors` must
+        have the store's dimensions.
+        """
+        rows = chunk_rows(chunks, vectors)
+        await self.add_rows(conn, store_id, file_id, rows, embedder=embedder, attributes=attributes)
+
+    async def add_rows(
+        self,
+        conn: AsyncConnection,
+        store_id: str,
+        file_id: str,
+        rows: Sequence[ChunkRow],
+        *,
+        embedder: str,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`add_file` with the rows already made by `rows.chunk_rows`."""
+        if not rows:
+            raise ValueError("A file needs at least one chunk.")
+        await register_store(conn, store_id, embedder, len(rows[0].embedding) // 4)
+        await delete_file(conn, store_id, file_id)
+        if conn.dialect.name == "postgresql":
+            pgvector = await self._pgvector(conn)
+            await postgres.insert_chunks(conn, store_id, file_id, rows, pgvector=pgvector)
+        else:
+            await _backend(conn).insert_chunks(conn, store_id, file_id, rows)
+        await _bump_generation(conn, store_id)
+        await conn.execute(
+            text(
+                "INSERT INTO vector_store_index_files (store_id, file_id, attributes, chunk_count) "
+                "VALUES (:store_id, :file_id, :attributes, :chunk_count)"
+            ),
+            {
+                "store_id": store_id,
+                "file_id": file_id,
+                "attributes": json.dumps(dict(attributes or {})),
+                "chunk_count": len(rows),
+            },
+        )
+
+    async def _ranked(
+        self,
+        conn: AsyncConnection,
+        store_ids: Sequence[str],
+        file_ids: set[str] | None,
+        terms: list[str],
+        query_vector: Sequence[float] | None,
+        depth: int,
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """(keyword ranking, vector ranking); SQLite computes both at once off the event loop."""
+        query = None if query_vector is None else unit_matrix([query_vector])[0]
+        candidates = max(MIN_VECTOR_CANDIDATES, VECTOR_OVERSAMPLING * depth)
+        if conn.dialect.name == "sqlite":
+            return await self._sqlite_searcher(conn).ranked(
+                store_ids, file_ids, terms, query, candidates, depth
+            )
+        backend = _backend(conn)
+        keyword_hits: list[tuple[int, float]] = []
+        vector_hits: list[tuple[int, float]] = []
+        if terms:
+            keyword_hits = await backend.keyword_ranked(conn, store_ids, file_ids, terms, depth)
+        if query is not None:
+            pgvector = await self._pgvector(conn)
+            vector_hits = await backend.vector_ranked(
+                conn, store_ids, file_ids, query, candidates, depth, pgvector=pgvector
+            )
+        return keyword_hits, vector_hits
+
+    async def search(
+        self,
+        conn: AsyncConnection,
+        store_ids: Sequence[str],
+        *,
+        query_text: str,
+        query_vector: Sequence[float] | None,
+        k: int = 20,
+        filters: Mapping[str, Any] | None = None,
+        mode: SearchMode = "hybrid",
+        embedder: str | None = None,
+        fusion: Fusion = "relative",
+    ) -> list[Hit]:
+        """The `k` best chunks of the stores for a query, best first, scores in [0, 1].
+
+        `filters` (validated with `filters.validate_filter`) apply to the files' attributes.
+        `embedder`, when given, must be the name the stores were built with.
+        """
+        if not store_ids or k <= 0:
             return []
-    depth = max(k, MIN_FUSION_DEPTH) if mode == "hybrid" else k
-    terms = keywords.query_terms(query_text) if mode in ("hybrid", "keyword") else []
-    if mode == "keyword":
-        query_vector = None
-    if query_vector is not None:
-        await _check_embedder(conn, store_ids, embedder, len(query_vector))
-    keyword_hits, vector_hits = await _ranked(conn, store_ids, file_ids, terms, query_vector, depth)
-    if mode == "keyword":
-        best = keyword_hits[0][1] if keyword_hits and keyword_hits[0][1] > 0 else 1.0
-        scored = [(i, max(0.0, s) / best) for i, s in keyword_hits]
-    elif mode == "vector":
-        scored = [(i, min(1.0, max(0.0, s))) for i, s in vector_hits]
-    else:
-        fuse = fuse_relative if fusion == "relative" else fuse_rrf
-        scored = fuse([keyword_hits, vector_hits], k)
-    return await _hydrate(conn, scored[:k])
+        file_ids: set[str] | None = None
+        if filters is not None:
+            file_ids = await _filtered_files(conn, store_ids, filters)
+            if not file_ids:
+                return []
+        depth = max(k, MIN_FUSION_DEPTH) if mode == "hybrid" else k
+        terms = keywords.query_terms(query_text) if mode in ("hybrid", "keyword") else []
+        if mode == "keyword":
+            query_vector = None
+        if query_vector is not None:
+            await _check_embedder(conn, store_ids, embedder, len(query_vector))
+        keyword_hits, vector_hits = await self._ranked(
+            conn, store_ids, file_ids, terms, query_vector, depth
+        )
+        if mode == "keyword":
+            best = keyword_hits[0][1] if keyword_hits and keyword_hits[0][1] > 0 else 1.0
+            scored = [(i, max(0.0, s) / best) for i, s in keyword_hits]
+        elif mode == "vector":
+            scored = [(i, min(1.0, max(0.0, s))) for i, s in vector_hits]
+        else:
+            fuse = fuse_relative if fusion == "relative" else fuse_rrf
+            scored = fuse([keyword_hits, vector_hits], k)
+        return await _hydrate(conn, scored[:k])
 
 
 async def _hydrate(conn: AsyncConnection, scored: list[tuple[int, float]]) -> list[Hit]:

@@ -4,8 +4,9 @@ Owns the dialect-specific SQL only; the shared logic is in the package `__init__
 and tsquery are built from `keywords` terms as literals (cast from text), so PostgreSQL's own
 text-search parser and its locale never decide what a Japanese word is.
 
-Vectors take one of two paths, chosen per engine by whether migration 0102 could make the
-`vector_store_chunk_vectors` table (it does when pgvector 0.8+ is installed or installable):
+Vectors take one of two paths, chosen per database (by `ChunkIndex`) by whether migration 0102
+could make the `vector_store_chunk_vectors` table (it does when pgvector 0.8+ is installed or
+installable):
 
 * pgvector: one row per chunk (same id; deleted with it by a cascading foreign key) holding its
   store, file and `embedding vector`, without fixed dimensions since each store's embedder may
@@ -38,11 +39,10 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Sequence
 from typing import Literal
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, TextClause, bindparam, text
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import keywords
@@ -56,8 +56,6 @@ from assistantd.file_search.index.rows import (
 VectorPath = Literal["pgvector", "bits"]
 HNSW_MAX_DIMENSIONS = 2000
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
-
-_paths: WeakKeyDictionary[Engine, VectorPath] = WeakKeyDictionary()
 
 _INSERT_CHUNK = """INSERT INTO vector_store_chunks (store_id, file_id, chunk_index, start_offset,
         end_offset, tokens, embedding_bits, embedding, terms, text)
@@ -77,13 +75,10 @@ _HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_hnsw_{
 
 
 async def vector_path(conn: AsyncConnection) -> VectorPath:
-    """Which vector search this engine's database has: "pgvector" when migration 0102 made
-    the vector table, else "bits" (the fallback). Looked up once per engine."""
-    path = _paths.get(conn.sync_engine)
-    if path is None:
-        table = await conn.execute(text("SELECT to_regclass('vector_store_chunk_vectors')"))
-        path = _paths[conn.sync_engine] = "bits" if table.scalar() is None else "pgvector"
-    return path
+    """Which vector search the database has: "pgvector" when migration 0102 made the vector
+    table, else "bits" (the fallback). `ChunkIndex` looks it up once and keeps it."""
+    table = await conn.execute(text("SELECT to_regclass('vector_store_chunk_vectors')"))
+    return "bits" if table.scalar() is None else "pgvector"
 
 
 async def _ensure_hnsw_index(conn: AsyncConnection, dimensions: int) -> None:
@@ -99,11 +94,16 @@ async def _ensure_hnsw_index(conn: AsyncConnection, dimensions: int) -> None:
 
 
 async def insert_chunks(
-    conn: AsyncConnection, store_id: str, file_id: str, rows: Sequence[ChunkRow]
+    conn: AsyncConnection,
+    store_id: str,
+    file_id: str,
+    rows: Sequence[ChunkRow],
+    *,
+    pgvector: bool,
 ) -> None:
+    """Insert a file's chunks; with `pgvector`, their rows of the vector table too."""
     if not rows:
         return
-    pgvector = await vector_path(conn) == "pgvector"
     if pgvector:
         await _ensure_hnsw_index(conn, len(rows[0].embedding) // 4)
     params = [
@@ -210,9 +210,11 @@ async def vector_ranked(
     query: npt.NDArray[np.float32],
     candidates: int,
     depth: int,
+    *,
+    pgvector: bool,
 ) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity), best first, `depth` at most."""
-    if await vector_path(conn) == "pgvector":
+    if pgvector:
         return await _pgvector_ranked(conn, store_ids, file_ids, query, candidates, depth)
     return await _bits_ranked(conn, store_ids, file_ids, query, candidates, depth)
 

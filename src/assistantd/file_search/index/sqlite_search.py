@@ -2,9 +2,10 @@
 
 The server's SQLite connections run on the event loop (`db/sqlite_inloop`), so a search that
 scans tens of thousands of index entries would stall every other request. A `Searcher` (one per
-database file) keeps a few read-only connections of its own and runs the keyword ranking (FTS5
-BM25) and the vector ranking in two threads at once; SQLite and numpy release the GIL for the
-heavy parts, so on two cores a hybrid search costs about the slower of the two, not their sum.
+database file, kept by its `ChunkIndex`) keeps a few read-only connections of its own and runs
+the keyword ranking (FTS5 BM25) and the vector ranking in two threads at once; SQLite and numpy
+release the GIL for the heavy parts, so on two cores a hybrid search costs about the slower of
+the two, not their sum.
 
 Vector ranking keeps each searched store's sign bits (one bit per dimension, `rows.sign_bits`)
 in memory as a numpy matrix: the Hamming pre-selection is an XOR and a popcount over it (~5 ms
@@ -30,12 +31,9 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, event
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import keywords
 from assistantd.file_search.index.rows import encode_embedding, sign_bits
@@ -286,27 +284,3 @@ def _selective_terms(db: sqlite3.Connection, query: list[str], total: int) -> li
     present = [t for t in query if keywords.is_prefix(t) or counts.get(t, 0) > 0]
     selective = [t for t in present if keywords.is_prefix(t) or counts[t] <= total / 2]
     return selective or present
-
-
-_searchers: WeakKeyDictionary[Engine, Searcher] = WeakKeyDictionary()
-_searchers_lock = threading.Lock()
-
-
-def searcher(conn: AsyncConnection) -> Searcher:
-    """The `Searcher` of the SQLite database `conn` is on (closed when its engine is disposed)."""
-    engine = conn.sync_engine
-    with _searchers_lock:
-        found = _searchers.get(engine)
-        if found is None:
-            path = engine.url.database
-            if not path or path == ":memory:":
-                raise ValueError("File search on SQLite needs a database file, not :memory:.")
-            found = _searchers[engine] = Searcher(path)
-
-            @event.listens_for(engine, "engine_disposed")
-            def _close(*_: object) -> None:
-                with _searchers_lock:
-                    _searchers.pop(engine, None)
-                found.close()
-
-    return found
