@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
+from assistantd.schemas import AutoChunkingStrategyParam, ChunkingStrategyParam, RequestSchema
 from assistantd.tokens import Encoding, get_encoding
+from assistantd.validation import to_api_error
 
 MIN_CHUNK_TOKENS = 100
 MAX_CHUNK_TOKENS = 4096
@@ -66,28 +69,31 @@ class StaticChunking:
 AUTO = StaticChunking(max_chunk_size_tokens=800, chunk_overlap_tokens=400)
 
 
+def strategy_of(param: ChunkingStrategyParam | None) -> StaticChunking:
+    """A request's validated `chunking_strategy` (the pydantic union) as chunking parameters:
+    None and `auto` mean AUTO. Checks what the schema cannot: an overlap of at most half."""
+    if param is None or isinstance(param, AutoChunkingStrategyParam):
+        return AUTO
+    return StaticChunking(param.static.max_chunk_size_tokens, param.static.chunk_overlap_tokens)
+
+
+class _Strategy(RequestSchema):
+    chunking_strategy: ChunkingStrategyParam
+
+
 def strategy_from_request(body: Mapping[str, Any] | None) -> StaticChunking:
-    """Validate a request's `chunking_strategy` (None or `{"type": "auto"}` mean AUTO)."""
+    """`strategy_of` for a `chunking_strategy` as plain data (e.g. a stored file's), validated
+    by the request schema; the `param` of an error is as a request's would be."""
     if body is None:
         return AUTO
-    kind = body.get("type")
-    if kind == "auto":
-        return AUTO
-    if kind != "static":
-        raise ChunkingStrategyError(
-            "chunking_strategy.type must be 'auto' or 'static'.", "chunking_strategy.type"
-        )
-    static = body.get("static")
-    if not isinstance(static, Mapping):
-        raise ChunkingStrategyError("Missing 'static' object.", "chunking_strategy.static")
-    size, overlap = static.get("max_chunk_size_tokens"), static.get("chunk_overlap_tokens")
-    for name, value in (("max_chunk_size_tokens", size), ("chunk_overlap_tokens", overlap)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ChunkingStrategyError(
-                f"{name} must be an integer.", f"chunking_strategy.static.{name}"
-            )
-    assert isinstance(size, int) and isinstance(overlap, int)
-    return StaticChunking(size, overlap)
+    data = {"chunking_strategy": body}
+    try:
+        parsed = _Strategy.model_validate(data, strict=True)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        error = to_api_error(errors, data)
+        raise ChunkingStrategyError(error.message, error.param or "chunking_strategy") from None
+    return strategy_of(parsed.chunking_strategy)
 
 
 @dataclass(frozen=True, slots=True)

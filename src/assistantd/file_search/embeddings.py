@@ -11,7 +11,8 @@ is never queried with another model, and `embed`, which batches), and three impl
   Japanese, ~600 chunks) vector-only search reaches recall@5 0.978 and recall@20 1.000; hybrid
   1.000 / 1.000. About 12 chunks of 800 tokens per second on 2 CPU cores.
 * `UpstreamEmbedder`: an OpenAI-compatible `POST {base_url}/embeddings` (OpenAI
-  text-embedding-3-*, Ollama, vLLM) over httpx, with retries on 429/5xx and transport errors.
+  text-embedding-3-*, Ollama, vLLM) over httpx, retried as calls to the model server are
+  (`upstream.retry`: transport errors, 408, 429 and 5xx).
 * `HashingEmbedder`: a deterministic bag-of-words hash, for tests and benchmarks only.
 
 All return L2-normalised vectors, so cosine similarity is a dot product. Nothing here touches
@@ -30,6 +31,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 
 from assistantd.settings import Settings
+from assistantd.upstream.errors import from_status
+from assistantd.upstream.retry import BACKOFF_BASE_S, retrying
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +41,14 @@ if TYPE_CHECKING:
 
 class EmbeddingError(Exception):
     """Embedding failed for good (after retries); ingestion marks the file `failed`."""
+
+
+class _Retryable(EmbeddingError):
+    """A failure worth another try; raised as it is once the retries are spent."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Embedder(Protocol):
@@ -128,7 +139,7 @@ class UpstreamEmbedder:
         send_dimensions: bool = False,
         batch_size: int = 256,
         max_retries: int = 4,
-        backoff_seconds: float = 0.5,
+        backoff_seconds: float = BACKOFF_BASE_S,
     ) -> None:
         self._client = client  # carries base_url, auth headers and timeouts
         self._model = model
@@ -174,37 +185,31 @@ class UpstreamEmbedder:
         return vectors
 
     async def _post_with_retries(self, body: dict[str, Any]) -> httpx.Response:
-        for attempt in range(self._max_retries + 1):
-            last = attempt == self._max_retries
-            try:
-                response = await self._client.post("embeddings", json=body)
-            except httpx.TransportError as exc:
-                if last:
-                    raise EmbeddingError(f"Embeddings request failed: {exc}") from exc
-                await asyncio.sleep(self._backoff * 2**attempt)
-                continue
-            if response.status_code == 429 or response.status_code >= 500:
-                if last:
-                    break
-                await asyncio.sleep(_retry_after(response) or self._backoff * 2**attempt)
-                continue
-            if response.is_error:
-                raise EmbeddingError(
-                    f"Embeddings request failed with {response.status_code}: {response.text[:500]}"
-                )
+        async for attempt in retrying(
+            retries=self._max_retries,
+            base_s=self._backoff,
+            retryable=lambda e: isinstance(e, _Retryable),
+            hint=lambda e: e.retry_after_s if isinstance(e, _Retryable) else None,
+        ):
+            with attempt:
+                return await self._post(body)
+        raise AssertionError("unreachable: the last failure is re-raised")
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        try:
+            response = await self._client.post("embeddings", json=body)
+        except httpx.TransportError as exc:
+            raise _Retryable(f"Embeddings request failed: {exc}") from exc
+        if not response.is_error:
             return response
-        raise EmbeddingError(
-            f"Embeddings request failed with {response.status_code} after "
-            f"{self._max_retries} retries."
-        )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a numeric Retry-After header (capped at 30 s), if any."""
-    try:
-        return min(float(response.headers["retry-after"]), 30.0)
-    except (KeyError, ValueError):
-        return None
+        status = response.status_code
+        error = from_status(status, response.content, response.headers)
+        if error.retryable:  # the message it ends with, if this was the last try
+            raise _Retryable(
+                f"Embeddings request failed with {status} after {self._max_retries} retries.",
+                error.retry_after_s,
+            )
+        raise EmbeddingError(f"Embeddings request failed with {status}: {response.text[:500]}")
 
 
 _WORD = re.compile(r"\w+")

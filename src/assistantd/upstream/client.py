@@ -1,10 +1,11 @@
 """`UpstreamClient`: streams chat completions from any OpenAI-compatible endpoint.
 
-One shared `httpx.AsyncClient` per process (connection pooling). `stream_chat` retries with
-exponential backoff and jitter on connect errors, 429 and 5xx, but only until the first chunk
-arrived: after that, text has reached the client and a retry would duplicate it, so a failure
-raises. Every failure is an `UpstreamError`; cancelling the consuming task closes the response,
-which aborts the HTTP request.
+One shared `httpx.AsyncClient` per process (connection pooling). Every call retries as
+`retry` says (connect errors, 408, 429 and 5xx; the server's Retry-After, else exponential
+backoff with jitter), and `stream_chat` only until the first chunk arrived: after that, text
+has reached the client and a retry would duplicate it, so a failure raises. Every failure is
+an `UpstreamError`; cancelling the consuming task closes the response, which aborts the HTTP
+request.
 
 Timeouts: `connect` from settings; `read` is the idle timeout (no bytes for that long fails the
 call). A run's overall deadline is the executor's business (`expires_at`), not this client's.
@@ -12,22 +13,20 @@ call). A run's overall deadline is the executor's business (`expires_at`), not t
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import orjson
+from tenacity import AsyncRetrying
 
 from assistantd.observability.metrics import Metrics, upstream_error_kind
 from assistantd.settings import Settings
 from assistantd.upstream.errors import UpstreamError, from_status
+from assistantd.upstream.retry import BACKOFF_BASE_S, retrying
 from assistantd.upstream.sse import SSEDecoder
 from assistantd.upstream.types import ChatChunk
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_MAX_S = 8.0
 MODELS_TIMEOUT_S = 5.0
 
 
@@ -71,61 +70,38 @@ class UpstreamClient:
         Consume it inside `contextlib.aclosing(...)` so that leaving early closes the response.
         """
         payload = orjson.dumps({**body, "stream": True, "stream_options": {"include_usage": True}})
-        attempt = 0
-        while True:
-            received = False
-            try:
+        received = False  # once a chunk went out, nothing is retried
+        # The lambda reads the flag when a failure is judged, not when it is made.
+        async for attempt in self._retrying(lambda: not received, count=True):  # noqa: B023
+            with attempt:
                 response = await self._send(payload)
                 try:
                     async for chunk in _chunks(response):
                         received = True
                         yield chunk
-                    return
                 finally:
                     await response.aclose()
-            except UpstreamError as error:
-                retry = not received and error.retryable and attempt < self._max_retries
-                self._count(error, retry)
-                if not retry:
-                    raise
-                delay = self._delay(attempt, error.retry_after_s)
-            await asyncio.sleep(delay)
-            attempt += 1
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         """A non-streaming chat completion (same retries); returns the decoded JSON body."""
         payload = orjson.dumps({**body, "stream": False})
-        attempt = 0
-        while True:
-            try:
+        async for attempt in self._retrying(count=True):
+            with attempt:
                 response = await self._send(payload)
                 try:
                     return _json_body(await _read_all(response))
                 finally:
                     await response.aclose()
-            except UpstreamError as error:
-                retry = error.retryable and attempt < self._max_retries
-                self._count(error, retry)
-                if not retry:
-                    raise
-                delay = self._delay(attempt, error.retry_after_s)
-            await asyncio.sleep(delay)
-            attempt += 1
+        raise AssertionError("unreachable: the last failure is re-raised")
 
     async def relay(self, path: str, payload: bytes) -> httpx.Response:
         """POST `payload` as is to `path` (e.g. `/embeddings`); the open response, once its status
         is a success. Retries like `complete`; an error status raises `UpstreamError` carrying
         the upstream's status and body. The caller reads or streams the body, then closes it."""
-        attempt = 0
-        while True:
-            try:
+        async for attempt in self._retrying():
+            with attempt:
                 return await self._send(payload, path)
-            except UpstreamError as error:
-                if not error.retryable or attempt >= self._max_retries:
-                    raise
-                delay = self._delay(attempt, error.retry_after_s)
-            await asyncio.sleep(delay)
-            attempt += 1
+        raise AssertionError("unreachable: the last failure is re-raised")
 
     async def list_models(self) -> list[Any]:
         """The upstream's `GET /models` list (`data`); UpstreamError if it has none."""
@@ -164,18 +140,25 @@ class UpstreamClient:
             raise from_status(response.status_code, body, response.headers)
         return response
 
-    def _count(self, error: UpstreamError, retry: bool) -> None:
-        if self._metrics is not None:
+    def _retrying(
+        self, allowed: Callable[[], bool] = lambda: True, *, count: bool = False
+    ) -> AsyncRetrying:
+        """The retry policy for one call: `UpstreamError`s marked retryable, while `allowed()`;
+        with `count`, every failure goes to the metrics."""
+        return retrying(
+            retries=self._max_retries,
+            base_s=self._backoff_base_s,
+            retryable=lambda e: isinstance(e, UpstreamError) and e.retryable and allowed(),
+            hint=lambda e: e.retry_after_s if isinstance(e, UpstreamError) else None,
+            on_failure=self._count if count else None,
+        )
+
+    def _count(self, error: BaseException, retry: bool) -> None:
+        if self._metrics is not None and isinstance(error, UpstreamError):
             kind = upstream_error_kind(error.status, error.retryable)
             self._metrics.upstream_errors.labels(kind).inc()
             if retry:
                 self._metrics.upstream_retries.labels(kind).inc()
-
-    def _delay(self, attempt: int, hint: float | None) -> float:
-        if hint is not None:
-            return hint
-        ceiling = min(self._backoff_base_s * 2.0**attempt, BACKOFF_MAX_S)
-        return ceiling * (0.5 + random.random() / 2)
 
 
 async def _read_all(response: httpx.Response) -> bytes:

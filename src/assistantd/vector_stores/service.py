@@ -17,7 +17,7 @@ from assistantd.clock import unix_now
 from assistantd.effects import outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.file_search import index, keywords
-from assistantd.file_search.chunking import ChunkingStrategyError, strategy_from_request
+from assistantd.file_search.chunking import ChunkingStrategyError, strategy_of
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Job
 from assistantd.file_search.parsing import FileParseError, parse_file
@@ -51,7 +51,7 @@ DAY = 86_400
 
 def _strategy(given: ChunkingStrategyParam | None, param: str) -> StaticChunkingStrategy:
     try:
-        chosen = strategy_from_request(None if given is None else given.model_dump())
+        chosen = strategy_of(given)
     except ChunkingStrategyError as error:
         raise InvalidRequestError(
             str(error), param=error.param.replace("chunking_strategy", param, 1)
