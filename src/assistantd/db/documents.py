@@ -16,7 +16,7 @@ import functools
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -42,6 +42,15 @@ def load(model: type[M], body: str | bytes, where: str = "") -> M | None:
         return None
 
 
+class Document(Protocol):
+    """What a stored object is: a model with an id."""
+
+    @property
+    def id(self) -> str: ...
+
+    def model_dump_json(self) -> str: ...
+
+
 def load_all(model: type[M], bodies: Sequence[str | bytes], where: str = "") -> list[M]:
     """`load` for many rows, without the unreadable ones."""
     return [obj for obj in (load(model, body, where) for body in bodies) if obj is not None]
@@ -57,7 +66,10 @@ def sqlite_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
     """The raw sqlite3 connection under `conn` (None on other databases)."""
     if conn.dialect.name != "sqlite":
         return None
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    sync = conn.sync_connection
+    if sync is None:
+        return None
+    driver = sync.connection.driver_connection
     return getattr(driver, "raw", None)
 
 
@@ -66,9 +78,9 @@ def _where(names: Sequence[str]) -> str:
 
 
 async def insert_doc(
-    conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
+    conn: AsyncConnection, table: Table, project: str, obj: Document, **columns: Any
 ) -> None:
-    values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}  # type: ignore[attr-defined]
+    values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}
     if "ord" in table.c and "ord" not in values:
         values["ord"] = values["id"]  # our ids sort by creation (see tables._ord)
     raw = sqlite_connection(conn)
@@ -102,11 +114,11 @@ async def get_doc(
 
 
 async def update_doc(
-    conn: AsyncConnection, table: Table, project: str, obj: BaseModel, **columns: Any
+    conn: AsyncConnection, table: Table, project: str, obj: Document, **columns: Any
 ) -> bool:
     """Replace the stored object; False if there was none."""
     values = {"body": obj.model_dump_json(), **columns}
-    object_id = obj.id  # type: ignore[attr-defined]
+    object_id = obj.id
     raw = sqlite_connection(conn)
     if raw is None:
         query = (

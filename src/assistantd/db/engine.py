@@ -126,13 +126,13 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self._connect() as conn:
             if self.is_sqlite:
-                conn.sync_connection.info["autocommit_read"] = True  # type: ignore[union-attr]
+                conn.info["autocommit_read"] = True
             try:
                 async with conn.begin():
                     yield conn
             finally:
                 if self.is_sqlite:
-                    conn.sync_connection.info.pop("autocommit_read", None)  # type: ignore[union-attr]
+                    conn.info.pop("autocommit_read", None)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -157,12 +157,12 @@ class Database:
                 yield conn
             return
         async with self._write_lock, self._connect() as conn:
-            conn.sync_connection.info["begin_immediate"] = True  # type: ignore[union-attr]
+            conn.info["begin_immediate"] = True
             try:
                 async with conn.begin():
                     yield conn
             finally:
-                conn.sync_connection.info.pop("begin_immediate", None)  # type: ignore[union-attr]
+                conn.info.pop("begin_immediate", None)
 
     def begin(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """The write transaction, under the name AsyncEngine gives it (for code that takes

@@ -200,8 +200,9 @@ def _joined_text(parts: Sequence[Any]) -> str:
 
 
 def _chat_content(item: MessageItem, media: Media) -> str | list[dict[str, Any]]:
-    if all(isinstance(part, InputText | OutputText) for part in item.content):
-        return "".join(part.text for part in item.content)  # type: ignore[union-attr]
+    texts = [part.text for part in item.content if isinstance(part, InputText | OutputText)]
+    if len(texts) == len(item.content):  # text only: the plain string form
+        return "".join(texts)
     if item.role == "assistant":
         return "".join(
             part.text if isinstance(part, OutputText) else part.refusal

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd import ids
+from assistantd.db.documents import Document
 from assistantd.db.engine import Database
 from assistantd.db.tables import files
 from assistantd.files.blobs import BlobStore
@@ -85,8 +86,8 @@ _PREFIXES = {
 }
 
 
-def _objects(export: Export) -> dict[str, list[BaseModel]]:
-    found: dict[str, list[BaseModel]] = {kind: [] for kind in KINDS}
+def _objects(export: Export) -> dict[str, list[Document]]:
+    found: dict[str, list[Document]] = {kind: [] for kind in KINDS}
     found["assistants"] = list(export.assistants)
     for item in export.threads:
         found["threads"].append(item.thread)
@@ -115,7 +116,7 @@ def _remap(export: Export, map_path: Path, report: Report) -> None:
         mapping = json.loads(map_path.read_text(encoding="utf-8"))
     for kind, objects in _objects(export).items():
         for obj in objects:
-            old = obj.id  # type: ignore[attr-defined]
+            old = obj.id
             if old not in mapping:
                 mapping[old] = ids.new_id(_PREFIXES[kind])
 
@@ -228,7 +229,7 @@ async def _write(
     present: dict[str, set[str]] = {}
     clashes: list[str] = []
     for kind, items in objects.items():
-        owners = await store.owners(conn, store.TABLES[kind], [o.id for o in items])  # type: ignore[attr-defined]
+        owners = await store.owners(conn, store.TABLES[kind], [o.id for o in items])
         clashes += [f"{kind[:-1]} {oid}" for oid, owner in owners.items() if owner != project]
         present[kind] = set(owners)
         report.already_present[kind] = len(owners)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
+from assistantd.db.documents import Document
 from assistantd.db.tables import (
     assistants,
     files,
@@ -44,7 +44,7 @@ async def owners(conn: AsyncConnection, table: Table, object_ids: list[str]) -> 
 
 
 async def insert(
-    conn: AsyncConnection, table: Table, project: str, obj: BaseModel, ord_: str, **columns: Any
+    conn: AsyncConnection, table: Table, project: str, obj: Document, ord_: str, **columns: Any
 ) -> None:
     await documents.insert_doc(conn, table, project, obj, ord=ord_, **columns)
 
