@@ -123,6 +123,14 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     from assistantd.db.engine import Database
     from assistantd.db.migrate import upgrade_async
+    from assistantd.effects import Outbox, Targets
+    from assistantd.file_search.embeddings import make_embedder
+    from assistantd.file_search.engine import FileSearchEngine
+    from assistantd.file_search.ingestion import Ingestor
+    from assistantd.file_search.sqlite_extensions import (
+        install_sqlite_extensions,
+        register_sqlite_extensions,
+    )
     from assistantd.files.blobs import make_blob_store
     from assistantd.transfer.export_format import ExportError
     from assistantd.transfer.importer import ImportConflict, attach_bytes, import_export
@@ -133,9 +141,17 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> dict[str, Any]:
         await upgrade_async(settings.effective_database_url)
+        register_sqlite_extensions()  # the file-search index, written by the ingestion below
         db = Database(settings.effective_database_url)
+        install_sqlite_extensions(db.engine)
         blobs = make_blob_store(settings)
         await blobs.start()
+        # The vector store files the import attaches are indexed here, once it has committed,
+        # so they are searchable when the command returns (a running server needs no restart).
+        file_search = FileSearchEngine(db, make_embedder(settings))
+        ingestor = Ingestor(db, blobs, file_search)
+        targets = Targets(ingestor=ingestor)
+        db.outboxes = lambda: Outbox(targets)
         try:
             result: dict[str, Any] = {}
             if args.directory is not None:
@@ -144,6 +160,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                     db, blobs, Path(args.directory), args.project, new_ids_map=new_ids
                 )
                 result = done.as_dict()
+                await ingestor.wait_idle()
             if args.files is not None:
                 attached = await attach_bytes(db, blobs, Path(args.files), args.project)
                 result["attached"] = attached.attached
@@ -151,6 +168,8 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 result["notes"] = [*result.get("notes", []), *attached.notes]
             return result
         finally:
+            await ingestor.stop()
+            await file_search.aclose()
             await db.dispose()
             await blobs.close()
 

@@ -11,8 +11,8 @@ happen. Routers call one service and never reach the broker, the scheduler or th
 Each effect goes through one method of its target's protocol (`Broker.publish`,
 `RunScheduling.submit`, `CancelChannel.send`, `IngestionQueue.submit`, ...), so a cross-process
 broker or a leased scheduler replaces the in-process one without changes here. A database with
-no outboxes (the CLI) drops what is declared: a server picks up files left `in_progress` when it
-boots.
+no outboxes drops what is declared (a server picks up files left `in_progress` when it boots);
+the CLI's `import` gives its database an outbox that indexes the files it imported.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ class SandboxSessions(Protocol):
 
 @dataclass(frozen=True)
 class Targets:
-    """The running parts that effects are delivered to (built in the lifespan)."""
+    """The running parts that effects are delivered to: a server's, built in the lifespan
+    (the CLI's `import` has only an ingestor). An effect whose target is missing is dropped."""
 
-    broker: Broker
-    scheduler: RunScheduling
-    cancels: CancelChannel
-    ingestor: IngestionQueue
+    broker: Broker | None = None
+    scheduler: RunScheduling | None = None
+    cancels: CancelChannel | None = None
+    ingestor: IngestionQueue | None = None
     sandbox: SandboxSessions | None = None
     blobs: BlobStore | None = None
     includes: dict[str, list[str]] = field(default_factory=dict)  # the executor's `include[]`
@@ -99,8 +100,9 @@ class Outbox:
         self._streamed.add(run_id)
 
         def subscribe(targets: Targets) -> None:
-            targets.broker.open(run_id)
-            stream._subscription = targets.broker.subscribe(run_id)
+            if targets.broker is not None:
+                targets.broker.open(run_id)
+                stream._subscription = targets.broker.subscribe(run_id)
 
         self._effects.append(subscribe)
         return stream
@@ -109,8 +111,9 @@ class Outbox:
         queued = list(events)
 
         def publish(targets: Targets) -> None:
-            for event in queued:
-                targets.broker.publish(run_id, event)
+            if targets.broker is not None:
+                for event in queued:
+                    targets.broker.publish(run_id, event)
 
         self._effects.append(publish)
 
@@ -128,9 +131,10 @@ class Outbox:
         streamed = run_id in self._streamed
 
         async def schedule(targets: Targets) -> None:
-            if streamed:
+            if streamed and targets.broker is not None:
                 await targets.broker.flush()
-            targets.scheduler.submit(run_id)
+            if targets.scheduler is not None:
+                targets.scheduler.submit(run_id)
 
         self._effects.append(schedule)
 
@@ -138,18 +142,30 @@ class Outbox:
         """The run is `cancelling`: signal the process that runs it (this one or another)."""
 
         async def cancel(targets: Targets) -> None:
-            await targets.broker.flush()  # `cancelling` comes before what the executor publishes
-            await targets.cancels.send(run_id)
+            if targets.broker is not None:  # `cancelling` before what the executor publishes
+                await targets.broker.flush()
+            if targets.cancels is not None:
+                await targets.cancels.send(run_id)
 
         self._effects.append(cancel)
 
     def ingest(self, job: Job) -> None:
         """Index a file attached in this transaction."""
-        self._effects.append(lambda targets: targets.ingestor.submit(job))
+
+        def ingest(targets: Targets) -> None:
+            if targets.ingestor is not None:
+                targets.ingestor.submit(job)
+
+        self._effects.append(ingest)
 
     def cancel_ingestion(self, batch_id: str) -> None:
         """Stop the batch's files that are still being ingested."""
-        self._effects.append(lambda targets: targets.ingestor.cancel_batch(batch_id))
+
+        def cancel(targets: Targets) -> None:
+            if targets.ingestor is not None:
+                targets.ingestor.cancel_batch(batch_id)
+
+        self._effects.append(cancel)
 
     def delete_sandbox_files(self, thread_id: str) -> None:
         """The thread's code-interpreter session and files go with it, and the record of its

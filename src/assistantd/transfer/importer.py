@@ -29,6 +29,8 @@ from assistantd import ids
 from assistantd.db.documents import Document
 from assistantd.db.engine import Database
 from assistantd.db.tables import files
+from assistantd.effects import outbox
+from assistantd.file_search.ingestion import Job
 from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import BYTES_NOT_EXPORTED, FileObject, is_placeholder
 from assistantd.messages.schemas import Message
@@ -262,10 +264,11 @@ async def _write(
         if store_item.store.id in present["vector_stores"]:
             continue
         await vector_stores_store.insert_store(conn, project, store_item.store)
-        for vs_file in store_item.files:  # indexed again here: the server's ingestion picks them up
+        for vs_file in store_item.files:  # indexed again here, once the import has committed
             fresh = vs_file.model_copy(update={"status": "in_progress", "usage_bytes": 0})
             fresh.last_error = None
             await vector_stores_store.upsert_file(conn, project, fresh)
+            outbox(conn).ingest(Job(project, fresh.vector_store_id, fresh.id))
         report.imported["vector_stores"] += 1
     for assistant in sorted(export.assistants, key=lambda a: a.created_at):
         await _known_stores(conn, project, assistant.tool_resources, assistant.id, report)
