@@ -14,8 +14,8 @@ import time
 
 import orjson
 
+from assistantd.events import deltas
 from assistantd.events.broker import LocalBroker
-from assistantd.executor import deltas
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.upstream.sse import SSEDecoder
 

@@ -84,6 +84,14 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "
 """An assistant's or a run's `reasoning_effort` (passed to the model as is)."""
 
 
+class Usage(Schema):
+    """A run's or a run step's token counts."""
+
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+
+
 class DeletedObject(Schema):
     id: str
     object: str

@@ -7,9 +7,9 @@ from typing import Any
 
 from openai.lib.streaming._assistants import accumulate_delta
 
+from assistantd.events import deltas
 from assistantd.events.models import StreamEvent
 from assistantd.events.sse import encode
-from assistantd.executor import deltas
 
 
 def data(event: StreamEvent) -> dict[str, Any]:

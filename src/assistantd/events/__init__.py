@@ -1,1 +1,2 @@
-"""Stream events: typed event models, SSE encoding, the in-process broker."""
+"""Stream events: typed event models, the builders of the delta events (`deltas.py`), SSE
+encoding, the in-process broker."""

@@ -50,8 +50,9 @@ from assistantd.run_steps.schemas import (
     ToolCallsStepDetails,
 )
 from assistantd.runs import endings, state, store
-from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus, Usage
+from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus
 from assistantd.runs.state import RunEnd
+from assistantd.schemas import Usage
 from assistantd.settings import Settings
 from assistantd.tokens import count_tokens
 from assistantd.tools.base import (

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from assistantd.clock import unix_now
+from assistantd.events import deltas
 from assistantd.events import models as ev
-from assistantd.executor import deltas
 from assistantd.executor.accumulator import ChatAccumulator, ChunkUpdate, NewToolCall
 from assistantd.executor.partial_json import StringFieldDecoder
 from assistantd.executor.sequencer import CallSequencer
@@ -50,8 +50,9 @@ from assistantd.run_steps.schemas import (
     ToolCall,
     ToolCallsStepDetails,
 )
-from assistantd.runs.schemas import Run, Usage
+from assistantd.runs.schemas import Run
 from assistantd.runs.state import RunEnd, advance_step
+from assistantd.schemas import Usage
 
 Publish = Callable[[ev.StreamEvent], None]
 Save = Callable[[Message | RunStep], Awaitable[None]]

@@ -10,8 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from assistantd.runs.schemas import Usage
-from assistantd.schemas import RankingOptions, Schema, Sparse
+from assistantd.schemas import RankingOptions, Schema, Sparse, Usage
 
 RunStepStatus = Literal["in_progress", "cancelled", "failed", "completed", "expired"]
 

@@ -20,6 +20,7 @@ from assistantd.schemas import (
     Sparse,
     Tool,
     ToolResourcesRequest,
+    Usage,
 )
 
 RunStatus = Literal[
@@ -65,12 +66,6 @@ class LastError(Schema):
 
 class IncompleteDetails(Schema):
     reason: Literal["max_completion_tokens", "max_prompt_tokens"]
-
-
-class Usage(Schema):
-    completion_tokens: int
-    prompt_tokens: int
-    total_tokens: int
 
 
 class TruncationStrategy(Schema):

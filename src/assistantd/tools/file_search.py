@@ -13,7 +13,7 @@ from typing import Any
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
-from assistantd.executor import deltas
+from assistantd.events import deltas
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.messages.schemas import (
     FileCitation,

@@ -19,7 +19,7 @@ from typing import Any
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.engine import Database
-from assistantd.executor import deltas
+from assistantd.events import deltas
 from assistantd.files import service as files_service
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore

@@ -1,4 +1,4 @@
-"""Builders of the Assistants delta events the run loop publishes while the model streams.
+"""Builders of the delta events the run loop and the tools publish while a run streams.
 
 They encode the SDK accumulator's rules (docs/streaming.md) in one place: every list entry has
 `index` and `type`; a text part's first delta carries `annotations: []`; a tool call's `id`
