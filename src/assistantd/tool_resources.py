@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.errors import InvalidRequestError
-from assistantd.files import store as files_store
+from assistantd.files.references import check_file_ids
 from assistantd.schemas import (
     CodeInterpreterResources,
     FileSearchResources,
@@ -19,18 +19,6 @@ from assistantd.schemas import (
 from assistantd.vector_stores import service as vector_stores
 from assistantd.vector_stores import store as vector_stores_store
 from assistantd.vector_stores.schemas import CreateVectorStoreRequest
-
-
-async def check_file_ids(
-    conn: AsyncConnection, project: str, file_ids: list[str], param: str | list[str]
-) -> None:
-    """A 400 for the first id that names no file of the project. `param` names each id's
-    field: a list (one per id), or a pattern with `{}` for its index (`files[{}].file_id`)."""
-    missing = await files_store.missing_ids(conn, project, file_ids)
-    if missing:
-        index = file_ids.index(missing[0])
-        name = param[index] if isinstance(param, list) else param.replace("{}", str(index))
-        raise InvalidRequestError(f"No file found with id '{missing[0]}'.", param=name)
 
 
 async def resolve(

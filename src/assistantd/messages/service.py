@@ -6,9 +6,10 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd import ids, tool_resources
+from assistantd import ids
 from assistantd.db.documents import RawPage
 from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.files import references
 from assistantd.messages import store
 from assistantd.messages.schemas import (
     Attachment,
@@ -78,7 +79,7 @@ async def _check_files(
             for i, p in enumerate(request.content)
             if isinstance(p, ImageFilePartParam)
         ]
-        await tool_resources.check_file_ids(
+        await references.check_file_ids(
             conn, project, [i for _, i in images], [param for param, _ in images]
         )
     attachments = request.attachments or []
@@ -89,7 +90,7 @@ async def _check_files(
             param=param,
             code="array_above_max_length",
         )
-    await tool_resources.check_file_ids(
+    await references.check_file_ids(
         conn, project, [a.file_id for a in attachments], f"{param}[{{}}].file_id"
     )
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd import tool_resources
 from assistantd.assistants import store as assistants_store
 from assistantd.assistants.schemas import Assistant
 from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.files import references
 from assistantd.files import store as files_store
 from assistantd.pagination import PageParams
 from assistantd.schemas import CodeInterpreterResources, FileSearchResources, ToolResources
@@ -66,7 +66,7 @@ async def set_files(
             param="file_ids",
             code="array_above_max_length",
         )
-    await tool_resources.check_file_ids(conn, project, file_ids, "file_ids")
+    await references.check_file_ids(conn, project, file_ids, "file_ids")
     resources = assistant.tool_resources or ToolResources()
     resources.code_interpreter = CodeInterpreterResources(file_ids=file_ids)
     retrieval = any(item.type == "file_search" for item in assistant.tools)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd import ids, tool_resources
+from assistantd import ids
 from assistantd.clock import unix_now
 from assistantd.effects import outbox
 from assistantd.errors import InvalidRequestError, NotFoundError
@@ -21,6 +21,7 @@ from assistantd.file_search.chunking import ChunkingStrategyError, strategy_of
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.ingestion import Job
 from assistantd.file_search.parsing import FileParseError, parse_file
+from assistantd.files import references
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
@@ -90,7 +91,7 @@ async def create_store(
         )
     strategy = _strategy(request.chunking_strategy, "chunking_strategy")
     file_ids = list(dict.fromkeys(request.file_ids or []))
-    await tool_resources.check_file_ids(conn, project, file_ids, "file_ids[{}]")
+    await references.check_file_ids(conn, project, file_ids, "file_ids[{}]")
     now = unix_now()
     vector_store = VectorStore(
         id=ids.new_id(ids.VECTOR_STORE),
@@ -207,7 +208,7 @@ async def attach_file(
     conn: AsyncConnection, project: str, store_id: str, request: CreateVectorStoreFileRequest
 ) -> VectorStoreFile:
     await get_store(conn, project, store_id)
-    await tool_resources.check_file_ids(conn, project, [request.file_id], "file_id")
+    await references.check_file_ids(conn, project, [request.file_id], "file_id")
     strategy = _strategy(request.chunking_strategy, "chunking_strategy")
     await _attach(conn, project, store_id, request.file_id, strategy, request.attributes)
     return await get_file(conn, project, store_id, request.file_id)
@@ -313,7 +314,7 @@ async def create_batch(
         ]
     )
     where = "file_ids[{}]" if request.file_ids is not None else "files[{}].file_id"
-    await tool_resources.check_file_ids(conn, project, [e[0] for e in entries], where)
+    await references.check_file_ids(conn, project, [e[0] for e in entries], where)
     batch = VectorStoreFileBatch(
         id=ids.new_id(ids.FILE_BATCH), created_at=unix_now(), vector_store_id=store_id
     )
