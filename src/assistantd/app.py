@@ -19,7 +19,6 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from opentelemetry.sdk.trace.export import SpanExporter
-from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -281,8 +280,7 @@ def _add_health(app: FastAPI) -> None:
 
 async def _database_check(db: Database) -> dict[str, Any]:
     try:
-        async with db.read() as conn:
-            await conn.execute(text("SELECT 1"))
+        await db.ping()
     except Exception as exc:  # readiness reports any failure rather than raising it
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True, "dialect": db.engine.dialect.name}

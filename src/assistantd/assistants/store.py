@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.assistants.schemas import Assistant
@@ -28,3 +30,22 @@ async def delete(conn: AsyncConnection, project: str, assistant_id: str) -> bool
 
 async def page(conn: AsyncConnection, project: str, params: PageParams) -> documents.RawPage:
     return await documents.page_raw(conn, assistants, project, params)
+
+
+async def models_in_use(conn: AsyncConnection, project: str, scanned: int) -> list[str]:
+    """The models the project's `scanned` newest assistants name, newest first, once each."""
+    query = (
+        select(assistants.c.body)
+        .where(assistants.c.project == project)
+        .order_by(assistants.c.id.desc())
+        .limit(scanned)
+    )
+    names: list[str] = []
+    for body in (await conn.execute(query)).scalars():
+        try:
+            model = orjson.loads(body).get("model")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(model, str) and model not in names:
+            names.append(model)
+    return names

@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -168,6 +168,11 @@ class Database:
         """The write transaction, under the name AsyncEngine gives it (for code that takes
         either, like the file-search index writer)."""
         return self.write()
+
+    async def ping(self) -> None:
+        """One round trip to the database (`/readyz`); raises what the driver raises."""
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -10,11 +10,9 @@ import logging
 import time
 from typing import Any
 
-import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.db.tables import assistants
+from assistantd.assistants import store as assistants_store
 from assistantd.errors import NotFoundError
 from assistantd.models.schemas import Model, ModelList
 from assistantd.upstream import UpstreamClient, UpstreamError
@@ -76,18 +74,4 @@ def _model(item: dict[str, Any]) -> Model:
 
 
 async def _assistant_models(conn: AsyncConnection, project: str) -> list[str]:
-    query = (
-        select(assistants.c.body)
-        .where(assistants.c.project == project)
-        .order_by(assistants.c.id.desc())
-        .limit(MAX_ASSISTANTS_SCANNED)
-    )
-    names: list[str] = []
-    for body in (await conn.execute(query)).scalars():
-        try:
-            model = orjson.loads(body).get("model")
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(model, str) and model not in names:
-            names.append(model)
-    return names
+    return await assistants_store.models_in_use(conn, project, MAX_ASSISTANTS_SCANNED)
