@@ -12,6 +12,7 @@ import pytest
 
 from assistantd.upstream import ChatChunk, UpstreamClient, UpstreamError
 from tests.fakes.upstream import Call, Fail, FakeUpstream, Turn
+from tests.support.upstream import complete
 from tests.upstream.conftest import settings_for
 
 BODY: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
@@ -203,7 +204,7 @@ async def test_cancelling_the_consumer_aborts_the_request(
 
 async def test_non_streaming_complete(fake: FakeUpstream, client: UpstreamClient) -> None:
     fake.script(Fail(500), Turn(text="whole answer"))
-    data = await client.complete(BODY)
+    data = await complete(client, BODY)
     assert data["choices"][0]["message"]["content"] == "whole answer"
     assert fake.requests[-1]["stream"] is False
 

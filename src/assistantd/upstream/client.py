@@ -82,21 +82,9 @@ class UpstreamClient:
                 finally:
                     await response.aclose()
 
-    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        """A non-streaming chat completion (same retries); returns the decoded JSON body."""
-        payload = orjson.dumps({**body, "stream": False})
-        async for attempt in self._retrying(count=True):
-            with attempt:
-                response = await self._send(payload)
-                try:
-                    return _json_body(await _read_all(response))
-                finally:
-                    await response.aclose()
-        raise AssertionError("unreachable: the last failure is re-raised")
-
     async def relay(self, path: str, payload: bytes) -> httpx.Response:
         """POST `payload` as is to `path` (e.g. `/embeddings`); the open response, once its status
-        is a success. Retries like `complete`; an error status raises `UpstreamError` carrying
+        is a success. Retries like `stream_chat`; an error status raises `UpstreamError` carrying
         the upstream's status and body. The caller reads or streams the body, then closes it."""
         async for attempt in self._retrying():
             with attempt:
