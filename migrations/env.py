@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -26,6 +27,10 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Nodes starting together on one database migrate one after the other (the lock
+            # ends with the transaction; the next one then finds the schema up to date).
+            connection.execute(text("SELECT pg_advisory_xact_lock(2315100412)"))
         context.run_migrations()
 
 

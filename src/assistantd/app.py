@@ -40,7 +40,9 @@ from assistantd.errors import (
     ServerError,
 )
 from assistantd.events.backend import make_events
+from assistantd.events.broker import Broker
 from assistantd.events.redis_broker import RedisBroker
+from assistantd.executor.leased import LeasedScheduler
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.file_search.embeddings import make_embedder
@@ -132,7 +134,7 @@ def create_app(
         ingestor = Ingestor(db, blobs, file_search, metrics=metrics)
         runners["file_search"] = FileSearchRunner(db, file_search, telemetry=telemetry)
         executor = RunExecutor(settings, db, broker, upstream, blobs, runners, telemetry=telemetry)
-        scheduler = Scheduler(db, broker, executor)
+        scheduler = _scheduler(settings, db, broker, executor)
         lag_watch = None
         if metrics is not None:
             _add_gauges(metrics, scheduler, ingestor, sandbox)
@@ -222,12 +224,13 @@ def create_app(
         responses_router,
         containers_router,
     )
-    for router in routers:
-        app.include_router(router, prefix=API_PREFIX)
-    for router in v1_routers:  # reached through V1Router (OpenAI-Beta: assistants=v1)
-        app.include_router(router, prefix=V1_PREFIX + API_PREFIX, include_in_schema=False)
+    if settings.role != "worker":  # a worker executes runs; it serves health and metrics only
+        for router in routers:
+            app.include_router(router, prefix=API_PREFIX)
+        for router in v1_routers:  # reached through V1Router (OpenAI-Beta: assistants=v1)
+            app.include_router(router, prefix=V1_PREFIX + API_PREFIX, include_in_schema=False)
+        add_console(app)
     _add_health(app)
-    add_console(app)
     _add_error_handlers(app)
     if metrics is not None:
         add_metrics_route(app, metrics, settings.metrics)
@@ -243,6 +246,27 @@ def create_app(
         access_log=settings.log_format == "json",
     )
     return app
+
+
+def _scheduler(
+    settings: Settings, db: Database, broker: Broker, executor: RunExecutor
+) -> Scheduler:
+    """In-process on SQLite (one node); leased jobs on PostgreSQL (any number of nodes)."""
+    if db.is_sqlite:
+        if settings.role != "all" or settings.workers > 1:
+            raise RuntimeError(
+                "several processes (workers > 1) and the api/worker roles need PostgreSQL: "
+                "SQLite is one process's database (set ASSISTANTD_DATABASE_URL)"
+            )
+        return Scheduler(db, broker, executor)
+    return LeasedScheduler(
+        db,
+        broker,
+        executor,
+        ttl_s=settings.lease_ttl_s,
+        heartbeat_s=settings.lease_heartbeat_s,
+        executes=settings.role != "api",
+    )
 
 
 def _add_gauges(

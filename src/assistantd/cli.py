@@ -23,10 +23,30 @@ def _is_loopback(host: str) -> bool:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    import os
 
-    from assistantd.app import create_app
+    from assistantd.serving import serve
 
+    # Flags win over the environment, and reach worker processes through it.
+    if args.workers is not None:
+        os.environ["ASSISTANTD_WORKERS"] = str(args.workers)
+    if args.role is not None:
+        os.environ["ASSISTANTD_ROLE"] = args.role
+    settings = settings.model_copy(
+        update={
+            "workers": args.workers or settings.workers,
+            "role": args.role or settings.role,
+        }
+    )
+    sqlite = settings.effective_database_url.startswith("sqlite")
+    if sqlite and (settings.workers > 1 or settings.role != "all"):
+        print(
+            "refusing to serve: several processes (--workers N / ASSISTANTD_WORKERS above 1) and "
+            "the api and worker roles need PostgreSQL (ASSISTANTD_DATABASE_URL="
+            "postgresql+asyncpg://...): SQLite is the database of one process.",
+            file=sys.stderr,
+        )
+        return 2
     exposed = not _is_loopback(args.host) and not args.insecure_no_auth
     if exposed and not settings.env_api_keys() and not asyncio.run(_has_db_keys(settings)):
         print(
@@ -35,19 +55,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    json_logs = settings.log_format == "json"
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=10,
-        # JSON: uvicorn's loggers go through ours, and the app writes the access lines
-        # (with the request id); text: uvicorn's own format and access log, as before.
-        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
-        access_log=not json_logs,
-    )
-    return 0
+    return serve(settings, args.host, args.port, args.log_level)
 
 
 async def _has_db_keys(settings: Settings) -> bool:
@@ -219,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure-no-auth",
         action="store_true",
         help="allow a non-loopback host with no API keys configured",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes on this machine (default: ASSISTANTD_WORKERS or 1; above 1 needs "
+        "PostgreSQL)",
+    )
+    serve.add_argument(
+        "--role",
+        choices=("all", "api", "worker"),
+        help="all: serve and execute runs (default); api: serve only; worker: execute only",
     )
     serve.set_defaults(handler=_serve)
 

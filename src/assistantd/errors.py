@@ -99,6 +99,15 @@ class OverloadedError(ServiceUnavailableError):
         return response
 
 
+class DrainingError(OverloadedError):
+    """This node is shutting down (SIGTERM): it takes no new run; another node (or this one,
+    restarted) will. Nothing was changed; `Retry-After` says when to try again."""
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__(retry_after_s)
+        self.message = "The server is shutting down and takes no new runs. Please retry shortly."
+
+
 class ServerError(APIError):
     """An unexpected bug: the message stays generic, the traceback goes to the log."""
 

@@ -80,6 +80,21 @@ class Settings(BaseSettings):
     events_maxlen: int = 10_000
     """Events kept per stream segment in Redis (older ones are trimmed)."""
 
+    # -- several processes and nodes (executor/leased.py, docs/scaling.md) -----------------------
+    workers: int = Field(default=1, ge=1)
+    """Processes `assistantd serve` starts on this machine (more than 1 needs PostgreSQL)."""
+    role: Literal["all", "api", "worker"] = "all"
+    """`all`: serve the API and execute runs; `api`: serve only (runs go to workers);
+    `worker`: execute only (health and metrics stay served). Not `all` needs PostgreSQL."""
+    lease_ttl_s: float = Field(default=10.0, gt=0)
+    """A run's lease lasts this long past its node's last heartbeat (PostgreSQL): a node that
+    dies has its runs taken over by another that long after."""
+    lease_heartbeat_s: float = Field(default=1.0, gt=0)
+    """How often a node renews its leases, looks for runs to take over and for cancels."""
+    drain_window_s: float = Field(default=20.0, ge=0)
+    """On SIGTERM, running runs get this long to finish before they are handed to other nodes
+    (one node: failed, as on any stop); new runs are refused with 503 meanwhile."""
+
     # -- observability (observability/) ------------------------------------------------------
     metrics: str = "open"
     """`GET /metrics`: `open` (the default), `off`, or `token:SECRET` (needs `Bearer SECRET`)."""

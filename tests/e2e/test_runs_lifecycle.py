@@ -1,5 +1,6 @@
 """Dedicated servers: runs waiting for tool outputs expire; runs a crashed process left
-`in_progress` are failed on the next start and their thread unlocked."""
+`in_progress` are failed (on the next start with SQLite; once their lease expired with
+PostgreSQL) and their thread unlocked."""
 
 from __future__ import annotations
 
@@ -82,7 +83,12 @@ def test_crash_recovery(tmp_path: Path, database: str, fake: FakeUpstream) -> No
         process.wait()
     settings = make_settings(tmp_path, database, upstream_base_url=fake.base_url)
     with run_server(settings) as server, sdk(server) as client:
+        # SQLite: failed at start-up; PostgreSQL: taken over once the dead node's lease expired
+        deadline = time.monotonic() + 30
         run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        while run.status == "in_progress" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
         assert run.status == "failed" and run.last_error is not None
         assert run.last_error.code == "server_error" and run.failed_at
         [step] = list(client.beta.threads.runs.steps.list(run.id, thread_id=thread.id))

@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -42,7 +42,8 @@ def spawn_server(
     stderr: IO[bytes] | None = None,
     cwd: Path = ROOT,
     command: Callable[[int], list[str]] | None = None,
-    start_s: float = 30,
+    start_s: float = 60,  # a busy machine
+    args: Sequence[str] = (),
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Yield (base url, process); `env` holds ASSISTANTD_* settings; `stderr` catches the logs;
     `cwd` is where it starts (relative settings such as the default `./data` are relative to
@@ -52,6 +53,7 @@ def spawn_server(
     full = {
         **os.environ,
         "ASSISTANTD_SANDBOX_ENABLED": "false",
+        "ASSISTANTD_DRAIN_WINDOW_S": "2",  # SIGTERM at the end: a short drain
         **env,
         "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}",
     }
@@ -67,6 +69,7 @@ def spawn_server(
             str(port),
             "--log-level",
             log_level,
+            *args,
         ]
     )
     output = subprocess.DEVNULL if quiet else None
@@ -99,3 +102,16 @@ def spawn_server(
 def settings_env(values: Mapping[str, object]) -> dict[str, str]:
     """Settings fields (`s3_bucket`) as the server's environment (`ASSISTANTD_S3_BUCKET`)."""
     return {f"ASSISTANTD_{name.upper()}": str(value) for name, value in values.items()}
+
+
+@contextmanager
+def spawn_nodes(
+    env: Mapping[str, str], roles: Sequence[str], **options: Any
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """Several nodes sharing `env` (one PostgreSQL database): one process per entry of `roles`
+    (`all`, `api` or `worker`), each on its own port; yields their (url, process)."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(spawn_server(env, args=("--role", role), **options))
+            for role in roles
+        ]

@@ -10,8 +10,10 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    DateTime,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -111,6 +113,19 @@ runs = Table(
     Index(None, "thread_id", "id"),
     Index(None, "status"),
     Index(None, "thread_id", "ord"),
+)
+
+# A run's lease (PostgreSQL, several nodes): the node executing it, until when (renewed by the
+# node's heartbeat), and the attempt number every write of that execution is fenced with.
+run_leases = Table(
+    "run_leases",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", String(128)),
+    Column("attempt", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Index(None, "expires_at"),
+    Index(None, "node"),
 )
 
 run_steps = Table(

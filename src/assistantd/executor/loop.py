@@ -28,6 +28,7 @@ from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.accumulator import ChatAccumulator
 from assistantd.executor.context import ContextResult, build_context
+from assistantd.executor.fence import Fence, Fenced
 from assistantd.executor.readiness import wait_for_thread_files
 from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.transcript import render_transcript
@@ -86,6 +87,7 @@ class RunContext:
     turn: ModelTurn | None = None
     tool: tuple[ToolRunner, ToolContext] | None = None  # the server tool call under way
     stored: Run | None = None  # the run as last read or written: writes set what differs
+    fence: Fence | None = None  # several nodes: the lease this execution must hold to write
 
     def __post_init__(self) -> None:
         if self.stored is None:
@@ -117,17 +119,19 @@ class RunExecutor:
 
     # --- entry point -----------------------------------------------------------------------------
 
-    async def execute(self, run_id: str) -> None:
+    async def execute(self, run_id: str, fence: Fence | None = None) -> None:
+        """Drive the run; with `fence` (several nodes), every write proves the lease first."""
         with background():  # an accepted run waits for the database, it is never refused
-            await self._load_and_execute(run_id)
+            await self._load_and_execute(run_id, fence)
 
-    async def _load_and_execute(self, run_id: str) -> None:
+    async def _load_and_execute(self, run_id: str, fence: Fence | None) -> None:
         async with self._db.read() as conn:
             loaded = await store.get_by_id(conn, run_id)
         if loaded is None or state.is_terminal(loaded[1].status):
             return
         project, run = loaded
-        ctx = RunContext(project, run, WriteBehind(self._db, project))
+        writer = WriteBehind(self._db, project, fence=fence)
+        ctx = RunContext(project, run, writer, fence=fence)
         with self._tracing.span("run", run_attributes(run)) as span:
             try:
                 await self._execute(ctx)
@@ -148,17 +152,21 @@ class RunExecutor:
         try:
             await self._drive(ctx)
         except asyncio.CancelledError:
-            await asyncio.shield(self._stopped(ctx))
+            if ctx.fence is None or not ctx.fence.stopped:
+                with contextlib.suppress(Fenced):
+                    await asyncio.shield(self._stopped(ctx))
             raise
-        except RunEnded:
-            pass
+        except (RunEnded, Fenced):
+            pass  # Fenced: another attempt owns the run now; this one writes nothing more
         except UpstreamError as error:
-            await self._fail(ctx, error.code, error.message)
+            await self._fail_unless_fenced(ctx, error.code, error.message)
         except (UnsupportedTool, ToolUnavailable) as error:
-            await self._fail(ctx, "server_error", str(error))
+            await self._fail_unless_fenced(ctx, "server_error", str(error))
         except Exception:
             log.exception("run %s failed", run_id)
-            await self._fail(ctx, "server_error", "The server had an error while running.")
+            await self._fail_unless_fenced(
+                ctx, "server_error", "The server had an error while running."
+            )
         finally:
             await asyncio.shield(ctx.writer.close())
             if state.is_terminal(ctx.run.status):
@@ -371,6 +379,12 @@ class RunExecutor:
         if not state.is_terminal(ctx.run.status):
             await self._advance(ctx, "failed", last_error={"code": code, "message": message})
 
+    async def _fail_unless_fenced(self, ctx: RunContext, code: str, message: str) -> None:
+        if ctx.fence is not None and ctx.fence.stopped:
+            return
+        with contextlib.suppress(Fenced):
+            await self._fail(ctx, code, message)
+
     async def _stopped(self, ctx: RunContext) -> None:
         """The task was cancelled: by a user's cancel (the run is `cancelling`) or by shutdown."""
         async with self._db.read() as conn:
@@ -421,11 +435,14 @@ class RunExecutor:
             assert ctx.stored is not None
             # Only what this run changed is written (metadata modified meanwhile stays).
             diff = documents.changed(ctx.stored, run)
-            # the writer's transaction: no timed flush of this run is under way until it commits
+            # the writer's transaction: no timed flush of this run is under way until it commits;
+            # with a fence, it proves this execution still holds the run's lease
             async with ctx.writer.transaction() as conn:
                 stored = await store.patch(conn, run.id, diff, expected_status=before)
                 if stored is not None:
                     await ctx.writer.flush(conn)  # what the run made, with its new status
+                    if ctx.fence is not None and _stops_running(to):
+                        await ctx.fence.release(conn)  # another node may resume it now
                     break
                 loaded = await store.get_by_id(conn, run.id)
             assert loaded is not None
@@ -463,6 +480,11 @@ class RunExecutor:
         """Save now (through the write-behind queue, so no older copy can overwrite it)."""
         await ctx.writer.save(step)
         await ctx.writer.flush()
+
+
+def _stops_running(status: RunStatus) -> bool:
+    """The run leaves the executor: it ended, or it waits for the client's tool outputs."""
+    return status == "requires_action" or state.is_terminal(status)
 
 
 def _left(budget: int | None, used: int) -> int | None:

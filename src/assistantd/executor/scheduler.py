@@ -5,8 +5,8 @@ its task lives in this process. On boot, runs a previous process left unfinished
 with `server_error` (or cancelled, if a cancel was asked for) so no thread stays locked. A
 sweeper expires runs left waiting for tool outputs past `expires_at`, and fails live runs that
 have no task (one whose task died without writing its end, e.g. on a database error), so no
-thread stays locked while the server runs either. The same interface can
-later sit on a PostgreSQL lease table for several nodes.
+thread stays locked while the server runs either. On PostgreSQL the same interface sits on a
+lease table for several nodes (`executor/leased.py`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker
+from assistantd.executor.fence import Fence
 from assistantd.executor.loop import RunExecutor
 from assistantd.run_steps.schemas import LastError
 from assistantd.runs import endings, state, store
@@ -40,6 +43,7 @@ class Scheduler:
         self._sweep_interval_s = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
         self._orphans: set[str] = set()  # running runs without a task at the last sweep
+        self.draining = False  # SIGTERM: new runs are refused (503) while running ones finish
 
     async def start(self) -> None:
         await self.recover()
@@ -54,20 +58,35 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def drain(self, window_s: float) -> None:
+        """Stop taking runs and give the running ones up to `window_s` to finish; `stop` then
+        ends (one node) or hands over (several) what is left."""
+        self.draining = True
+        deadline = time.monotonic() + window_s
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(list(self._tasks.values()), timeout=left)
+
     def in_flight(self) -> int:
         """Runs with a task in this process (for the metrics)."""
         return len(self._tasks)
 
+    def schedule(self, run_id: str) -> None:
+        """Run (or resume) `run_id` in the background; its row is committed."""
+        self._spawn(run_id, self._executor.execute(run_id))
+
     def submit(self, run_id: str) -> None:
-        """Run (or resume) `run_id` in the background."""
-        task = asyncio.create_task(self._executor.execute(run_id), name=f"run:{run_id}")
+        """The same as `schedule` (older name)."""
+        self.schedule(run_id)
+
+    def _spawn(self, run_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name=f"run:{run_id}")
         self._tasks[run_id] = task
         task.add_done_callback(lambda _: self._forget(run_id, task))
 
     def cancel(self, run_id: str) -> None:
         """The run is now `cancelling`: stop its task, which closes what is open."""
         if not self.cancel_local(run_id):
-            self.submit(run_id)  # nothing running (e.g. after a restart): finish the cancel
+            self.schedule(run_id)  # nothing running (e.g. after a restart): finish the cancel
 
     def cancel_local(self, run_id: str) -> bool:
         """Stop the run's task if this process executes it (the handler of cancel signals
@@ -129,17 +148,26 @@ class Scheduler:
             )
         self._orphans = orphans - self._orphans
 
-    async def _end(self, run_id: str, to: RunEnd, error: LastError | None) -> None:
-        """Close a run that has no task: its open steps and messages, then the run itself."""
+    async def _end(
+        self, run_id: str, to: RunEnd, error: LastError | None, fence: Fence | None = None
+    ) -> None:
+        """Close a run that has no task: its open steps and messages, then the run itself
+        (with `fence`, as the attempt that holds its lease, which it then gives up)."""
         with contextlib.suppress(endings.ChangedMeanwhile):  # rolled back; the next sweep looks
-            await self._end_once(run_id, to, error)
+            await self._end_once(run_id, to, error, fence)
 
-    async def _end_once(self, run_id: str, to: RunEnd, error: LastError | None) -> None:
+    async def _end_once(
+        self, run_id: str, to: RunEnd, error: LastError | None, fence: Fence | None
+    ) -> None:
         async with self._db.write() as conn:
+            if fence is not None:
+                await fence.check(conn)
             loaded = await store.get_by_id(conn, run_id)
             if loaded is None or state.is_terminal(loaded[1].status):
                 return
             ending = await endings.end_run(conn, loaded[1], to, int(time.time()), error)
+            if fence is not None:
+                await fence.release(conn)
         self._executor.observe_status(ending.run.status)
         for event in ending.events():
             self._broker.publish(run_id, event)

@@ -13,6 +13,9 @@ taken before the database (its write lock on SQLite, a pooled connection, row lo
 timed flush and by the run's status changes (`transaction`) alike, and nothing that holds a
 database lock waits for it, so it cannot close a cycle with them. What a failed or cancelled
 transaction held is queued again; an object counts as stored only once its commit is done.
+
+With a fence (several nodes, `executor/fence.py`), every transaction of the writer first
+proves the run's lease; a stale execution's writes are refused and what it had is dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
 from assistantd.db.engine import Database
+from assistantd.executor.fence import Fence, Fenced
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import Message
 from assistantd.run_steps import store as steps_store
@@ -36,8 +40,11 @@ Item = Message | RunStep
 
 
 class WriteBehind:
-    def __init__(self, db: Database, project: str, delay_s: float = DELAY_S) -> None:
+    def __init__(
+        self, db: Database, project: str, delay_s: float = DELAY_S, *, fence: Fence | None = None
+    ) -> None:
         self._db = db
+        self._fence = fence
         self._project = project
         self._delay_s = delay_s
         self._pending: dict[str, Item] = {}
@@ -59,7 +66,8 @@ class WriteBehind:
 
     async def _later(self) -> None:
         await asyncio.sleep(self._delay_s)
-        await self.flush()
+        with contextlib.suppress(Fenced):  # the executor learns it at its next write
+            await self.flush()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -68,7 +76,12 @@ class WriteBehind:
         async with self._order:
             try:
                 async with self._db.write() as conn:
+                    if self._fence is not None:
+                        await self._fence.check(conn)
                     yield conn
+            except Fenced:
+                self._pending.clear()  # another attempt owns the run: nothing more is written
+                raise
             except BaseException:
                 self._requeue(self._joined)
                 raise
@@ -130,4 +143,5 @@ class WriteBehind:
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
-        await self.flush()
+        with contextlib.suppress(Fenced):  # a stale execution leaves what it had unwritten
+            await self.flush()

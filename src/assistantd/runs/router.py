@@ -23,6 +23,7 @@ from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse, Serialisable
 from assistantd.run_steps.include import Include
 from assistantd.runs import service
+from assistantd.runs.accepting import accepting_runs
 from assistantd.runs.schemas import (
     CreateRunRequest,
     CreateThreadAndRunRequest,
@@ -46,7 +47,7 @@ def _respond(services: Services, change: service.RunChange) -> Response:
     return EventSourceResponse(change.stream.frames(), headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/threads/runs")
+@router.post("/threads/runs", dependencies=[Depends(accepting_runs)])
 async def create_thread_and_run(
     body: Annotated[CreateThreadAndRunRequest, json_body(CreateThreadAndRunRequest)],
     project: Project,
@@ -58,7 +59,7 @@ async def create_thread_and_run(
     return _respond(services, change)
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", dependencies=[Depends(accepting_runs)])
 async def create_run(
     thread_id: str,
     body: Annotated[CreateRunRequest, json_body(CreateRunRequest)],
@@ -139,7 +140,10 @@ async def cancel_run(
     return _run_response(services, change.run)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+    dependencies=[Depends(accepting_runs)],
+)
 async def submit_tool_outputs(
     thread_id: str,
     run_id: str,

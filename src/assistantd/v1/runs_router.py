@@ -14,6 +14,7 @@ from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.run_steps import service as steps
 from assistantd.runs import service
+from assistantd.runs.accepting import accepting_runs
 from assistantd.runs.router import subscribe_events
 from assistantd.runs.schemas import ModifyRunRequest, SubmitToolOutputsRequest
 from assistantd.services import AppServices
@@ -25,7 +26,7 @@ router = APIRouter()
 Page = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/threads/runs")
+@router.post("/threads/runs", dependencies=[Depends(accepting_runs)])
 async def create_thread_and_run(
     body: Annotated[V1CreateThreadAndRunRequest, json_body(V1CreateThreadAndRunRequest)],
     request: Request,
@@ -42,7 +43,7 @@ async def create_thread_and_run(
     return respond(request, change, await file_ids_of(conn, project, change.run.assistant_id))
 
 
-@router.post("/threads/{thread_id}/runs")
+@router.post("/threads/{thread_id}/runs", dependencies=[Depends(accepting_runs)])
 async def create_run(
     thread_id: str,
     body: Annotated[V1CreateRunRequest, json_body(V1CreateRunRequest)],
@@ -127,7 +128,10 @@ async def cancel_run(
     return json_response(shapes.run(change.run, file_ids), poll=request)
 
 
-@router.post("/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
+@router.post(
+    "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+    dependencies=[Depends(accepting_runs)],
+)
 async def submit_tool_outputs(
     thread_id: str,
     run_id: str,

@@ -1,0 +1,233 @@
+"""The scheduler on PostgreSQL: runs are leased jobs, so N processes (one machine or many)
+share one database.
+
+* `schedule(run_id)` on a node that executes runs takes the run's lease (`run_leases`) and
+  runs it here, so the node that accepted a streamed run also executes it; an API-only node
+  offers it instead, and an executing node claims it within a heartbeat.
+* Each node's heartbeat (every `lease_heartbeat_s`) renews its leases, notices runs a client
+  asked to cancel on any node (the run's status is `cancelling`: the task is cancelled, which
+  aborts the upstream request and interrupts the sandbox call), notices leases it lost, and
+  claims runs whose lease expired (their node died) with `FOR UPDATE SKIP LOCKED`.
+* A run taken over is executed again from what its last attempt committed when that is safe
+  (nothing of it was under way: queued, cancelling, or between model calls), else failed with
+  `server_error` (a model answer or a tool call was under way; re-running it could repeat a
+  side effect or give the thread a second answer).
+* Every write of an execution carries its attempt (`executor/fence.py`), so the node that lost
+  a run can never write to it again.
+* Start-up touches nothing another node holds; `stop` hands what this node still runs to the
+  others at once (offered leases) instead of failing it.
+
+Why our own lease table rather than a job library: see docs/scaling.md ("Runs as leased jobs").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+
+from assistantd.db.engine import Database, background
+from assistantd.events.broker import Broker, LocalBroker
+from assistantd.executor.fence import Fence
+from assistantd.executor.loop import RunExecutor
+from assistantd.executor.scheduler import Scheduler
+from assistantd.messages import store as messages_store
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import LastError
+from assistantd.runs import lease_store, store
+
+log = logging.getLogger(__name__)
+
+TAKEOVER_MESSAGE = "The server running the run stopped while it was under way."
+ADOPT_GRACE_S = 5.0  # an accepted run no node took gets this long before it is offered
+CLAIM_BATCH = 32
+
+
+def node_name() -> str:
+    """Unique per process: host, pid and a random part (a restarted pid is another node)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class LeasedScheduler(Scheduler):
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        executor: RunExecutor,
+        *,
+        ttl_s: float = 10.0,
+        heartbeat_s: float = 1.0,
+        executes: bool = True,
+        node: str | None = None,
+        sweep_interval_s: float = 1.0,
+    ) -> None:
+        super().__init__(db, broker, executor, sweep_interval_s=sweep_interval_s)
+        self.node = node or node_name()
+        self._ttl_s = ttl_s
+        self._heartbeat_s = heartbeat_s
+        self._executes = executes
+        self._fences: dict[str, Fence] = {}
+        self._heart: asyncio.Task[None] | None = None
+        self._beats = 0
+        self._stopping: set[asyncio.Task[None]] = set()  # tasks already told to stop
+
+    async def start(self) -> None:
+        # No recovery: what another node holds is its own; what a dead node held expires.
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="run-expiry-sweeper")
+        if self._executes:
+            self._heart = asyncio.create_task(self._heartbeat_forever(), name="run-heartbeat")
+
+    def schedule(self, run_id: str) -> None:
+        if not self._executes:
+            self._spawn(run_id, self._offer(run_id))
+        elif run_id not in self._tasks:
+            self._spawn(run_id, self._take_and_run(run_id))
+
+    def cancel(self, run_id: str) -> None:
+        """The run is `cancelling`: stop it here if it runs here; a node that runs it sees the
+        status at its next heartbeat (or the Redis cancel signal, `cancel_local`); a run no
+        node holds is taken here to finish the cancel."""
+        task = self._tasks.get(run_id)
+        if task is not None and not task.done():
+            self.cancel_local(run_id)
+            return  # (still taking the lease: the executor sees `cancelling` when it loads)
+        self.schedule(run_id)
+
+    def cancel_local(self, run_id: str) -> bool:
+        """Stop the run's task if this node executes it (the handler of cancel signals)."""
+        if run_id not in self._fences:
+            return False
+        self._cancel_task(run_id)
+        return True
+
+    async def stop(self) -> None:
+        """Hand what is still running to the other nodes (offered now), without writing."""
+        self.draining = True
+        for task in (self._sweeper, self._heart):
+            if task is not None:
+                task.cancel()
+        tasks = list(self._tasks.values())
+        for fence in self._fences.values():
+            fence.released = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # The tasks' own releases were skipped (released): offer the leases in one transaction.
+        handed = list(self._fences.values())
+        with contextlib.suppress(Exception):
+            async with self._db.write() as conn:
+                for fence in handed:
+                    await lease_store.release(
+                        conn, fence.run_id, fence.node, fence.attempt, offer=True
+                    )
+        self._fences.clear()
+        if isinstance(self._broker, LocalBroker):  # its streams are served here only: they end
+            for fence in handed:  # cleanly (with a shared broker they go on from the next node)
+                self._broker.close(fence.run_id)
+
+    async def sweep_orphans(self) -> None:
+        """Other nodes' runs have no task here: leases, not tasks, say who runs what."""
+
+    # --- one run ----------------------------------------------------------------------------------
+
+    async def _offer(self, run_id: str) -> None:
+        with background():
+            async with self._db.write() as conn:
+                await lease_store.offer(conn, run_id)
+
+    async def _take_and_run(self, run_id: str) -> None:
+        with background():
+            async with self._db.write() as conn:
+                attempt = await lease_store.take(conn, run_id, self.node, self._ttl_s)
+        if attempt is None:
+            return  # a live node holds it (it sees a cancel through its heartbeat)
+        await self._run(Fence(run_id, self.node, attempt))
+
+    async def _run(self, fence: Fence, *, taken_over: bool = False) -> None:
+        self._fences[fence.run_id] = fence
+        try:
+            if taken_over and not await self._safe_to_resume(fence.run_id):
+                log.warning("run %s was taken over mid-step; failing it", fence.run_id)
+                error = LastError(code="server_error", message=TAKEOVER_MESSAGE)
+                with background():
+                    await self._end(fence.run_id, "failed", error, fence)
+                return
+            await self._executor.execute(fence.run_id, fence)
+        finally:
+            if self._fences.get(fence.run_id) is fence and not fence.stopped:
+                del self._fences[fence.run_id]
+                with background(), contextlib.suppress(Exception):
+                    async with self._db.write() as conn:  # e.g. the run was already over
+                        await lease_store.release(conn, fence.run_id, fence.node, fence.attempt)
+            elif self._fences.get(fence.run_id) is fence and not fence.released:
+                del self._fences[fence.run_id]  # lost: nothing of ours to release
+
+    async def _safe_to_resume(self, run_id: str) -> bool:
+        """A run can run again from its committed state unless something of it was under way:
+        an open step or message (a model answer or a tool call, possibly with side effects),
+        or a finished answer its run never recorded (running it again would answer twice)."""
+        async with self._db.read() as conn:
+            loaded = await store.get_by_id(conn, run_id)
+            if loaded is None:
+                return True  # gone: the executor does nothing
+            if loaded[1].status in ("queued", "cancelling"):
+                return True
+            steps = await steps_store.for_run(conn, run_id)
+            messages = await messages_store.of_run(conn, run_id)
+        if any(step.status == "in_progress" for step in steps):
+            return False
+        if any(message.status == "in_progress" for message in messages):
+            return False
+        if not steps:
+            return not messages
+        last = max(steps, key=lambda step: (step.created_at, step.id))
+        return last.type == "tool_calls" and last.status == "completed"
+
+    # --- heartbeat --------------------------------------------------------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        with background():
+            while True:
+                try:
+                    await self._beat()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database may be away a moment: try again next beat
+                    log.exception("run heartbeat failed")
+                await asyncio.sleep(self._heartbeat_s)
+
+    async def _beat(self) -> None:
+        self._beats += 1
+        known = dict(self._fences)  # taken (committed) before the renewal below
+        async with self._db.write() as conn:
+            held = await lease_store.renew(conn, self.node, self._ttl_s)
+            cancelling = await lease_store.cancelling(conn, list(known))
+        for run_id, fence in known.items():
+            if held.get(run_id) != fence.attempt and not fence.stopped:
+                log.warning("lost the lease of run %s (attempt %d)", run_id, fence.attempt)
+                fence.lost = True
+                self._cancel_task(run_id)
+        for run_id in cancelling:
+            self._cancel_task(run_id)
+        if self.draining:
+            return
+        if self._beats % 5 == 1:
+            async with self._db.write() as conn:
+                await lease_store.adopt_unleased(conn, ADOPT_GRACE_S)
+        async with self._db.write() as conn:
+            claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
+        for run_id, attempt in claimed:
+            log.info("took over run %s (attempt %d)", run_id, attempt)
+            fence = Fence(run_id, self.node, attempt)
+            self._spawn(run_id, self._run(fence, taken_over=True))
+
+    def _cancel_task(self, run_id: str) -> None:
+        """Cancel the run's task once (a second cancel would cut its shielded clean-up off)."""
+        task = self._tasks.get(run_id)
+        if task is not None and not task.done() and task not in self._stopping:
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+            task.cancel()

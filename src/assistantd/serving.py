@@ -1,0 +1,109 @@
+"""`assistantd serve`: uvicorn with a drain on SIGTERM, in one process or `workers` of them.
+
+SIGTERM (or Ctrl-C) first drains: the node stops taking runs, answers new run requests 503
+with `Retry-After`, lets running runs finish within `drain_window_s`, then hands the rest to
+other nodes (PostgreSQL) or ends them (SQLite), which ends their open streams; only then does
+uvicorn's own shutdown run. A second signal stops at once.
+
+With `workers` > 1 (PostgreSQL only) uvicorn's supervisor runs that many processes on one
+socket; each is a node of its own (its own leases). Migrations run once, here, before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import FrameType
+from typing import Any
+
+import uvicorn
+import uvicorn.supervisors.multiprocess as uvicorn_multiprocess
+from fastapi import FastAPI
+
+from assistantd.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_apps: list[FastAPI] = []  # the app of this process (the server finds its scheduler here)
+
+
+def app_from_env() -> FastAPI:
+    """The app factory of worker processes: settings from the environment; the parent
+    migrated already."""
+    from assistantd.app import create_app
+
+    app = create_app(Settings(), migrate=False)
+    _apps.append(app)
+    return app
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, drain_window_s: float) -> None:
+        super().__init__(config)
+        self._drain_window_s = drain_window_s
+        self._drain: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        services = getattr(_apps[-1].state, "services", None) if _apps else None
+        scheduler = None if services is None else services.scheduler
+        if self._drain is not None or self.should_exit or scheduler is None:
+            super().handle_exit(sig, frame)  # a second signal, or nothing to drain: stop now
+            return
+        loop = asyncio.get_event_loop()
+        loop.call_soon_threadsafe(self._start_drain, scheduler, sig, frame)
+
+    def _start_drain(self, scheduler: Any, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None:
+            self._drain = asyncio.get_running_loop().create_task(
+                self._drain_then_exit(scheduler, sig, frame)
+            )
+
+    async def _drain_then_exit(self, scheduler: Any, sig: int, frame: FrameType | None) -> None:
+        running, window = scheduler.in_flight(), self._drain_window_s
+        log.info("draining: no new runs; %d running get %.0f s to finish", running, window)
+        with contextlib.suppress(Exception):
+            await scheduler.drain(self._drain_window_s)
+        with contextlib.suppress(Exception):
+            await scheduler.stop()  # what is left: handed over (or ended); its streams close
+        super().handle_exit(sig, frame)
+
+
+def serve(settings: Settings, host: str, port: int, log_level: str) -> int:
+    from assistantd.app import create_app
+    from assistantd.db.migrate import upgrade
+
+    json_logs = settings.log_format == "json"
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "timeout_graceful_shutdown": 10,
+        # JSON: uvicorn's loggers go through ours, and the app writes the access lines
+        # (with the request id); text: uvicorn's own format and access log, as before.
+        "log_config": None if json_logs else uvicorn.config.LOGGING_CONFIG,
+        "access_log": not json_logs,
+    }
+    if settings.workers == 1:
+        app = create_app(settings)
+        _apps.append(app)
+        DrainingServer(uvicorn.Config(app, **options), settings.drain_window_s).run()
+        return 0
+    upgrade(settings.effective_database_url)
+    config = uvicorn.Config(
+        "assistantd.serving:app_from_env", factory=True, workers=settings.workers, **options
+    )
+    # uvicorn's supervisor makes its worker processes' servers in `Process.server`: ours drain.
+    uvicorn_multiprocess.Process = _DrainingProcess  # type: ignore[misc]
+    uvicorn_multiprocess.Multiprocess(config, sockets=[config.bind_socket()]).run()
+    return 0
+
+
+class _DrainingProcess(uvicorn_multiprocess.Process):
+    """A worker process of uvicorn's supervisor whose server drains on SIGTERM."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = DrainingServer(self.config, Settings().drain_window_s)
+        return self._server
