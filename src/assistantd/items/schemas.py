@@ -160,7 +160,7 @@ class DirectCaller(Sparse):
 
 class ProgramCaller(Sparse):
     type: Literal["program"]
-    caller_id: str
+    caller_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 # Who made a tool call (OpenAI's programmatic tool calling): checked, not kept.
@@ -175,6 +175,7 @@ class FunctionCallInput(_Lenient):
     arguments: str
     status: ItemStatus | None = None
     caller: Caller | None = None
+    namespace: str | None = None
 
 
 class FunctionCallOutputInput(_Lenient):
@@ -184,6 +185,11 @@ class FunctionCallOutputInput(_Lenient):
     output: Annotated[str, Field(max_length=10_485_760)] | list[InputContent]
     status: ItemStatus | None = None
     caller: Caller | None = None
+    # The tool that produced it (OpenAI's shapes): checked, not kept.
+    name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    namespace: (
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")] | None
+    ) = None
 
 
 class FileSearchCallInput(_Lenient):
