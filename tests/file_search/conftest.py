@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from assistantd.file_search.embeddings import HashingEmbedder
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.index import ChunkIndex, postgres
 from assistantd.file_search.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.schema import recreate_schema
+from tests.support.embedders import HashingEmbedder
 
 PG_URL = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
 

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.file_search import index
 from assistantd.file_search.chunking import StaticChunking, chunk_text
-from assistantd.file_search.embeddings import HashingEmbedder
 from tests.file_search.conftest import index_of
+from tests.support.embedders import HashingEmbedder
 
 EMBEDDER = HashingEmbedder(64)
 

@@ -9,9 +9,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.file_search import index
-from assistantd.file_search.embeddings import HashingEmbedder
 from assistantd.file_search.parsing import InvalidFileError
 from tests.file_search.conftest import file_search
+from tests.support.embedders import HashingEmbedder
 
 EMBEDDER = HashingEmbedder(32)
 

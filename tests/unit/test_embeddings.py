@@ -10,11 +10,11 @@ import pytest
 
 from assistantd.file_search.embeddings import (
     EmbeddingError,
-    HashingEmbedder,
     LimitedEmbedder,
     LocalEmbedder,
     UpstreamEmbedder,
 )
+from tests.support.embedders import HashingEmbedder
 
 
 def _client(handler: httpx.MockTransport) -> httpx.AsyncClient:

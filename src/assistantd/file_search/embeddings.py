@@ -13,7 +13,6 @@ is never queried with another model, and `embed`, which batches), and three impl
 * `UpstreamEmbedder`: an OpenAI-compatible `POST {base_url}/embeddings` (OpenAI
   text-embedding-3-*, Ollama, vLLM) over httpx, retried as calls to the model server are
   (`upstream.retry`: transport errors, 408, 429 and 5xx).
-* `HashingEmbedder`: a deterministic bag-of-words hash, for tests and benchmarks only.
 
 All return L2-normalised vectors, so cosine similarity is a dot product. Nothing here touches
 the database.
@@ -22,9 +21,7 @@ the database.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -210,37 +207,6 @@ class UpstreamEmbedder:
                 error.retry_after_s,
             )
         raise EmbeddingError(f"Embeddings request failed with {status}: {response.text[:500]}")
-
-
-_WORD = re.compile(r"\w+")
-
-
-class HashingEmbedder:
-    """Feature-hashed bag of words (tests and benchmarks only: no semantics, instant)."""
-
-    def __init__(self, dimensions: int = 256) -> None:
-        self._dimensions = dimensions
-
-    @property
-    def name(self) -> str:
-        return f"hashing-{self._dimensions}"
-
-    @property
-    def dimensions(self) -> int:
-        return self._dimensions
-
-    def embed_one(self, text: str) -> list[float]:
-        vector = [0.0] * self._dimensions
-        for word in _WORD.findall(text.lower()):
-            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-            value = int.from_bytes(digest, "little")
-            vector[value % self._dimensions] += 1.0 if value >> 63 else -1.0
-        if not any(vector):
-            vector[0] = 1.0
-        return _normalise(vector)
-
-    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        return [self.embed_one(text) for text in texts]
 
 
 def make_embedder(settings: Settings) -> Embedder:
