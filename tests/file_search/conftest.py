@@ -6,7 +6,7 @@ VARYING fallback of a PostgreSQL without it."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -19,8 +19,25 @@ from assistantd.file_search.index import ChunkIndex, postgres
 from assistantd.file_search.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.schema import recreate_schema
 from tests.support.embedders import HashingEmbedder
+from tests.support.server import fresh_postgres_database
 
 PG_URL = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
+# The index tests' own database, made once per session (below): the schema is dropped and made
+# again per test, so two sessions on one PostgreSQL server must never share a database.
+_session_pg_url: str | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_postgres_database() -> Iterator[None]:
+    global _session_pg_url
+    if not PG_URL:
+        yield
+        return
+    with fresh_postgres_database(PG_URL) as url:
+        _session_pg_url = url
+        yield
+        _session_pg_url = None
+
 
 _ENGINES: WeakKeyDictionary[Engine, FileSearchEngine] = WeakKeyDictionary()
 
@@ -71,7 +88,8 @@ async def open_engine(backend: str, directory: Path) -> AsyncEngine:
         await recreate_schema(engine)
         return engine
     assert PG_URL is not None, "CI must run the PostgreSQL tests: set ASSISTANTD_TEST_DATABASE_URL"
-    engine = create_async_engine(PG_URL)
+    assert _session_pg_url is not None, "the session's own database is made before any test"
+    engine = create_async_engine(_session_pg_url)
     await recreate_schema(engine, pgvector=backend == "postgresql")
     async with engine.connect() as conn:
         path = await postgres.vector_path(conn)
