@@ -19,6 +19,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from opentelemetry.sdk.trace.export import SpanExporter
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -29,11 +30,12 @@ from assistantd.console.router import add_console
 from assistantd.containers import service as containers_service
 from assistantd.containers.router import router as containers_router
 from assistantd.conversations.router import router as conversations_router
-from assistantd.db.engine import Database
+from assistantd.db.engine import Database, cut_off
 from assistantd.db.migrate import upgrade_async
 from assistantd.effects import Outbox
 from assistantd.errors import (
     APIError,
+    DatabaseUnavailableError,
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
@@ -338,6 +340,16 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code < 500:  # e.g. a malformed multipart body
             return InvalidRequestError(str(exc.detail)).response()
         return await unexpected(request, exc)
+
+    # Registered by class, so that they answer inside the middleware (an `Exception` handler
+    # only runs outside it): PostgreSQL down or restarting is a 503 to retry, not a 500.
+    @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not cut_off(exc):
+            return await unexpected(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return DatabaseUnavailableError().response()
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

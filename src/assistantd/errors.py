@@ -8,6 +8,8 @@
     ├── AuthenticationError (401, invalid_api_key)
     └── ServiceUnavailableError (503)
         └── OverloadedError (503, Retry-After)               past capacity: retry shortly
+            ├── DrainingError                                this node is shutting down
+            └── DatabaseUnavailableError                     the database can't be reached
 
 Every error body is `{"error": {"message", "type", "param", "code"}}`. Upstream model failures are
 never raised as APIError: they end the run with `last_error`.
@@ -113,3 +115,12 @@ class ServerError(APIError):
 
     def __init__(self) -> None:
         super().__init__("The server had an error while processing your request. Sorry about that!")
+
+
+class DatabaseUnavailableError(OverloadedError):
+    """The database could not be reached (down, restarting, or the connection was cut). A
+    transaction it cut short was rolled back; `Retry-After` says when to try again."""
+
+    def __init__(self, retry_after_s: int = 1) -> None:
+        super().__init__(retry_after_s)
+        self.message = "The database is unavailable. Please retry your request shortly."

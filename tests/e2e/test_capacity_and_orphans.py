@@ -5,8 +5,8 @@
   envelope, having changed nothing; once the lock goes, the held requests finish and the
   server serves again; the background sweeps waited instead of failing.
 - A run whose task died without writing its end (its status writes failed, here by a trigger
-  that refuses the first two): the scheduler's sweep fails it as orphaned, so its thread is
-  free again.
+  that refuses the first two): the leased scheduler takes it over and fails it, so its thread
+  is free again.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from assistantd.executor.scheduler import ORPHAN_MESSAGE
+from assistantd.executor.leased import TAKEOVER_MESSAGE
 from tests.conftest import KEY_A, make_settings, sdk
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.server import fresh_postgres_database, run_server
@@ -152,7 +152,8 @@ def test_a_run_whose_task_died_is_failed_by_the_sweep(
             time.sleep(0.2)
         assert run.status == "failed", run
         assert run.last_error is not None
-        assert (run.last_error.code, run.last_error.message) == ("server_error", ORPHAN_MESSAGE)
+        # On PostgreSQL runs are leased: the run, held by no live task, is taken over and failed.
+        assert (run.last_error.code, run.last_error.message) == ("server_error", TAKEOVER_MESSAGE)
         # the answer was whole before the run's end was refused: it stays as it was
         [step] = list(client.beta.threads.runs.steps.list(run.id, thread_id=thread.id))
         assert step.status == "completed"

@@ -70,6 +70,25 @@ SQLITE_PRAGMAS = (
 )
 
 
+def cut_off(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached: a refused or cut connection, one
+    SQLAlchemy found dead, or a PostgreSQL error of class 08 (connection exception) or 57P
+    (the server shutting down or starting up)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain of causes, however the driver wrapped it
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        sqlstate = getattr(seen, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(("08", "57P")):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Database:
     def __init__(
         self,
