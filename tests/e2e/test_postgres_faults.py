@@ -5,18 +5,17 @@ that the test stops and starts again."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import openai
 import pytest
 
-from tests.conftest import KEY_A, make_settings
-from tests.e2e.test_run_events import WORDS, Frame, read_frames, start_thread
+from tests.conftest import make_settings
+from tests.e2e.test_run_events import WORDS
 from tests.fakes.upstream import FakeUpstream, Turn
+from tests.support.faults import streamed_and_polled
 from tests.support.postgres import PrivatePostgres, private_postgres
 from tests.support.server import RunningServer, run_server
 
@@ -57,40 +56,25 @@ def test_postgres_restart_mid_run(
 ) -> None:
     server, postgres = node
     fake.script(Turn(text=LONG, itl_s=0.02), Turn(text=LONG, itl_s=0.02), Turn(text=WORDS))
-    client = openai.OpenAI(base_url=server.api, api_key=KEY_A, max_retries=0)
-    http = httpx.Client(
-        base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30
-    )
-    with http:
-        assistant_id, thread_id = start_thread(client)
-        _, polled_thread = start_thread(client)
-        polled = client.beta.threads.runs.create(thread_id=polled_thread, assistant_id=assistant_id)
-        body = {"assistant_id": assistant_id, "stream": True}
-        with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
-            lines = response.iter_lines()
-            head = read_frames(lines, until=10)
-            run_id = head[0][2]["id"]
-            postgres.stop()  # mid-run, a stream attached
-            down = http.get(f"/threads/{thread_id}/runs/{run_id}")
-            assert down.status_code == 503, down.text
-            error = down.json()["error"]
-            assert set(error) == {"message", "type", "param", "code"}
-            assert "id" not in down.json()  # never a partial object
-            listed = http.get("/assistants")
-            assert listed.status_code == 503, listed.text
-            rest: list[Frame] = []
-            reader = threading.Thread(target=lambda: rest.extend(read_frames(lines)))
-            reader.start()
-            postgres.start()  # the restart: the stream ends once the run's end is written
-            reader.join(45)
-            assert not reader.is_alive(), "the stream hung after PostgreSQL came back"
+    with streamed_and_polled(server) as mid:
+        http = mid.http
+        postgres.stop()  # mid-run, a stream attached
+        down = http.get(f"/threads/{mid.thread_id}/runs/{mid.run_id}")
+        assert down.status_code == 503, down.text
+        error = down.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"}
+        assert "id" not in down.json()  # never a partial object
+        listed = http.get("/assistants")
+        assert listed.status_code == 503, listed.text
+        postgres.start()  # the restart: the stream ends once the run's end is written
+        rest = mid.rest(45, "after PostgreSQL came back")
         assert [event for _, event, _ in rest][-1:] == ["done"], rest[-3:]
-        assert _status_after_restart(http, thread_id, run_id) in TERMINAL
-        assert _status_after_restart(http, polled_thread, polled.id) in TERMINAL
+        assert _status_after_restart(http, mid.thread_id, mid.run_id) in TERMINAL
+        assert _status_after_restart(http, mid.polled_thread, mid.polled_id) in TERMINAL
         # Neither thread stays locked: each takes a new run, which completes.
-        for thread in (thread_id, polled_thread):
+        for thread in (mid.thread_id, mid.polled_thread):
             fake.script(Turn(text=WORDS))
-            run = client.beta.threads.runs.create_and_poll(
-                thread_id=thread, assistant_id=assistant_id, poll_interval_ms=50
+            run = mid.client.beta.threads.runs.create_and_poll(
+                thread_id=thread, assistant_id=mid.assistant_id, poll_interval_ms=50
             )
             assert run.status == "completed", run.last_error

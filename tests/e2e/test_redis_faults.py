@@ -5,18 +5,17 @@ that the test kills and restarts."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import openai
 import pytest
 
-from tests.conftest import KEY_A, _database_url, make_settings
-from tests.e2e.test_run_events import WORDS, Frame, read_frames, start_thread
+from tests.conftest import _database_url, make_settings
+from tests.e2e.test_run_events import WORDS, start_thread
 from tests.fakes.upstream import FakeUpstream, Turn
+from tests.support.faults import streamed_and_polled
 from tests.support.redis import PrivateRedis, private_redis
 from tests.support.server import RunningServer, run_server
 
@@ -44,33 +43,19 @@ def test_redis_restart_mid_run(
 ) -> None:
     server, redis = node
     fake.script(Turn(text=LONG, itl_s=0.01), Turn(text=LONG, itl_s=0.01), Turn(text=WORDS))
-    client = openai.OpenAI(base_url=server.api, api_key=KEY_A, max_retries=0)
-    http = httpx.Client(
-        base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30
-    )
-    with http:
-        assistant_id, thread_id = start_thread(client)
-        _, polled_thread = start_thread(client)
-        polled = client.beta.threads.runs.create(thread_id=polled_thread, assistant_id=assistant_id)
-        body = {"assistant_id": assistant_id, "stream": True}
-        with http.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
-            lines = response.iter_lines()
-            head = read_frames(lines, until=10)
-            redis.kill()  # mid-run, a stream attached
-            rest: list[Frame] = []
-            reader = threading.Thread(target=lambda: rest.extend(read_frames(lines)))
-            reader.start()
-            reader.join(15)
-            assert not reader.is_alive(), "the stream hung when Redis went away"
+    with streamed_and_polled(server) as mid:
+        client, assistant_id = mid.client, mid.assistant_id
+        thread_id, run_id = mid.thread_id, mid.run_id
+        redis.kill()  # mid-run, a stream attached
+        rest = mid.rest(15, "when Redis went away")
         names = [event for _, event, _ in rest]
         assert names[-2:] == ["error", "done"], names[-3:]
-        run_id = head[0][2]["id"]
         streamed = client.beta.threads.runs.poll(run_id, thread_id=thread_id, poll_interval_ms=50)
         assert streamed.status == "completed"  # the run went on without Redis
         [answer] = list(client.beta.threads.messages.list(thread_id, run_id=run_id))
         assert answer.content[0].text.value == LONG  # type: ignore[union-attr]
         done = client.beta.threads.runs.poll(
-            polled.id, thread_id=polled_thread, poll_interval_ms=50
+            mid.polled_id, thread_id=mid.polled_thread, poll_interval_ms=50
         )
         assert done.status == "completed"
         metrics = httpx.get(f"{server.url}/metrics").text
