@@ -1,5 +1,5 @@
 """The tasks that generate responses: started, found again to cancel, and what a restart left
-unfinished. In this process only (see service.py)."""
+unfinished. In this process only (see generate.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.db.engine import Database, background
 from assistantd.errors import InvalidRequestError
 from assistantd.responses_api import events, store
+from assistantd.responses_api.generate import SHUTDOWN
 from assistantd.responses_api.schemas import Response, ResponseError
-from assistantd.responses_api.service import SHUTDOWN, get
+from assistantd.responses_api.service import get
 
 _running: dict[str, asyncio.Task[Response]] = {}
 

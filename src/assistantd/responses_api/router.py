@@ -18,7 +18,7 @@ from assistantd.items import include as shown
 from assistantd.items.include import Include
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
-from assistantd.responses_api import background, events, service
+from assistantd.responses_api import background, events, generate, service
 from assistantd.responses_api.code import CodeInterpreter
 from assistantd.responses_api.file_search import FileSearch
 from assistantd.responses_api.schemas import (
@@ -49,14 +49,14 @@ async def create_response(
         insert_later=bool(body.stream) and not body.background,
         context_windows=state.settings.context_windows,
     )
-    tools = service.ServerTools(
+    tools = generate.ServerTools(
         FileSearch(state.db, state.file_search),
         CodeInterpreter(state.db, state.sandbox, state.manifests, state.settings),
     )
     response = generation.response
     log = events.open_log(response.id) if body.stream or body.background else None
     emit = log.append if log is not None else None
-    work = service.generate(generation, state.upstream, state.db, tools, emit)
+    work = generate.generate(generation, state.upstream, state.db, tools, emit)
     task = background.spawn(response, work)
     if log is not None and body.stream:
         return _stream(log, include)
