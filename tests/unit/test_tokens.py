@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from assistantd import tokens
@@ -67,3 +70,44 @@ def test_long_texts_are_counted_once_and_the_cache_is_bounded() -> None:
     assert len(small._counts) == 2  # the oldest dropped past the limit (in characters)
     assert small._chars <= 3 * len(text)
     assert small.count("o200k_base", texts[-1]) == counts[-1]
+
+
+def test_counts_are_the_full_encodings_exactly() -> None:
+    texts = [
+        "日本語のテキストです。漢字、ひらがな、カタカナ。",
+        "emoji 😀🎉 and accents éàü ßœ, 'quotes' 've 's\r\n\t  trailing   ",
+        "def f(x):\n    return x ** 2  # code\n\n\n",
+        "lone \ud800 surrogate \udfff here",  # replaced by U+FFFD, as encode_ordinary does
+        " " * 300 + "x" + "\n" * 200,
+        "".join(chr(c) for c in range(32, 3000, 7)),
+    ]
+    for name in ("o200k_base", "cl100k_base"):
+        encoding = tokens.get_encoding(name)
+        for text in texts:
+            assert tokens._count(name, text) == len(encoding.encode_ordinary(text)), (name, text)
+
+
+def test_texts_past_the_wrappers_limits_are_counted() -> None:
+    # bpe_openai's Encoding refuses 1M characters (ValueError) and 200k tokens; a count never
+    # fails: a thread that large is what truncation is for.
+    assert tokens.count_tokens(" word" * 250_000, "gpt-4o") == 250_000
+
+
+def test_counting_neither_imports_the_package_nor_builds_unused_encodings() -> None:
+    # In a fresh interpreter: importing bpe_openai builds every encoding's rank tables as
+    # Python dicts (+66 MB); counting needs only the compiled tokenizer of one encoding.
+    script = """
+import asyncio, sys
+from assistantd import tokens
+tokens.preload()
+assert tokens.count_tokens("hello world", "gpt-4o") == 2
+assert tokens.is_loaded("o200k_base") and not tokens.is_loaded("cl100k_base")
+asyncio.run(tokens.ready("gpt-4"))
+assert tokens.is_loaded("cl100k_base")
+assert tokens.count_tokens("hello world", "gpt-4") == 2
+assert "bpe_openai" not in sys.modules, "the package was imported"
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
