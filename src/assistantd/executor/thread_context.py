@@ -1,0 +1,94 @@
+"""The model's context for a run's next call: the thread's messages and tool steps read from the
+database, rendered as chat messages (images as data URLs) and truncated to the budget."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from assistantd.db.engine import Database
+from assistantd.executor.context import ContextResult, build_context
+from assistantd.executor.transcript import render_transcript
+from assistantd.files import store as files_store
+from assistantd.files.blobs import BlobStore
+from assistantd.files.schemas import is_placeholder
+from assistantd.messages import store as messages_store
+from assistantd.messages.schemas import ImageFileContentBlock, Message
+from assistantd.run_steps import store as steps_store
+from assistantd.run_steps.schemas import RunStep
+from assistantd.runs.schemas import Run
+from assistantd.tools.base import CODE_INTERPRETER_FUNCTION
+
+
+async def load_context(
+    db: Database,
+    blobs: BlobStore,
+    project: str,
+    run: Run,
+    prompt_left: int | None,
+    context_windows: Mapping[str, int],
+) -> ContextResult:
+    async with db.read() as conn:
+        keys: dict[str, str] = {}  # id -> sort key (imported objects keep foreign ids)
+        rows = await messages_store.rows_of_thread(conn, run.thread_id)
+        # parsing, rendering and counting a long thread happen off the event loop (each
+        # took tens of ms there, during which every other stream of the process waited)
+        thread_messages = await asyncio.to_thread(
+            functools.partial(messages_store.parse_thread, shared=True),
+            rows,
+            run.thread_id,
+            keys,
+        )
+        steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)
+        images = await _image_urls(conn, blobs, project, thread_messages)
+
+    def render_and_count() -> ContextResult:
+        items: list[Message | RunStep] = [*thread_messages, *steps]
+        items.sort(key=lambda item: _order_key(keys[item.id]))
+        rendered = render_transcript(
+            items,
+            image_url_for=images.get,
+            tool_names={
+                "code_interpreter": CODE_INTERPRETER_FUNCTION,
+                "file_search": "file_search",
+            },
+        )
+        return build_context(
+            run.instructions or None,
+            rendered,
+            model=run.model,
+            strategy=run.truncation_strategy,
+            max_prompt_tokens=prompt_left,
+            context_windows=context_windows,
+        )
+
+    return await asyncio.to_thread(render_and_count)
+
+
+async def _image_urls(
+    conn: Any, blobs: BlobStore, project: str, messages: list[Message]
+) -> dict[str, str]:
+    """Data URLs for the image files in the thread (vision models get the pixels)."""
+    ids = {
+        part.image_file.file_id
+        for message in messages
+        for part in message.content
+        if isinstance(part, ImageFileContentBlock)
+    }
+    urls: dict[str, str] = {}
+    for file in await files_store.get_many(conn, project, sorted(ids)):
+        if is_placeholder(file):
+            continue  # imported without its bytes
+        data = await blobs.read(file.id)
+        kind = "png" if data.startswith(b"\x89PNG") else "jpeg"
+        encoded = await asyncio.to_thread(base64.b64encode, data)  # MBs: not on the loop
+        urls[file.id] = f"data:image/{kind};base64,{encoded.decode()}"
+    return urls
+
+
+def _order_key(sort_key: str) -> str:
+    """Sort keys of every kind order by creation time after their prefix (see ids.py)."""
+    return sort_key.split("_", 1)[-1].split("-", 1)[-1]
