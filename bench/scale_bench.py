@@ -10,11 +10,16 @@ processes on a fresh PostgreSQL database (ASSISTANTD_TEST_DATABASE_URL names the
       same number of streams at 50 tokens/s each, started over 1 s, every text sequence-checked;
       p99 TTFT over the direct baseline, and then streams at an instant upstream (what the
       server can push): deltas per second, 2 processes over 1.
+  (c) capacity (`--capacity 25,50,100,...`): for 1 process and for `--workers 2`, the levels of
+      concurrent streams at 50 tokens/s are tried in turn until one misses p99 TTFT ratio
+      <= 1.2 over direct or loses a delta; the last level held is that setup's capacity, and
+      2 processes over 1 is their ratio. The load generator's own CPU is printed beside it.
 
 Bounded loops; prints figures; never asserts on time. The machine is shared (load printed).
 
     source .ci-services.env
     PYTHONPATH=src:. .venv/bin/python bench/scale_bench.py [--takeovers 5] [--streams 150]
+        [--capacity 25,50,100,150,200,300]   (--takeovers 0 --streams 0: only (c))
 """
 
 from __future__ import annotations
@@ -145,11 +150,36 @@ def scale(env: dict[str, str], workers: int, n: int, baseline: float) -> dict[st
     return result
 
 
+def capacity(env: dict[str, str], workers: int, levels: list[int], baseline: float) -> int:
+    """The largest of `levels` (tried in order) held at p99 TTFT ratio <= 1.2, nothing lost."""
+    held = 0
+    with spawn_server(env, quiet=True, args=("--workers", str(workers))) as (url, _):
+        api = f"{url}/v1"
+        client = openai.OpenAI(base_url=api, api_key=KEY, max_retries=0)
+        paced = client.beta.assistants.create(model="bench-300-20-150").id
+        asyncio.run(streams(api, paced, 10, 150))  # warm-up (every worker)
+        for n in levels:
+            cpu = time.process_time()
+            ttfts, ok, _ = asyncio.run(streams(api, paced, n, 150))
+            cpu = time.process_time() - cpu
+            ratio = percentile(ttfts, 0.99) / baseline if ttfts else float("inf")
+            print(
+                f"  {workers} process(es), {n} streams: {ok}/{n} complete and in order,"
+                f" p99 TTFT ratio {ratio:.2f}; load generator CPU {cpu:.1f} s;"
+                f" load {os.getloadavg()[0]:.2f}"
+            )
+            if ok < n or ratio > 1.2:
+                break
+            held = n
+    return held
+
+
 def main() -> None:
     warnings.simplefilter("ignore", DeprecationWarning)
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--takeovers", type=int, default=5)
     parser.add_argument("--streams", type=int, default=150)
+    parser.add_argument("--capacity", default="", help="levels for (c), e.g. 25,50,100,200")
     args = parser.parse_args()
     base = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
     if not base:
@@ -166,21 +196,31 @@ def main() -> None:
             "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
             "ASSISTANTD_METRICS": "off",
         }
-        print("(a) takeover after kill -9 of the executing node (lease: 10 s TTL, 1 s beat)")
-        with spawn_server(env, quiet=True) as (url_b, _):
-            times = [takeover_once(env, url_b) for _ in range(args.takeovers)]
-        print(
-            f"  {len(times)} takeovers: p50 {statistics.median(times):.1f} s,"
-            f" max {max(times):.1f} s ({', '.join(f'{t:.1f}' for t in times)})"
-        )
-        print(f"(b) {args.streams} concurrent streaming runs, 1 process vs --workers 2")
+        if args.takeovers:
+            print("(a) takeover after kill -9 of the executing node (lease: 10 s TTL, 1 s beat)")
+            with spawn_server(env, quiet=True) as (url_b, _):
+                times = [takeover_once(env, url_b) for _ in range(args.takeovers)]
+            print(
+                f"  {len(times)} takeovers: p50 {statistics.median(times):.1f} s,"
+                f" max {max(times):.1f} s ({', '.join(f'{t:.1f}' for t in times)})"
+            )
         baseline = direct_ttft(upstream, "bench-300-20-150")
-        one = scale(env, 1, args.streams, baseline)
-        two = scale(env, 2, args.streams, baseline)
-        print(
-            f"  2 processes / 1: {two['deltas_per_s'] / one['deltas_per_s']:.2f}x deltas/s at an"
-            f" instant upstream; p99 TTFT ratio {one['p99_ratio']:.2f} -> {two['p99_ratio']:.2f}"
-        )
+        if args.streams:
+            print(f"(b) {args.streams} concurrent streaming runs, 1 process vs --workers 2")
+            one = scale(env, 1, args.streams, baseline)
+            two = scale(env, 2, args.streams, baseline)
+            print(
+                f"  2 processes / 1: {two['deltas_per_s'] / one['deltas_per_s']:.2f}x deltas/s"
+                f" at an instant upstream; p99 TTFT ratio {one['p99_ratio']:.2f} ->"
+                f" {two['p99_ratio']:.2f}"
+            )
+        if args.capacity:
+            levels = [int(level) for level in args.capacity.split(",")]
+            print(f"(c) capacity at p99 TTFT ratio <= 1.2, 0 lost (levels {levels})")
+            held_one = capacity(env, 1, levels, baseline)
+            held_two = capacity(env, 2, levels, baseline)
+            ratio = f"{held_two / held_one:.2f}x" if held_one else "n/a (1 process held none)"
+            print(f"  capacity: 1 process {held_one}, 2 processes {held_two}: {ratio}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
