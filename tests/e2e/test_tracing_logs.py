@@ -134,6 +134,27 @@ def test_tracing_is_off_by_default(tmp_path: Path) -> None:
     on.shutdown()
 
 
+def test_exported_spans_share_one_resource(tmp_path: Path) -> None:
+    """The OTLP encoder groups spans by resource: every span of the app lands in one group,
+    named as the service (the resource's hash is kept, so it must stay equal to itself)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from assistantd.observability.tracing import make_tracing
+
+    exporter = InMemorySpanExporter()
+    tracing = make_tracing(make_settings(tmp_path, "sqlite+aiosqlite://"), exporter)
+    for i in range(3):
+        request = tracing.start_request("GET", f"req_{i}", None)
+        assert request is not None
+        tracing.end_request(request, "GET", "/v1/assistants", 200)
+    encoded = encode_spans(exporter.get_finished_spans())
+    [group] = encoded.resource_spans
+    names = {a.key: a.value.string_value for a in group.resource.attributes}
+    assert names["service.name"] == "assistantd"
+    assert [s.name for s in group.scope_spans[0].spans] == ["GET /v1/assistants"] * 3
+    tracing.shutdown()
+
+
 def test_json_logs_carry_request_ids(tmp_path: Path, fake: FakeUpstream) -> None:
     log_path = tmp_path / "server.log"
     env = {
