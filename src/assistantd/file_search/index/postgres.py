@@ -37,12 +37,13 @@ a working fallback index.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from typing import Literal
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Row, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import keywords
@@ -133,12 +134,43 @@ async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | Non
     return int(result.rowcount)
 
 
-def _scoped(sql: str, file_ids: Collection[str] | None, params: dict[str, object]) -> TextClause:
+async def _rows(
+    conn: AsyncConnection, sql: str, params: dict[str, object], file_ids: Collection[str] | None
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Run `sql`, with `:stores` (and `:files`, when `file_ids` is given) as expanding lists."""
     statement = text(sql).bindparams(bindparam("stores", expanding=True))
     if file_ids is not None:
         statement = statement.bindparams(bindparam("files", expanding=True))
         params["files"] = list(file_ids)
-    return statement
+    return (await conn.execute(statement, params)).all()
+
+
+@asynccontextmanager
+async def _planner(conn: AsyncConnection, **settings: str) -> AsyncIterator[None]:
+    """Planner settings for the queries inside, local to the transaction and put back after,
+    so they never reach the caller's other queries."""
+    names = {f"n{i}": name for i, name in enumerate(settings)}
+    values = {f"v{i}": value for i, value in enumerate(settings.values())}
+    read = ", ".join(f"current_setting(:{n}, true) AS {n}" for n in names)
+    write = ", ".join(f"set_config(:{n}, :{v}, true)" for n, v in zip(names, values, strict=True))
+    # The subquery (OFFSET 0) reads the previous values before any is set.
+    previous = (
+        await conn.execute(
+            text(f"SELECT previous.*, {write} FROM (SELECT {read} OFFSET 0) AS previous"),
+            names | values,
+        )
+    ).one()
+    try:
+        yield
+    finally:
+        put_back = dict(zip(values, previous[: len(names)], strict=True))
+        await conn.execute(text(f"SELECT {write}"), names | put_back)
+
+
+# Keyword queries go through the GIN index: the planner costs a sequential scan by the heap's
+# pages only, but its every row's `terms` is a TOASTed tsvector to fetch before `@@` can be
+# checked (100k chunks: 1 s for one term's count, against 15 ms through the index).
+_KEYWORD_PLANNER = {"enable_seqscan": "off"}
 
 
 # Keyword ranking close to SQLite FTS5's BM25: each query term contributes its BM25 idf,
@@ -146,9 +178,14 @@ def _scoped(sql: str, file_ids: Collection[str] | None, params: dict[str, object
 # term alone, which saturates with the term's frequency as BM25's tf part does (and divides by
 # 1 + log(length) with normalization 1). Plain ts_rank has no idf: rare terms would weigh no
 # more than common ones. Everything is computed by PostgreSQL's C functions, per matching row.
+# The inner query fetches each matching row's tsvector once (`setweight` to D, the weight every
+# position already has, returns it detoasted): the ts_rank calls would each fetch it again.
 _RANKED = """
-SELECT id, {score} AS score FROM vector_store_chunks
-WHERE store_id IN :stores AND terms @@ CAST(CAST(:match AS TEXT) AS TSQUERY){files}
+SELECT id, {score} AS score FROM (
+    SELECT id, setweight(terms, 'D') AS terms FROM vector_store_chunks
+    WHERE store_id IN :stores AND terms @@ CAST(CAST(:match AS TEXT) AS TSQUERY){files}
+    OFFSET 0
+) AS matching
 ORDER BY score DESC, id LIMIT :limit
 """
 
@@ -156,18 +193,20 @@ ORDER BY score DESC, id LIMIT :limit
 async def _term_statistics(
     conn: AsyncConnection, store_ids: Sequence[str], query: list[str]
 ) -> tuple[int, list[int]]:
-    """(chunks in the stores, chunks containing each term), counted through the GIN index."""
-    scope = "FROM vector_store_chunks WHERE store_id IN :stores"
+    """(chunks in the stores, chunks containing each term), counted through the GIN index; the
+    chunk total is the files' chunk counts (written in the same transactions as the chunks)."""
     counts = ", ".join(
-        f"(SELECT count(*) {scope} AND terms @@ CAST(CAST(:t{i} AS TEXT) AS TSQUERY))"
+        "(SELECT count(*) FROM vector_store_chunks WHERE store_id IN :stores "
+        f"AND terms @@ CAST(CAST(:t{i} AS TEXT) AS TSQUERY))"
         for i in range(len(query))
     )
     params: dict[str, object] = {"stores": list(store_ids)}
     params.update({f"t{i}": keywords.tsquery_literal([t]) for i, t in enumerate(query)})
-    statement = text(f"SELECT (SELECT count(*) {scope}), {counts}").bindparams(
-        bindparam("stores", expanding=True)
+    total = (
+        "SELECT coalesce(sum(chunk_count), 0) FROM vector_store_index_files "
+        "WHERE store_id IN :stores"
     )
-    row = (await conn.execute(statement, params)).one()
+    [row] = await _rows(conn, f"SELECT ({total}), {counts}", params, None)
     return int(row[0]), [int(n) for n in row[1:]]
 
 
@@ -179,6 +218,17 @@ async def keyword_ranked(
     limit: int,
 ) -> list[tuple[int, float]]:
     """(chunk id, idf-weighted ts_rank, higher is better) for chunks matching any term."""
+    async with _planner(conn, **_KEYWORD_PLANNER):
+        return await _keyword_ranked(conn, store_ids, file_ids, query, limit)
+
+
+async def _keyword_ranked(
+    conn: AsyncConnection,
+    store_ids: Sequence[str],
+    file_ids: Collection[str] | None,
+    query: list[str],
+    limit: int,
+) -> list[tuple[int, float]]:
     total, frequencies = await _term_statistics(conn, store_ids, query)
     present = [(t, n) for t, n in zip(query, frequencies, strict=True) if n > 0]
     # As on SQLite: terms in more than half the chunks (idf floored) only widen the candidates.
@@ -198,9 +248,7 @@ async def keyword_ranked(
         params[f"q{i}"] = keywords.tsquery_literal([term])
         params[f"idf{i}"] = max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
     sql = _RANKED.format(score=score, files="" if file_ids is None else " AND file_id IN :files")
-    statement = _scoped(sql, file_ids, params)
-    rows = (await conn.execute(statement, params)).all()
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return [(int(r[0]), float(r[1])) for r in await _rows(conn, sql, params, file_ids)]
 
 
 async def vector_ranked(
@@ -226,16 +274,18 @@ FROM vector_store_chunk_vectors
 WHERE vector_dims(embedding) = {n} AND store_id IN :stores{files}
 ORDER BY distance LIMIT :limit
 """
+
+
 # A custom plan for every vector query: a generic one would convert the query vector once per
 # row of an exact scan, and could not weigh the index against the scope's real size. Only
 # for these queries: custom plans made the keyword queries of the same transaction 2.5x slower
-# (100k chunks), so the previous plan_cache_mode is put back (the subquery reads it first).
-_SETTINGS = """
-SELECT previous, set_config('hnsw.ef_search', :ef, true),
-    set_config('hnsw.iterative_scan', 'relaxed_order', true),
-    set_config('plan_cache_mode', 'force_custom_plan', true)
-FROM (SELECT current_setting('plan_cache_mode') AS previous OFFSET 0) AS settings
-"""
+# (100k chunks), so the previous settings are put back.
+def _vector_planner(ef_search: int) -> dict[str, str]:
+    return {
+        "hnsw.ef_search": str(ef_search),
+        "hnsw.iterative_scan": "relaxed_order",
+        "plan_cache_mode": "force_custom_plan",
+    }
 
 
 async def _pgvector_ranked(
@@ -248,20 +298,16 @@ async def _pgvector_ranked(
 ) -> list[tuple[int, float]]:
     """The nearest by inner product (cosine: all vectors are unit length), through HNSW whose
     candidate list (`hnsw.ef_search`) is as long as the fallback's pre-selection."""
-    ef_search = str(min(MAX_EF_SEARCH, candidates))
-    previous = (await conn.execute(text(_SETTINGS), {"ef": ef_search})).scalar()
     files = "" if file_ids is None else " AND file_id IN :files"
     params: dict[str, object] = {"stores": list(store_ids), "query": query.tolist(), "limit": depth}
     ranked: list[tuple[float, int]] = []
-    for cast in (f"::vector({len(query)})", ""):  # through the index; exact if that ran short
-        sql = _NEAREST.format(cast=cast, n=len(query), files=files)
-        result = await conn.execute(_scoped(sql, file_ids, params), params)
-        ranked = [(float(distance), int(chunk_id)) for chunk_id, distance in result]
-        if len(ranked) >= depth:
-            break
-    await conn.execute(
-        text("SELECT set_config('plan_cache_mode', :previous, true)"), {"previous": previous}
-    )
+    async with _planner(conn, **_vector_planner(min(MAX_EF_SEARCH, candidates))):
+        for cast in (f"::vector({len(query)})", ""):  # through the index; exact if that ran short
+            sql = _NEAREST.format(cast=cast, n=len(query), files=files)
+            rows = await _rows(conn, sql, params, file_ids)
+            ranked = [(float(distance), int(chunk_id)) for chunk_id, distance in rows]
+            if len(ranked) >= depth:
+                break
     ranked.sort()  # relaxed_order returns rows nearly, not exactly, in order
     return [(chunk_id, -distance) for distance, chunk_id in ranked[:depth]]
 
@@ -286,8 +332,7 @@ async def _bits_ranked(
         "bits": bit_string(sign_bits(query), len(query)),
         "limit": candidates,
     }
-    statement = _scoped(sql, file_ids, params)
-    ids = [int(r[0]) for r in (await conn.execute(statement, params)).all()]
+    ids = [int(r[0]) for r in await _rows(conn, sql, params, file_ids)]
     if not ids:
         return []
     fetch = text("SELECT id, embedding FROM vector_store_chunks WHERE id IN :ids").bindparams(
