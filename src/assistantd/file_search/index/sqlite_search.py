@@ -19,16 +19,20 @@ half-written file; it holds at most `CACHE_BYTES` of bits, least recently search
 Keyword ranking scores with `bm25(fts, 1.0, 0.0)`: the store-id column weighs nothing. A query
 is scoped to its stores with a MATCH on their store-id tokens, except when those stores hold
 every indexed chunk (the common one-store server), where that AND would only cost a walk of a
-posting list as long as the table.
+posting list as long as the table. Scoring (~2-3 µs a row) is what a query of common words
+costs, so rows that cannot reach the ranking are not scored (`_pruned_ranking`: exact, the
+same bm25() values and order as scoring every row).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -40,6 +44,8 @@ from assistantd.file_search.index.rows import encode_embedding, sign_bits
 from assistantd.file_search.sqlite_extensions import load_sqlite_extensions
 
 Ranked = list[tuple[int, float]]
+# A ranking over every query term, among the rows with one of the given terms (None: all).
+RankedQuery = Callable[[list[str] | None], Ranked]
 CACHE_BYTES = 256 * 1024 * 1024
 MMAP_BYTES = 2**31 - 2**16  # SQLite's default ceiling for mmap_size
 
@@ -153,33 +159,64 @@ class Searcher:
         limit: int,
     ) -> Ranked:
         with self._connection() as db:
-            total, scoped_total = db.execute(
-                "SELECT coalesce(sum(chunk_count), 0), coalesce(sum(chunk_count) FILTER "
-                f"(WHERE store_id IN ({_marks(len(store_ids))})), 0) "
-                "FROM vector_store_index_files",
-                list(store_ids),
-            ).fetchone()
-            query = _selective_terms(db, query, int(total))
-            if not query or not scoped_total:
-                return []
-            match = f"terms : ({keywords.fts5_query(query)})"
-            if scoped_total < total:
-                stores = " OR ".join(f'"{store_token(s)}"' for s in store_ids)
-                match = f"store_id : ({stores}) AND {match}"
-            join, params = "", [match]
-            if file_ids is not None:
-                join = (
-                    "JOIN vector_store_chunks AS c ON c.id = f.rowid "
-                    f"AND c.file_id IN ({_marks(len(file_ids))}) "
+            db.execute("BEGIN")  # one snapshot: row counts, term counts and the ranking
+            try:
+                return self._keyword_in_snapshot(db, store_ids, file_ids, query, limit)
+            finally:
+                db.execute("COMMIT")
+
+    def _keyword_in_snapshot(
+        self,
+        db: sqlite3.Connection,
+        store_ids: Sequence[str],
+        file_ids: Collection[str] | None,
+        query: list[str],
+        limit: int,
+    ) -> Ranked:
+        total, scoped_total = db.execute(
+            "SELECT coalesce(sum(chunk_count), 0), coalesce(sum(chunk_count) FILTER "
+            f"(WHERE store_id IN ({_marks(len(store_ids))})), 0) "
+            "FROM vector_store_index_files",
+            list(store_ids),
+        ).fetchone()
+        counts = _term_counts(db, query)
+        query = _selective_terms(query, counts, int(total))
+        if not query or not scoped_total:
+            return []
+        scope = ""
+        if scoped_total < total:
+            stores = " OR ".join(f'"{store_token(s)}"' for s in store_ids)
+            scope = f"store_id : ({stores}) AND "
+        join, params = "", []
+        if file_ids is not None:
+            join = (
+                "JOIN vector_store_chunks AS c ON c.id = f.rowid "
+                f"AND c.file_id IN ({_marks(len(file_ids))}) "
+            )
+            params = list(file_ids)
+
+        def ranked(essential: list[str] | None) -> Ranked:
+            """The best `limit` chunks by BM25 over every query term, among the chunks that
+            have one of the `essential` terms (None: among all)."""
+            match = f"{scope}terms : ({keywords.fts5_query(query)})"
+            among, extra = "", []
+            if essential is not None:
+                # `+` keeps FTS5 from taking the IN as a rowid lookup per value.
+                among = (
+                    "AND +f.rowid IN (SELECT rowid FROM vector_store_chunks_fts "
+                    "WHERE vector_store_chunks_fts MATCH ?) "
                 )
-                params = [*file_ids, match]
+                extra = [f"terms : ({keywords.fts5_query(essential)})"]
             rows = db.execute(
                 "SELECT f.rowid, bm25(vector_store_chunks_fts, 1.0, 0.0) AS score "
                 f"FROM vector_store_chunks_fts AS f {join}"
-                "WHERE vector_store_chunks_fts MATCH ? ORDER BY score, f.rowid LIMIT ?",
-                [*params, limit],
+                f"WHERE vector_store_chunks_fts MATCH ? {among}"
+                "ORDER BY score, f.rowid LIMIT ?",
+                [*params, match, *extra, limit],
             ).fetchall()
-        return [(int(row_id), -float(score)) for row_id, score in rows]
+            return [(int(row_id), -float(score)) for row_id, score in rows]
+
+        return _pruned_ranking(query, counts, int(total), limit, ranked)
 
     # --- vector ----------------------------------------------------------------------------
 
@@ -263,7 +300,22 @@ def _nearest(ids: npt.NDArray[np.int64], distances: npt.NDArray[np.int64], count
     return [int(k & ((1 << 40) - 1)) for k in np.partition(key, count - 1)[:count]]
 
 
-def _selective_terms(db: sqlite3.Connection, query: list[str], total: int) -> list[str]:
+def _term_counts(db: sqlite3.Connection, query: list[str]) -> dict[str, int]:
+    """Rows holding each (non-prefix) query term, from the fts5vocab table."""
+    exact = [t for t in query if not keywords.is_prefix(t)]
+    if not exact:
+        return {}
+    return {
+        str(term): int(doc)
+        for term, doc in db.execute(
+            "SELECT term, doc FROM vector_store_chunks_fts_vocab "
+            f"WHERE term IN ({_marks(len(exact))})",
+            exact,
+        ).fetchall()
+    }
+
+
+def _selective_terms(query: list[str], counts: dict[str, int], total: int) -> list[str]:
     """The query terms that can change a BM25 ranking.
 
     FTS5's idf, ln((N - n + 0.5) / (n + 0.5)), is floored at 1e-6 for a term in more than half
@@ -271,16 +323,67 @@ def _selective_terms(db: sqlite3.Connection, query: list[str], total: int) -> li
     every row a candidate to score. They are left out unless nothing else is left; terms no row
     has are left out too. One-character (prefix) terms are always kept.
     """
-    exact = [t for t in query if not keywords.is_prefix(t)]
-    if not exact:
+    if all(keywords.is_prefix(t) for t in query):
         return query
-    counts = dict(
-        db.execute(
-            "SELECT term, doc FROM vector_store_chunks_fts_vocab "
-            f"WHERE term IN ({_marks(len(exact))})",
-            exact,
-        ).fetchall()
-    )
     present = [t for t in query if keywords.is_prefix(t) or counts.get(t, 0) > 0]
     selective = [t for t in present if keywords.is_prefix(t) or counts[t] <= total / 2]
     return selective or present
+
+
+# FTS5's bm25() constants. Each matched term adds idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B *
+# length / average length)) to a row's score: always less than idf * (K1 + 1).
+BM25_K1 = 1.2
+# Bounds are compared with this much room, against rounding.
+_BOUND_SLACK = 1e-9
+_STORE_TOKEN = re.compile(r"s[0-9a-f]+")
+
+
+def _idf(total: int, count: int) -> float:
+    """FTS5's idf of a term in `count` of `total` rows (floored as bm25() floors it)."""
+    return max(math.log((total - count + 0.5) / (count + 0.5)), 1e-6)
+
+
+def _pruned_ranking(
+    query: list[str],
+    counts: dict[str, int],
+    total: int,
+    limit: int,
+    ranked: RankedQuery,
+) -> Ranked:
+    """The BM25 top `limit` of an OR query without scoring every row that has a common term.
+
+    Exact (MaxScore pruning): with the terms in order of idf, a row holding none of the first
+    j ("essential") terms scores less than the sum of the others' bounds, idf * (K1 + 1). So
+    once the `limit`-th best score among the rows holding an essential term (scored over every
+    term, by the same bm25() call) is at least that sum, no other row can enter the ranking.
+    The first pass takes the fewest rarest terms that cover `limit` rows; if its `limit`-th
+    score does not clear the bound, it tells how many terms the second pass needs (that
+    score can only grow with more rows). Frequent-word queries thus score the few rows of
+    their rarest words instead of most of the table.
+    """
+    exact = [t for t in query if not keywords.is_prefix(t)]
+    if len(query) < 2 or len(exact) < len(query) or any(_STORE_TOKEN.fullmatch(t) for t in query):
+        return ranked(None)  # prefix terms have no known count; store tokens count other rows
+    ordered = sorted(query, key=lambda t: (counts[t], t))
+    bounds = [_idf(total, counts[t]) * (BM25_K1 + 1) * (1 + _BOUND_SLACK) for t in ordered]
+    rest = [sum(bounds[j:]) for j in range(len(ordered) + 1)]  # bound of a row without 0..j-1
+    covered, first = 0, len(ordered)
+    for j, term in enumerate(ordered):
+        covered += counts[term]
+        if covered >= limit:
+            first = j + 1
+            break
+    if first >= len(ordered):
+        return ranked(None)
+    hits = ranked(ordered[:first])
+    if len(hits) < limit:
+        return ranked(None)
+    if rest[first] < hits[-1][1]:
+        return hits
+    enough = next(
+        j for j in range(first, len(ordered) + 1) if rest[j] < hits[-1][1] or j == len(ordered)
+    )
+    if enough >= len(ordered):
+        return ranked(None)
+    hits = ranked(ordered[:enough])
+    return hits if len(hits) == limit and rest[enough] < hits[-1][1] else ranked(None)
