@@ -38,12 +38,12 @@ from assistantd.file_search import index
 from assistantd.file_search.chunking import AUTO, Chunk
 from assistantd.file_search.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
 from assistantd.file_search.engine import FileSearchEngine
-from assistantd.file_search.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
 from assistantd.file_search.retrieval import prepare
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
 )
+from assistantd.vector_stores.ingestion import EMBEDDING_SLOTS, FILE_SLOTS
 from tests.file_search.retrieval_set import distractor_documents
 from tests.file_search.schema import recreate_schema
 

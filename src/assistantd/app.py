@@ -49,7 +49,6 @@ from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.file_search.embeddings import make_embedder
 from assistantd.file_search.engine import FileSearchEngine
-from assistantd.file_search.ingestion import Ingestor
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
@@ -86,6 +85,7 @@ from assistantd.v1.middleware import V1Router, public_path
 from assistantd.v1.runs_router import router as v1_runs_router
 from assistantd.v1.threads_router import router as v1_threads_router
 from assistantd.validation import to_api_error
+from assistantd.vector_stores.ingestion import Ingestor
 from assistantd.vector_stores.router import router as vector_stores_router
 
 log = logging.getLogger("assistantd")

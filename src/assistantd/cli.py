@@ -134,7 +134,6 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from assistantd.effects import Outbox, Targets
     from assistantd.file_search.embeddings import make_embedder
     from assistantd.file_search.engine import FileSearchEngine
-    from assistantd.file_search.ingestion import Ingestor
     from assistantd.file_search.sqlite_extensions import (
         install_sqlite_extensions,
         register_sqlite_extensions,
@@ -142,6 +141,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     from assistantd.files.blobs import make_blob_store
     from assistantd.transfer.export_format import ExportError
     from assistantd.transfer.importer import ImportConflict, attach_bytes, import_export
+    from assistantd.vector_stores.ingestion import Ingestor
 
     if args.directory is None and args.files is None:
         print("give an export directory, or --files DIR to attach bytes", file=sys.stderr)

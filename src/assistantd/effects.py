@@ -28,9 +28,9 @@ from assistantd.db.engine import OUTBOX
 from assistantd.events.broker import Broker, Subscription
 from assistantd.events.cancels import CancelChannel
 from assistantd.events.models import StreamEvent
-from assistantd.file_search.ingestion import Job
 from assistantd.files.blobs import BlobStore
 from assistantd.tools.code_interpreter.follow import forget
+from assistantd.vector_stores.ingestion import Job
 
 log = logging.getLogger(__name__)
 

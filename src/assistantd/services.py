@@ -15,7 +15,6 @@ from assistantd.events.cancels import CancelChannel
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.file_search.engine import FileSearchEngine
-from assistantd.file_search.ingestion import Ingestor
 from assistantd.files.blobs import BlobStore
 from assistantd.models.service import ModelCatalog
 from assistantd.observability import Telemetry
@@ -23,6 +22,7 @@ from assistantd.settings import Settings
 from assistantd.tools.code_interpreter.follow import SessionManifests
 from assistantd.tools.code_interpreter.sandbox import Sandbox
 from assistantd.upstream import UpstreamClient
+from assistantd.vector_stores.ingestion import Ingestor
 
 if TYPE_CHECKING:  # auth reads the services too
     from assistantd.auth import Authenticator

@@ -10,7 +10,6 @@ from assistantd import ids
 from assistantd.db.engine import Database
 from assistantd.db.migrate import upgrade_async
 from assistantd.file_search.engine import FileSearchEngine
-from assistantd.file_search.ingestion import Ingestor, Job
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
     register_sqlite_extensions,
@@ -20,6 +19,7 @@ from assistantd.files.blobs import LocalBlobStore
 from assistantd.files.schemas import FileObject
 from assistantd.vector_stores import service as vector_stores
 from assistantd.vector_stores import store as vs_store
+from assistantd.vector_stores.ingestion import Ingestor, Job
 from assistantd.vector_stores.schemas import CreateVectorStoreRequest
 from tests.support.embedders import HashingEmbedder
 

@@ -30,7 +30,6 @@ from assistantd.db.documents import Document
 from assistantd.db.engine import Database
 from assistantd.db.tables import files
 from assistantd.effects import outbox
-from assistantd.file_search.ingestion import Job
 from assistantd.files.blobs import BlobStore
 from assistantd.files.schemas import BYTES_NOT_EXPORTED, FileObject, is_placeholder
 from assistantd.messages.schemas import Message
@@ -47,6 +46,7 @@ from assistantd.transfer.export_format import (
     read_export,
 )
 from assistantd.vector_stores import store as vector_stores_store
+from assistantd.vector_stores.ingestion import Job
 
 KINDS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 

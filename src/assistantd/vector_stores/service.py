@@ -19,7 +19,6 @@ from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.file_search import index, keywords
 from assistantd.file_search.chunking import ChunkingStrategyError, strategy_of
 from assistantd.file_search.engine import FileSearchEngine
-from assistantd.file_search.ingestion import Job
 from assistantd.file_search.parsing import FileParseError, parse_file
 from assistantd.files import references
 from assistantd.files import store as files_store
@@ -29,6 +28,7 @@ from assistantd.schemas import ChunkingStrategyParam, DeletedObject, FileSearchR
 from assistantd.threads import store as threads_store
 from assistantd.vector_stores import state as ingestion_state
 from assistantd.vector_stores import store
+from assistantd.vector_stores.ingestion import Job
 from assistantd.vector_stores.schemas import (
     CreateFileBatchRequest,
     CreateVectorStoreFileRequest,
