@@ -27,8 +27,8 @@ from assistantd.messages.schemas import (
     TextPartParam,
 )
 from assistantd.pagination import PageParams
-from assistantd.runs.lock import check_unlocked
 from assistantd.schemas import DeletedObject
+from assistantd.thread_lock.service import check_unlocked
 from assistantd.threads import store as threads_store
 from assistantd.threads.schemas import Thread
 from assistantd.vector_stores import service as vector_stores

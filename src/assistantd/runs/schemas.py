@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from assistantd.messages.schemas import CreateMessageRequest
+from assistantd.run_status import RunStatus as RunStatus  # the names, shared with the thread lock
 from assistantd.schemas import (
     Metadata,
     Omittable,
@@ -22,18 +23,6 @@ from assistantd.schemas import (
     ToolResourcesRequest,
     Usage,
 )
-
-RunStatus = Literal[
-    "queued",
-    "in_progress",
-    "requires_action",
-    "cancelling",
-    "cancelled",
-    "failed",
-    "completed",
-    "incomplete",
-    "expired",
-]
 
 RUN_EXPIRY_SECONDS = 600
 """A live run expires this long after it was created (the live API's `created_at + 600`)."""

@@ -31,7 +31,6 @@ from assistantd.run_steps.schemas import (
     ToolCallsStepDetails,
 )
 from assistantd.runs import endings, state, store
-from assistantd.runs.lock import check_unlocked
 from assistantd.runs.schemas import (
     RUN_EXPIRY_SECONDS,
     CreateRunRequest,
@@ -42,6 +41,7 @@ from assistantd.runs.schemas import (
     SubmitToolOutputsRequest,
     TruncationStrategy,
 )
+from assistantd.thread_lock.service import check_unlocked
 from assistantd.threads import service as threads
 from assistantd.threads.schemas import CreateThreadRequest, Thread
 

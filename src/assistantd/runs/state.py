@@ -17,6 +17,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
+from assistantd.run_status import ACTIVE as ACTIVE  # statuses that hold the thread lock
 from assistantd.run_steps.schemas import RunStep, RunStepStatus
 from assistantd.runs.schemas import Run, RunStatus
 
@@ -31,9 +32,6 @@ TERMINAL: frozenset[RunStatus] = frozenset(
     {"completed", "failed", "cancelled", "expired", "incomplete"}
 )
 """Statuses a run never leaves. Everything else holds the thread lock."""
-
-ACTIVE: tuple[RunStatus, ...] = ("queued", "in_progress", "requires_action", "cancelling")
-"""Statuses that hold the thread lock (every one but the terminal ones)."""
 
 RUNNING: tuple[RunStatus, ...] = ("queued", "in_progress", "cancelling")
 """Statuses in which a run needs a task to move on (`requires_action` waits for the client)."""

@@ -1,12 +1,11 @@
-"""The thread lock: while a run on a thread is not terminal, no message can be added and no
-other run created (the live API's 400s and wording)."""
+"""Checking the thread lock (the live API's 400s and wording)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.errors import ActiveRunError
-from assistantd.runs import store
+from assistantd.thread_lock import store
 
 
 async def check_unlocked(conn: AsyncConnection, thread_id: str, *, for_message: bool) -> None:
