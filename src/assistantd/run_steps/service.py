@@ -9,8 +9,8 @@ from assistantd.pagination import PageParams
 from assistantd.run_steps import store
 from assistantd.run_steps.include import SEARCH_CONTENT
 from assistantd.run_steps.schemas import FileSearchToolCall, RunStep, ToolCallsStepDetails
-from assistantd.runs import service as runs
 from assistantd.schemas import Page
+from assistantd.threads import service as threads
 
 
 def shown(step: RunStep, include: list[str] | None) -> RunStep:
@@ -29,6 +29,13 @@ def shown(step: RunStep, include: list[str] | None) -> RunStep:
     return step.model_copy(update={"step_details": ToolCallsStepDetails(tool_calls=calls)})
 
 
+async def _check_run(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> None:
+    """404 for a missing run, or for its missing thread first (as `runs.service.get`)."""
+    if not await store.run_exists(conn, project, thread_id, run_id):
+        await threads.get(conn, project, thread_id)
+        raise NotFoundError.for_id("run", run_id)
+
+
 async def get(
     conn: AsyncConnection,
     project: str,
@@ -39,7 +46,7 @@ async def get(
 ) -> RunStep:
     step = await store.get(conn, project, thread_id, run_id, step_id)
     if step is None:
-        await runs.get(conn, project, thread_id, run_id)
+        await _check_run(conn, project, thread_id, run_id)
         raise NotFoundError.for_id("run step", step_id)
     return shown(step, include)
 
@@ -52,7 +59,7 @@ async def page(
     params: PageParams,
     include: list[str] | None = None,
 ) -> Page[RunStep]:
-    await runs.get(conn, project, thread_id, run_id)
+    await _check_run(conn, project, thread_id, run_id)
     found = await store.page(conn, project, run_id, params)
     found.data = [shown(step, include) for step in found.data]
     return found

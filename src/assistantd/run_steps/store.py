@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
-from assistantd.db.tables import run_steps
+from assistantd.db.tables import run_steps, runs
 from assistantd.pagination import PageParams
 from assistantd.run_steps.schemas import RunStep
 from assistantd.schemas import Page
@@ -39,6 +39,15 @@ async def patch(
 ) -> RunStep | None:
     """Set only `changes`, if the stored step still holds `expect` (documents.patch_doc)."""
     return await documents.patch_doc(conn, run_steps, step_id, RunStep, changes, expect=expect)
+
+
+async def run_exists(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> bool:
+    """Whether the run that steps are asked of is there (the steps' parent, read here so the
+    run steps need nothing of the runs package above them)."""
+    query = select(runs.c.id).where(
+        runs.c.id == run_id, runs.c.project == project, runs.c.thread_id == thread_id
+    )
+    return (await conn.execute(query)).first() is not None
 
 
 async def get(
