@@ -14,6 +14,7 @@ from assistantd.events import models as ev
 from assistantd.events.sse import encode
 from assistantd.messages.deltas import MessageDelta, MessageDeltaEvent, TextDelta, TextDeltaBlock
 from assistantd.run_steps import schemas as rs
+from assistantd.runs import events as run_events
 from assistantd.runs import state
 from assistantd.runs.schemas import Run
 from tests.support import spec
@@ -73,7 +74,7 @@ def run_variants() -> list[Run]:
 
 @pytest.mark.parametrize("run", run_variants(), ids=lambda r: r.status)
 def test_run_objects(run: Run) -> None:
-    spec.validate_component("RunObject", data_of(ev.ThreadRunCreated(data=run)))
+    spec.validate_component("RunObject", data_of(run_events.ThreadRunCreated(data=run)))
 
 
 def steps() -> list[rs.RunStep]:

@@ -17,6 +17,7 @@ from assistantd.run_steps.schemas import (
     RunStepDeltaEvent,
     ToolCallDeltaObject,
 )
+from assistantd.runs import events as run_events
 from assistantd.runs.schemas import Run
 
 
@@ -52,11 +53,11 @@ def text_delta(value: str, first: bool = False) -> ev.ThreadMessageDelta:
 
 
 def test_object_frames_keep_nulls() -> None:
-    name, data = parse(encode(ev.ThreadRunCreated(data=make_run())))
+    name, data = parse(encode(run_events.ThreadRunCreated(data=make_run())))
     assert name == "thread.run.created"
     assert isinstance(data, dict)
     assert data["started_at"] is None and data["usage"] is None
-    assert b"\n" not in encode(ev.ThreadRunCreated(data=make_run()))[:-2].split(b"\n", 1)[1]
+    assert b"\n" not in encode(run_events.ThreadRunCreated(data=make_run()))[:-2].split(b"\n", 1)[1]
 
 
 def test_delta_frames_carry_only_what_changed() -> None:
@@ -107,9 +108,14 @@ def test_done_frame() -> None:
 
 
 def test_event_lookup_from_state_names() -> None:
-    assert isinstance(ev.run_event("thread.run.failed", make_run()), ev.ThreadRunFailed)
-    assert ev.ThreadRunRequiresAction.ends_stream and not ev.ThreadRunQueued.ends_stream
-    assert set(ev.RUN_EVENTS) == {
+    assert isinstance(
+        run_events.run_event("thread.run.failed", make_run()), run_events.ThreadRunFailed
+    )
+    assert (
+        run_events.ThreadRunRequiresAction.ends_stream
+        and not run_events.ThreadRunQueued.ends_stream
+    )
+    assert set(run_events.RUN_EVENTS) == {
         f"thread.run.{s}"
         for s in [
             "created",
@@ -136,10 +142,10 @@ async def test_fan_out_and_done_after_terminal() -> None:
     broker.open("run_1")
     subs = [broker.subscribe("run_1") for _ in range(3)]
     tasks = [asyncio.create_task(collect(s)) for s in subs]
-    broker.publish("run_1", ev.ThreadRunCreated(data=make_run()))
+    broker.publish("run_1", run_events.ThreadRunCreated(data=make_run()))
     await asyncio.sleep(0)
     broker.publish("run_1", text_delta("a", first=True))
-    broker.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+    broker.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
     results = await asyncio.gather(*tasks)
     names = [parse(f)[0] for f in results[0]]
     assert names == ["thread.run.created", "thread.message.delta", "thread.run.completed", "done"]
@@ -156,7 +162,7 @@ async def test_late_subscriber_gets_history_then_live() -> None:
     task = asyncio.create_task(collect(late))
     await asyncio.sleep(0)
     broker.publish("run_1", text_delta("live"))
-    broker.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+    broker.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
     frames = await task
     assert len(frames) == 13 and frames[-1] == DONE_FRAME
     assert parse(frames[10])[1]["delta"]["content"][0]["text"]["value"] == "live"  # type: ignore[index]
@@ -171,7 +177,7 @@ async def test_slow_subscriber_is_dropped_publisher_never_blocks() -> None:
     for i in range(10):
         broker.publish("run_1", text_delta(str(i)))
         await asyncio.sleep(0)
-    broker.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+    broker.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
     assert len(await fast_task) == 12
     assert slow.dropped
     assert await collect(slow) == [SLOW_CONSUMER_FRAME, DONE_FRAME]
@@ -199,11 +205,11 @@ async def test_unknown_run() -> None:
 async def test_reopen_starts_a_fresh_segment() -> None:
     broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
-    broker.publish("run_1", ev.ThreadRunRequiresAction.model_construct(data=make_run()))
+    broker.publish("run_1", run_events.ThreadRunRequiresAction.model_construct(data=make_run()))
     assert not broker.is_open("run_1")
     broker.open("run_1")
     sub = broker.subscribe("run_1")
-    broker.publish("run_1", ev.ThreadRunQueued(data=make_run()))
+    broker.publish("run_1", run_events.ThreadRunQueued(data=make_run()))
     broker.publish("run_1", ev.ErrorEvent(data=ev.ErrorData(message="x")))
     names = [parse(f)[0] for f in await collect(sub)]
     assert names == ["thread.run.queued", "error", "done"]
@@ -227,11 +233,11 @@ async def test_closed_segments_are_kept_for_resumes_within_bounds() -> None:
     for run_id in ("run_1", "run_2", "run_3"):
         broker.open(run_id)
         broker.publish(run_id, text_delta("a"))
-        broker.publish(run_id, ev.ThreadRunCompleted(data=make_run("completed")))
+        broker.publish(run_id, run_events.ThreadRunCompleted(data=make_run("completed")))
     assert len(await collect(broker.subscribe("run_3"))) == 3  # replayed after its end
     assert await collect(broker.subscribe("run_1")) == [DONE_FRAME]  # the oldest: let go
     expiring = LocalBroker(keepalive_s=None, ttl_s=0)
     expiring.open("run_1")
-    expiring.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+    expiring.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
     await asyncio.sleep(0.01)
     assert await collect(expiring.subscribe("run_1")) == [DONE_FRAME]  # past its TTL

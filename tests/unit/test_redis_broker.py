@@ -16,6 +16,7 @@ from assistantd.events.broker import EXPIRED_FRAME, SLOW_CONSUMER_FRAME, LocalBr
 from assistantd.events.cancels import RedisCancels
 from assistantd.events.redis_broker import LOST_FRAME, RedisBroker, connect
 from assistantd.events.sse import DONE_FRAME
+from assistantd.runs import events as run_events
 from tests.support.redis import drop_prefix, fresh_prefix, private_redis, shared_redis_url
 from tests.unit.test_events import make_run, text_delta
 
@@ -50,10 +51,10 @@ async def started(*brokers: RedisBroker) -> None:
 
 
 def script(broker: Any, run_id: str, texts: list[str]) -> None:
-    broker.publish(run_id, ev.ThreadRunCreated(data=make_run()))
+    broker.publish(run_id, run_events.ThreadRunCreated(data=make_run()))
     for text in texts:
         broker.publish(run_id, text_delta(text))
-    broker.publish(run_id, ev.ThreadRunCompleted(data=make_run("completed")))
+    broker.publish(run_id, run_events.ThreadRunCompleted(data=make_run("completed")))
 
 
 @pytest.mark.parametrize("kind", ["local", "redis"])
@@ -94,14 +95,14 @@ async def test_two_processes_one_order(url_prefix: tuple[str, str]) -> None:
     try:
         api.open("run_x")
         live = asyncio.create_task(collect(api.subscribe("run_x")))
-        api.publish("run_x", ev.ThreadRunCreated(data=make_run()))
+        api.publish("run_x", run_events.ThreadRunCreated(data=make_run()))
         await api.flush()
         for i in range(50):
             worker.publish("run_x", text_delta(str(i)))
         await worker.flush()
         late = reader.subscribe("run_x")  # attaches while the run streams
         late_task = asyncio.create_task(collect(late))
-        worker.publish("run_x", ev.ThreadRunCompleted(data=make_run("completed")))
+        worker.publish("run_x", run_events.ThreadRunCompleted(data=make_run("completed")))
         frames = await live
         assert await late_task == frames
         texts = [split(f)[2]["delta"]["content"][0]["text"]["value"] for f in frames[1:51]]
@@ -122,7 +123,7 @@ async def test_reopen_closes_the_previous_segment(url_prefix: tuple[str, str]) -
         broker.publish("run_1", text_delta("a"))
         broker.open("run_1")  # e.g. submit_tool_outputs while a reader of the old one lingers
         new = broker.subscribe("run_1")
-        broker.publish("run_1", ev.ThreadRunQueued(data=make_run()))
+        broker.publish("run_1", run_events.ThreadRunQueued(data=make_run()))
         broker.publish("run_1", ev.ErrorEvent(data=ev.ErrorData(message="x")))
         assert [split(f)[1] for f in await old] == ["thread.message.delta", "done"]
         assert [split(f)[1] for f in await collect(new)] == ["thread.run.queued", "error", "done"]
@@ -146,7 +147,7 @@ async def test_a_reader_that_fell_behind_the_cap_is_told(url_prefix: tuple[str, 
         frames.append(await sub.__anext__())  # read one, then stall while 500 more come
         for i in range(500):
             broker.publish("run_1", text_delta(str(i)))
-        broker.publish("run_1", ev.ThreadRunCompleted(data=make_run("completed")))
+        broker.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
         await broker.flush()
         frames += [frame async for frame in sub]
         assert frames[-2:] == [SLOW_CONSUMER_FRAME, DONE_FRAME]

@@ -20,6 +20,7 @@ from assistantd.executor.request import chat_request
 from assistantd.executor.turn import ModelTurn
 from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import LastError, RunStep
+from assistantd.runs import events as run_events
 from assistantd.runs import state
 from assistantd.runs.schemas import Run
 from assistantd.upstream import UpstreamClient, UpstreamError
@@ -51,10 +52,10 @@ async def drive(client: UpstreamClient, broker: Broker, run: Run) -> Run:
     def publish(event: ev.StreamEvent) -> None:
         broker.publish(run.id, event)
 
-    publish(ev.ThreadRunCreated(data=run))
-    publish(ev.ThreadRunQueued(data=run))
+    publish(run_events.ThreadRunCreated(data=run))
+    publish(run_events.ThreadRunQueued(data=run))
     run, name = state.advance(run, "in_progress", 2)
-    publish(ev.run_event(name, run))
+    publish(run_events.run_event(name, run))
     turn, acc = ModelTurn(run, publish, save), ChatAccumulator()
     body = chat_request(run, [{"role": "user", "content": "hi"}])
     try:
@@ -67,7 +68,7 @@ async def drive(client: UpstreamClient, broker: Broker, run: Run) -> Run:
         run, name = state.advance(
             run, "failed", 3, last_error={"code": error.code, "message": error.message}
         )
-        publish(ev.run_event(name, run))
+        publish(run_events.run_event(name, run))
         return run
     result = await turn.finish(acc)
     if result.tool_calls:
@@ -76,7 +77,7 @@ async def drive(client: UpstreamClient, broker: Broker, run: Run) -> Run:
         run, name = state.advance(run, "requires_action", 3, required_action=action)
     else:
         run, name = state.advance(run, "completed", 3, usage=result.usage)
-    publish(ev.run_event(name, run))
+    publish(run_events.run_event(name, run))
     return run
 
 

@@ -1,4 +1,5 @@
-"""One model per Assistants stream event (openai-python's `AssistantStreamEvent` members).
+"""One model per Assistants stream event (openai-python's `AssistantStreamEvent` members); the
+run events (`thread.run.*`) live with the runs that publish them, in `runs.events`.
 
 The executor publishes these objects, never dicts or strings; `events.sse` turns them into frames.
 `ends_stream` marks the events after which a run's stream segment closes (terminal run events and
@@ -14,7 +15,6 @@ from pydantic import BaseModel, SerializeAsAny, model_serializer
 from assistantd.messages.deltas import MessageDeltaEvent
 from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import RunStep, RunStepDeltaEvent
-from assistantd.runs.schemas import Run
 from assistantd.schemas import Schema
 
 
@@ -30,59 +30,6 @@ class StreamEvent(Schema):
 class ThreadCreated(StreamEvent):
     event: Literal["thread.created"] = "thread.created"
     data: SerializeAsAny[BaseModel]  # the thread object (owned by the threads package)
-
-
-# --- runs ----------------------------------------------------------------------------------------
-
-
-class _RunEvent(StreamEvent):
-    data: Run
-
-
-class ThreadRunCreated(_RunEvent):
-    event: Literal["thread.run.created"] = "thread.run.created"
-
-
-class ThreadRunQueued(_RunEvent):
-    event: Literal["thread.run.queued"] = "thread.run.queued"
-
-
-class ThreadRunInProgress(_RunEvent):
-    event: Literal["thread.run.in_progress"] = "thread.run.in_progress"
-
-
-class ThreadRunRequiresAction(_RunEvent):
-    event: Literal["thread.run.requires_action"] = "thread.run.requires_action"
-    ends_stream = True
-
-
-class ThreadRunCompleted(_RunEvent):
-    event: Literal["thread.run.completed"] = "thread.run.completed"
-    ends_stream = True
-
-
-class ThreadRunIncomplete(_RunEvent):
-    event: Literal["thread.run.incomplete"] = "thread.run.incomplete"
-    ends_stream = True
-
-
-class ThreadRunFailed(_RunEvent):
-    event: Literal["thread.run.failed"] = "thread.run.failed"
-    ends_stream = True
-
-
-class ThreadRunCancelling(_RunEvent):
-    event: Literal["thread.run.cancelling"] = "thread.run.cancelling"
-
-
-class ThreadRunCancelled(_RunEvent):
-    event: Literal["thread.run.cancelled"] = "thread.run.cancelled"
-    ends_stream = True
-
-
-class ThreadRunExpired(_RunEvent):
-    event: Literal["thread.run.expired"] = "thread.run.expired"
-    ends_stream = True
 
 
 # --- run steps -----------------------------------------------------------------------------------
@@ -186,21 +133,6 @@ class Done(StreamEvent):
     ends_stream = True
 
 
-RUN_EVENTS: dict[str, type[_RunEvent]] = {
-    cls.model_fields["event"].default: cls
-    for cls in (
-        ThreadRunCreated,
-        ThreadRunQueued,
-        ThreadRunInProgress,
-        ThreadRunRequiresAction,
-        ThreadRunCompleted,
-        ThreadRunIncomplete,
-        ThreadRunFailed,
-        ThreadRunCancelling,
-        ThreadRunCancelled,
-        ThreadRunExpired,
-    )
-}
 STEP_EVENTS: dict[str, type[_StepEvent]] = {
     cls.model_fields["event"].default: cls
     for cls in (
@@ -212,11 +144,6 @@ STEP_EVENTS: dict[str, type[_StepEvent]] = {
         ThreadRunStepExpired,
     )
 }
-
-
-def run_event(name: str, run: Run) -> StreamEvent:
-    """The typed event for a name that `runs.state.advance` returned, e.g. `thread.run.failed`."""
-    return RUN_EVENTS[name](event=name, data=run)
 
 
 def step_event(name: str, step: RunStep) -> StreamEvent:

@@ -18,6 +18,7 @@ from assistantd.observability import Metrics
 from assistantd.run_steps import service as steps_service
 from assistantd.run_steps.schemas import LastError, RunStep, RunStepStatus
 from assistantd.runs import endings, state, store
+from assistantd.runs import events as run_events
 from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus
 from assistantd.runs.state import RunEnd
 
@@ -126,7 +127,7 @@ class RunTransitions:
                 raise RunEnded  # e.g. cancelled meanwhile
             ctx.run = ctx.run.model_copy(update={"status": current.status})
         ctx.run = ctx.stored = run = stored
-        self._broker.publish(run.id, ev.run_event(name, run))
+        self._broker.publish(run.id, run_events.run_event(name, run))
         self.observe_status(to)
 
     def observe_status(self, status: str) -> None:

@@ -20,6 +20,7 @@ from assistantd.messages import store as messages_store
 from assistantd.messages.state import advance_message, end_reason
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import LastError, RunStep
+from assistantd.runs import events as run_events
 from assistantd.runs import state, store
 from assistantd.runs.schemas import Run
 from assistantd.runs.state import RunEnd, StepAdvance
@@ -40,7 +41,7 @@ class Ending:
     def events(self) -> list[ev.StreamEvent]:
         """What announces the ending, in order: the steps closed, then the run."""
         closed = [ev.step_event(name, step) for step, name in self.steps]
-        return [*closed, ev.run_event(self.event, self.run)]
+        return [*closed, run_events.run_event(self.event, self.run)]
 
 
 def end_status(run: Run, to: RunEnd) -> RunEnd:

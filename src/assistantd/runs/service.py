@@ -31,6 +31,7 @@ from assistantd.run_steps.schemas import (
     ToolCallsStepDetails,
 )
 from assistantd.runs import endings, state, store
+from assistantd.runs import events as run_events
 from assistantd.runs.schemas import (
     RUN_EXPIRY_SECONDS,
     CreateRunRequest,
@@ -142,7 +143,10 @@ async def create(
     await store.insert(conn, project, run)
     if include:
         outbox(conn).show(run.id, include)
-    events: list[ev.StreamEvent] = [ev.ThreadRunCreated(data=run), ev.ThreadRunQueued(data=run)]
+    events: list[ev.StreamEvent] = [
+        run_events.ThreadRunCreated(data=run),
+        run_events.ThreadRunQueued(data=run),
+    ]
     return _announce(conn, run, events, stream=request.stream)
 
 
@@ -165,8 +169,8 @@ async def create_thread_and_run(
     await store.insert(conn, project, run)
     events = [
         ev.ThreadCreated(data=thread),
-        ev.ThreadRunCreated(data=run),
-        ev.ThreadRunQueued(data=run),
+        run_events.ThreadRunCreated(data=run),
+        run_events.ThreadRunQueued(data=run),
     ]
     return _announce(conn, run, events, stream=request.stream)
 
@@ -207,7 +211,7 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
     waiting = run.status == "requires_action"
     read = run
     run, name = state.advance(run, "cancelling", now)
-    events = [ev.run_event(name, run)]
+    events = [run_events.run_event(name, run)]
     if waiting:
         try:
             closed = await endings.close_open(conn, run.id, "cancelled", now, strict=True)
@@ -215,7 +219,7 @@ async def cancel(conn: AsyncConnection, project: str, thread_id: str, run_id: st
             raise InvalidRequestError("The run's step changed meanwhile.", param=None) from None
         events += [ev.step_event(step_name, step) for step, step_name in closed]
         run, name = state.advance(run, "cancelled", now)
-        events.append(ev.run_event(name, run))
+        events.append(run_events.run_event(name, run))
     await _patch_run(conn, read, run, "cancel")
     change = _announce(conn, run, events, schedule=False)
     if not waiting:  # the executor finishes the cancel, wherever it runs the run
@@ -270,7 +274,7 @@ async def submit_tool_outputs(
     read = run
     run, name = state.advance(run, "queued", now)
     await _patch_run(conn, read, run, "submit tool outputs to")
-    events = [ev.step_event(step_name, step), ev.run_event(name, run)]
+    events = [ev.step_event(step_name, step), run_events.run_event(name, run)]
     return _announce(conn, run, events, stream=request.stream)
 
 
