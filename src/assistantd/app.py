@@ -85,6 +85,7 @@ from assistantd.v1.middleware import V1Router, public_path
 from assistantd.v1.runs_router import router as v1_runs_router
 from assistantd.v1.threads_router import router as v1_threads_router
 from assistantd.validation import to_api_error
+from assistantd.vector_stores import service as vector_stores_service
 from assistantd.vector_stores.ingestion import Ingestor
 from assistantd.vector_stores.router import router as vector_stores_router
 
@@ -153,6 +154,7 @@ def create_app(
                     lambda: redis_broker.dropped,
                 )
             lag_watch = asyncio.create_task(metrics.watch_loop_lag(), name="loop-lag")
+        file_holders = (vector_stores_service.forget_file,)
         services = Services(
             settings=settings,
             db=db,
@@ -169,6 +171,7 @@ def create_app(
             file_search=file_search,
             telemetry=telemetry,
             authenticator=Authenticator(settings.env_api_keys(), db),
+            file_holders=file_holders,
         )
         targets = services.targets()
         db.outboxes = lambda: Outbox(targets)  # services declare effects; commits deliver them
@@ -179,7 +182,9 @@ def create_app(
         # a cancel sent to any process reaches the one running the run
         await cancels.start(scheduler.cancel_local if cancels.distributed else scheduler.cancel)
         await ingestor.start()
-        expiry = asyncio.create_task(files_service.expire_forever(db, blobs), name="file-expiry")
+        expiry = asyncio.create_task(
+            files_service.expire_forever(db, blobs, file_holders), name="file-expiry"
+        )
         reaper = asyncio.create_task(
             containers_service.reap_forever(db, sandbox, blobs), name="container-expiry"
         )

@@ -16,6 +16,7 @@ from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.files.blobs import BlobStore
+from assistantd.files.service import FileHolder
 from assistantd.models.service import ModelCatalog
 from assistantd.observability import Telemetry
 from assistantd.settings import Settings
@@ -45,6 +46,7 @@ class Services:
     file_search: FileSearchEngine
     telemetry: Telemetry
     authenticator: Authenticator
+    file_holders: tuple[FileHolder, ...]  # what lets go of a deleted file (the vector stores)
 
     def targets(self) -> Targets:
         """What the effects declared on write transactions are delivered to."""

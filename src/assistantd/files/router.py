@@ -53,4 +53,5 @@ async def get_file_content(
 @router.delete("/{file_id}")
 async def delete_file(file_id: str, request: Request, project: Project) -> ObjectResponse:
     state = get_services(request)
-    return ObjectResponse(await service.delete(state.db, state.blobs, project, file_id))
+    deleted = await service.delete(state.db, state.blobs, project, file_id, state.file_holders)
+    return ObjectResponse(deleted)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from python_multipart.multipart import parse_options_header
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,13 +26,17 @@ from assistantd.files.schemas import (
     is_placeholder,
 )
 from assistantd.pagination import PageParams
-from assistantd.vector_stores import service as vector_stores
 
 MAX_FILENAME = 255
 EXPIRY_SECONDS = (3600, 2_592_000)  # `expires_after.seconds`: one hour to 30 days
 _FORM_FIELDS = ("file", "purpose", "expires_after[anchor]", "expires_after[seconds]")
 
 log = logging.getLogger(__name__)
+
+FileHolder = Callable[[AsyncConnection, str, str], Awaitable[None]]
+"""Something that holds files by id and lets go of a deleted one, in the delete's transaction:
+`(conn, project, file_id)`. The vector stores are one (`vector_stores.service.forget_file`);
+the lifespan hands them in, so files need nothing of the packages above that hold them."""
 
 
 def _not_found(file_id: str) -> NotFoundError:
@@ -189,34 +193,39 @@ async def content(
     return await blobs.stream(key)
 
 
-async def delete(db: Database, blobs: BlobStore, project: str, file_id: str) -> FileDeleted:
+async def delete(
+    db: Database, blobs: BlobStore, project: str, file_id: str, holders: Sequence[FileHolder]
+) -> FileDeleted:
     async with db.write() as conn:
         key = await store.blob_key(conn, project, file_id)
         if key is None or not await store.delete(conn, project, file_id):
             raise _not_found(file_id)
         # A deleted file leaves every vector store, and so every search, at once.
-        await vector_stores.forget_file(conn, project, file_id)
+        for holder in holders:
+            await holder(conn, project, file_id)
     await blobs.delete(key)
     return FileDeleted(id=file_id)
 
 
-async def delete_expired(db: Database, blobs: BlobStore) -> int:
+async def delete_expired(db: Database, blobs: BlobStore, holders: Sequence[FileHolder]) -> int:
     """Delete every file whose `expires_at` has passed (as a delete would); how many."""
     async with db.read() as conn:
         due = await store.expired(conn, int(time.time()))
     for project, file_id in due:
         with contextlib.suppress(NotFoundError):  # deleted meanwhile
-            await delete(db, blobs, project, file_id)
+            await delete(db, blobs, project, file_id, holders)
     return len(due)
 
 
-async def expire_forever(db: Database, blobs: BlobStore, interval_s: float = 1.0) -> None:
+async def expire_forever(
+    db: Database, blobs: BlobStore, holders: Sequence[FileHolder], interval_s: float = 1.0
+) -> None:
     """The background sweep of expired files: past the pool's capacity it waits its turn
     (background work) instead of being refused like a request."""
     with background():
         while True:
             try:
-                await delete_expired(db, blobs)
+                await delete_expired(db, blobs, holders)
             except Exception:
                 log.exception("the file expiry sweep failed")
             await asyncio.sleep(interval_s)
