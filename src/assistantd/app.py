@@ -67,6 +67,7 @@ from assistantd.observability.middleware import Observe
 from assistantd.observability.tracing import make_tracing
 from assistantd.relay.router import router as relay_router
 from assistantd.responses_api import background as responses_background
+from assistantd.responses_api.durable import Durable
 from assistantd.responses_api.router import router as responses_router
 from assistantd.run_steps.router import router as run_steps_router
 from assistantd.runs.router import router as runs_router
@@ -176,8 +177,13 @@ def create_app(
         targets = services.targets()
         db.outboxes = lambda: Outbox(targets)  # services declare effects; commits deliver them
         app.state.services = services
-        async with db.write() as conn:  # what a stopped server left unfinished
-            await responses_background.fail_unfinished(conn)
+        durable = _durable_responses(settings, db, broker, scheduler)
+        responses_background.configure(durable)
+        if durable is not None:  # leases say which responses are another live node's
+            await durable.start()
+        else:
+            async with db.write() as conn:  # what a stopped server left unfinished
+                await responses_background.fail_unfinished(conn)
         await scheduler.start()
         # a cancel sent to any process reaches the one running the run
         await cancels.start(scheduler.cancel_local if cancels.distributed else scheduler.cancel)
@@ -194,6 +200,8 @@ def create_app(
             expiry.cancel()
             reaper.cancel()
             await responses_background.stop_all()
+            if durable is not None:
+                await durable.stop()
             await ingestor.stop()
             await scheduler.stop()
             await cancels.aclose()
@@ -273,6 +281,22 @@ def _scheduler(
         ttl_s=settings.lease_ttl_s,
         heartbeat_s=settings.lease_heartbeat_s,
         executes=settings.role != "api",
+    )
+
+
+def _durable_responses(
+    settings: Settings, db: Database, broker: Broker, scheduler: Scheduler
+) -> Durable | None:
+    """Leased responses on PostgreSQL, named as this node's leased runs."""
+    if not isinstance(scheduler, LeasedScheduler):
+        return None
+    return Durable(
+        db,
+        broker,
+        node=scheduler.node,
+        ttl_s=settings.lease_ttl_s,
+        heartbeat_s=settings.lease_heartbeat_s,
+        cancel_local=responses_background.cancel_local,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -223,6 +225,18 @@ responses = Table(
     Column("body", Text, nullable=False),
     Column("input", Text, nullable=False),  # the response's input items, a JSON list
     Index(None, "project", "id"),
+)
+
+response_leases = Table(  # as run_leases, for the responses generated on PostgreSQL
+    "response_leases",
+    metadata,
+    Column("response_id", ID, ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", String(128)),
+    Column("attempt", Integer, nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("cancel", Boolean, nullable=False, server_default=false()),
+    Index(None, "expires_at"),
+    Index(None, "node"),
 )
 
 containers = Table(

@@ -182,6 +182,12 @@ class RedisBroker:
         self._append(("pub", run_id, b"", True))
         self._local.pop(run_id, None)
 
+    async def published(self, run_id: str) -> int:
+        """How many events the run's current segment has so far (from any process)."""
+        await self.flush()
+        count: Any = await self._client.hget(self._run_key(run_id), "n")
+        return 0 if count is None else int(count)
+
     @property
     def buffered(self) -> int:
         return len(self._buffer)

@@ -1,5 +1,6 @@
 """The tasks that generate responses: started, found again to cancel, and what a restart left
-unfinished. In this process only (see generate.py)."""
+unfinished. On PostgreSQL their leases (durable.py) let any node cancel them, take over a dead
+node's and stream a background response's events; on SQLite all is in this one process."""
 
 from __future__ import annotations
 
@@ -12,11 +13,32 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.db.engine import Database, background
 from assistantd.errors import InvalidRequestError
 from assistantd.responses_api import events, store
+from assistantd.responses_api.durable import Durable
 from assistantd.responses_api.generate import SHUTDOWN
 from assistantd.responses_api.schemas import Response, ResponseError
 from assistantd.responses_api.service import get
 
 _running: dict[str, asyncio.Task[Response]] = {}
+_durable: list[Durable] = []  # set by the lifespan on PostgreSQL (one per app)
+
+
+def configure(durable: Durable | None) -> None:
+    _durable.clear()
+    if durable is not None:
+        _durable.append(durable)
+
+
+def durable() -> Durable | None:
+    return _durable[0] if _durable else None
+
+
+def cancel_local(response_id: str) -> bool:
+    """Cancel the response's task if this process generates it."""
+    task = _running.get(response_id)
+    if task is None or task.done():
+        return False
+    task.cancel()
+    return True
 
 
 def spawn(response: Response, work: Coroutine[Any, Any, Response]) -> asyncio.Task[Response]:
@@ -29,6 +51,11 @@ def spawn(response: Response, work: Coroutine[Any, Any, Response]) -> asyncio.Ta
     def ended(_task: asyncio.Task[Response]) -> None:
         _running.pop(response.id, None)
         events.close(response.id, retain=response.background)
+        shared = durable()
+        if shared is not None:
+            shared.forget(response.id)
+            if response.background:
+                shared.close_stream(response.id)
 
     task.add_done_callback(ended)
     return task
@@ -43,6 +70,11 @@ async def cancel(db: Database, project: str, response_id: str) -> Response:
             "Only responses created with background=true can be cancelled.", param=None
         )
     task = _running.get(response_id)
+    shared = durable()
+    if task is None and shared is not None and response.status in ("queued", "in_progress"):
+        # Another node generates it (or did, and died): it ends it; this one waits for that.
+        ended = await shared.cancel(project, response_id)
+        return response if ended is None else ended
     if task is None:
         return response
     task.cancel()

@@ -2,8 +2,9 @@
 any resumed with `starting_after`) read it from any position and follow it until it closes.
 
 Background responses keep their log for `RETAIN_S` after they end, so a client can still
-resume; the log is in memory, so a stream can be resumed on the process that generates it
-(cross-node resumption needs the durable event streams of the runs, not built yet).
+resume; the log is in memory, for the process that generates the response. With the Redis
+broker a background response's events are published there too, so that another node streams
+and resumes them (durable.py).
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from assistantd.conversations import service as conversations
 from assistantd.db.engine import Database
 from assistantd.errors import APIError
@@ -24,6 +26,7 @@ from assistantd.responses_api import store, threads
 from assistantd.responses_api import usage as usages
 from assistantd.responses_api.attachments import Attachments
 from assistantd.responses_api.code import CodeInterpreter, CodeState, container_citations
+from assistantd.responses_api.durable import Durable, Lease
 from assistantd.responses_api.file_search import FileSearch, citations
 from assistantd.responses_api.output import OutputBuilder
 from assistantd.responses_api.schemas import (
@@ -59,6 +62,8 @@ class Generation:
     media: Attachments = field(default_factory=Attachments)
     context_windows: Mapping[str, int] = field(default_factory=dict)
     stored: bool = True  # the row exists (else generate() writes it while the model starts)
+    durable: Durable | None = None  # PostgreSQL: stored responses are leased (durable.py)
+    lease: Lease | None = None  # taken with the insert
 
 
 class ContextFull(APIError):
@@ -94,6 +99,15 @@ def fitted(
 async def _insert(db: Database, generation: Generation) -> None:
     async with db.write() as conn:
         await store.insert(conn, generation.project, generation.response, generation.inputs)
+        if generation.durable is not None:
+            generation.lease = await generation.durable.take(conn, generation.response.id)
+
+
+async def _may_write(conn: AsyncConnection, generation: Generation, *, final: bool) -> bool:
+    """Unless this node lost the response's lease to one that took it over (durable.py)."""
+    if generation.durable is None or generation.lease is None:
+        return True
+    return await generation.durable.hold(conn, generation.lease, final=final)
 
 
 async def generate(
@@ -119,7 +133,8 @@ async def generate(
     if response.status == "queued":  # a background response: it starts now
         response = response.model_copy(update={"status": "in_progress"})
         async with db.write() as conn:
-            await store.update(conn, generation.project, response)
+            if await _may_write(conn, generation, final=False):
+                await store.update(conn, generation.project, response)
     numbered({"type": "response.in_progress", "response": response.model_dump(mode="json")})
     search = next((t for t in generation.tools if isinstance(t, FileSearchToolParam)), None)
     coder = next((t for t in generation.tools if isinstance(t, CodeInterpreterToolParam)), None)
@@ -227,6 +242,8 @@ async def _save(db: Database, generation: Generation, response: Response) -> Non
         return
     async with db.write() as conn:
         if response.store:
+            if not await _may_write(conn, generation, final=True):
+                return  # another node ended it
             await store.update(conn, generation.project, response)
         if response.conversation is not None and response.status != "failed":
             items = generation.inputs + list(response.output)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response as HTTPResponse
@@ -48,6 +48,7 @@ async def create_response(
         # A stream's first token need not wait for the row: generate() writes it meanwhile.
         insert_later=bool(body.stream) and not body.background,
         context_windows=state.settings.context_windows,
+        durable=background.durable(),
     )
     tools = generate.ServerTools(
         FileSearch(state.db, state.file_search),
@@ -56,6 +57,15 @@ async def create_response(
     response = generation.response
     log = events.open_log(response.id) if body.stream or body.background else None
     emit = log.append if log is not None else None
+    shared = background.durable()
+    publish = shared.open_stream(response.id) if shared and body.background else None
+    if log is not None and publish is not None:  # other nodes can stream it too
+        local = log.append
+
+        def emit(event: dict[str, Any]) -> None:
+            local(event)
+            publish(event)
+
     work = generate.generate(generation, state.upstream, state.db, tools, emit)
     task = background.spawn(response, work)
     if log is not None and body.stream:
@@ -71,9 +81,16 @@ def _shown(response: Response, include: frozenset[str]) -> Response:
     return response.model_copy(update={"output": output}) if output != response.output else response
 
 
-def _stream(log: events.EventLog, include: frozenset[str], after: int = -1) -> StreamingResponse:
+def _stream(
+    log: events.EventLog | AsyncIterator[dict[str, Any]],
+    include: frozenset[str],
+    after: int = -1,
+) -> StreamingResponse:
+    """The events of this process's log, or those another node publishes (`follow`)."""
+    found = log.follow(after) if isinstance(log, events.EventLog) else log
+
     async def frames() -> AsyncIterator[bytes]:
-        async for event in log.follow(after):
+        async for event in found:
             yield events.frame(shown.event_json(event, include))
 
     return StreamingResponse(
@@ -110,13 +127,17 @@ async def get_response(
             "Only responses created with background=true can be streamed again.",
             param="stream",
         )
+    after = -1 if starting_after is None else starting_after
     log = events.find(response_id)
+    shared = background.durable()
+    if log is None and shared is not None and shared.shared_events:
+        return _stream(shared.follow(response_id, after), include)
     if log is None:
         raise InvalidRequestError(
             "The events of this response are no longer available on this server.",
             param="stream",
         )
-    return _stream(log, include, -1 if starting_after is None else starting_after)
+    return _stream(log, include, after)
 
 
 @router.delete("/{response_id}")

@@ -35,6 +35,13 @@ async def get(conn: AsyncConnection, project: str, response_id: str) -> Response
     return await documents.get_doc(conn, responses, project, response_id, Response)
 
 
+async def get_by_id(conn: AsyncConnection, response_id: str) -> tuple[str, Response] | None:
+    """(project, response), for the node that takes a response over (it has no request)."""
+    query = select(responses.c.project, responses.c.body).where(responses.c.id == response_id)
+    row = (await conn.execute(query)).first()
+    return None if row is None else (row.project, Response.model_validate_json(row.body))
+
+
 async def get_input(conn: AsyncConnection, project: str, response_id: str) -> list[Item] | None:
     query = select(responses.c.input).where(
         responses.c.id == response_id, responses.c.project == project

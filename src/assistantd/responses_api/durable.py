@@ -1,0 +1,243 @@
+"""Responses on PostgreSQL survive the node that generates them, as runs do (executor/leased.py).
+
+* A stored response is inserted with its lease (`response_leases`), held by this node and
+  renewed by its heartbeat (every `lease_heartbeat_s`).
+* Its final state is written only while the lease is still this node's (`hold`, in the same
+  transaction that deletes the lease), so a node that was taken for dead (a long stall) can
+  never overwrite what the node that took it over wrote.
+* A heartbeat also claims the leases of dead nodes (expired, `FOR UPDATE SKIP LOCKED`) and ends
+  those responses cleanly: `failed` with `server_error` (the model's answer was under way on
+  the dead node and its stream already seen, so it is not generated again), or `cancelled`
+  when a client had asked. Their stream on the shared event broker gets its last event.
+* A cancel sent to any node marks the lease (`cancel`); the node that holds it sees that at
+  its next heartbeat and cancels its task, and the cancelling node waits for the final state.
+* Background responses publish their events to the broker as well, so that
+  `GET /responses/{id}?stream=true` on any node (with the Redis broker) streams them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from pydantic import RootModel
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db.engine import Database, background
+from assistantd.events.broker import Broker
+from assistantd.events.models import StreamEvent
+from assistantd.events.redis_broker import RedisBroker
+from assistantd.events.sse import DONE_FRAME
+from assistantd.responses_api import lease_store, store
+from assistantd.responses_api.schemas import Response, ResponseError
+
+log = logging.getLogger(__name__)
+
+TAKEOVER = "The server generating this response stopped while it was under way."
+CLAIM_BATCH = 32
+TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
+ENDING = frozenset({"response.completed", "response.failed", "response.incomplete"})
+
+
+@dataclass(frozen=True)
+class Lease:
+    response_id: str
+    node: str
+    attempt: int
+
+
+class _Data(RootModel[dict[str, Any]]):
+    pass
+
+
+class _Event(StreamEvent):
+    """A response stream event as the broker carries it (the same SSE frame as events.frame)."""
+
+    event: str
+    data: _Data
+
+
+class _EndingEvent(_Event):
+    ends_stream: ClassVar[bool] = True
+
+
+def _as_stream_event(event: dict[str, Any]) -> StreamEvent:
+    kind = _EndingEvent if event["type"] in ENDING else _Event
+    return kind(event=event["type"], data=_Data(event))
+
+
+class Durable:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        *,
+        node: str,
+        ttl_s: float,
+        heartbeat_s: float,
+        cancel_local: Callable[[str], bool],
+    ) -> None:
+        self.db = db
+        self.node = node
+        self._broker = broker
+        self._ttl_s = ttl_s
+        self._heartbeat_s = heartbeat_s
+        self._cancel_local = cancel_local
+        self._held: dict[str, Lease] = {}
+        self._heart: asyncio.Task[None] | None = None
+        self._ending: set[asyncio.Task[None]] = set()
+
+    @property
+    def shared_events(self) -> bool:
+        """Whether other nodes can read the events this node publishes (Redis)."""
+        return isinstance(self._broker, RedisBroker)
+
+    async def start(self) -> None:
+        async with self.db.write() as conn:  # left by a server from before the leases
+            for response_id in await lease_store.unleased(conn):
+                await _end(conn, response_id, "failed")
+        self._heart = asyncio.create_task(self._heartbeat_forever(), name="response-heartbeat")
+
+    async def stop(self) -> None:
+        heart, self._heart = self._heart, None
+        if heart is not None:
+            heart.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await heart
+        await asyncio.gather(*self._ending, return_exceptions=True)
+
+    # --- one response -------------------------------------------------------------------------
+
+    async def take(self, conn: AsyncConnection, response_id: str) -> Lease:
+        """The lease of a response inserted in `conn`'s transaction."""
+        await lease_store.take(conn, response_id, self.node, self._ttl_s)
+        lease = Lease(response_id, self.node, 1)
+        self._held[response_id] = lease
+        return lease
+
+    async def hold(self, conn: AsyncConnection, lease: Lease, *, final: bool) -> bool:
+        """Whether this node may still write the response (and, `final`, lets the lease go)."""
+        if not await lease_store.hold(conn, lease.response_id, lease.node, lease.attempt):
+            log.warning("lost the lease of response %s: not writing it", lease.response_id)
+            return False
+        if final:
+            await lease_store.release(conn, lease.response_id, lease.node, lease.attempt)
+            self._held.pop(lease.response_id, None)
+        return True
+
+    def forget(self, response_id: str) -> None:
+        self._held.pop(response_id, None)
+
+    def open_stream(self, response_id: str) -> Callable[[dict[str, Any]], None] | None:
+        """A publisher of the response's events to the shared broker, if there is one."""
+        if not self.shared_events:
+            return None
+        self._broker.open(response_id)
+        return lambda event: self._broker.publish(response_id, _as_stream_event(event))
+
+    def close_stream(self, response_id: str) -> None:
+        if self.shared_events:
+            self._broker.close(response_id)  # (after an ending event it was closed already)
+
+    async def follow(self, response_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
+        """The events of a response generated on another node, from the broker."""
+        subscription = self._broker.subscribe(response_id)
+        try:
+            async for frame in subscription:
+                if frame == DONE_FRAME:
+                    return
+                data = next((line for line in frame.split(b"\n") if line[:6] == b"data: "), None)
+                if data is None:
+                    continue  # a keep-alive
+                event: dict[str, Any] = orjson.loads(data[6:])
+                if event.get("sequence_number", after + 1) > after:
+                    yield event
+        finally:
+            subscription.detach()
+
+    async def cancel(self, project: str, response_id: str) -> Response | None:
+        """Cancel a response under way on another node (or on none: its node died); the
+        response once it has ended, or None if it does not end in time."""
+        async with self.db.write() as conn:
+            await lease_store.request_cancel(conn, response_id)
+        deadline = time.monotonic() + self._ttl_s + 4 * self._heartbeat_s + 5.0
+        while time.monotonic() < deadline:
+            async with self.db.read() as conn:
+                response = await store.get(conn, project, response_id)
+            if response is None or response.status in TERMINAL:
+                return response
+            await asyncio.sleep(min(self._heartbeat_s / 2, 0.25))
+        return None
+
+    # --- heartbeat ----------------------------------------------------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        with background():
+            while True:
+                try:
+                    await self._beat()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # the database may be away a moment: try again next beat
+                    if self._heart is None:
+                        raise  # (stopping)
+                    log.exception("response heartbeat failed")
+                await asyncio.sleep(self._heartbeat_s)
+
+    async def _beat(self) -> None:
+        known = dict(self._held)  # taken (committed) before the renewal below
+        async with self.db.write() as conn:
+            held = await lease_store.renew(conn, self.node, self._ttl_s)
+            claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
+        for response_id, lease in known.items():
+            state = held.get(response_id)
+            if state is None or state[0] != lease.attempt:
+                if response_id in self._held:  # (not ended meanwhile)
+                    log.warning("lost the lease of response %s", response_id)
+                    self._cancel_local(response_id)
+            elif state[1]:
+                self._cancel_local(response_id)
+        for response_id, attempt, cancel in claimed:
+            log.info("took over response %s (attempt %d)", response_id, attempt)
+            lease = Lease(response_id, self.node, attempt)
+            task = asyncio.create_task(self._end_taken_over(lease, cancel))
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
+
+    async def _end_taken_over(self, lease: Lease, cancel: bool) -> None:
+        status = "cancelled" if cancel else "failed"
+        async with self.db.write() as conn:
+            if not await lease_store.hold(conn, lease.response_id, lease.node, lease.attempt):
+                return
+            ended = await _end(conn, lease.response_id, status)
+            await lease_store.release(conn, lease.response_id, lease.node, lease.attempt)
+        if ended is None or not isinstance(self._broker, RedisBroker):
+            return
+        if status == "failed":  # the stream's last event, numbered after what the node sent
+            number = await self._broker.published(lease.response_id)
+            event = {
+                "type": "response.failed",
+                "response": ended.model_dump(mode="json"),
+                "sequence_number": number,
+            }
+            self._broker.publish(lease.response_id, _as_stream_event(event))
+        self._broker.close(lease.response_id)
+
+
+async def _end(conn: AsyncConnection, response_id: str, status: str) -> Response | None:
+    found = await store.get_by_id(conn, response_id)
+    if found is None:
+        return None
+    project, response = found
+    update: dict[str, Any] = {"status": status}
+    if status == "failed":
+        update["error"] = ResponseError(code="server_error", message=TAKEOVER)
+    ended = response.model_copy(update=update)
+    await store.update(conn, project, ended)
+    return ended

@@ -1,0 +1,166 @@
+"""Background responses across nodes (three `assistantd serve` processes on one PostgreSQL
+database, events through Redis): streamed from another node with `starting_after`, cancelled
+from any node, and ended cleanly by another node when the one generating them is SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conftest import _database_url
+from tests.e2e.test_nodes import client, node_env
+from tests.fakes.upstream import FakeUpstream, Turn
+from tests.support.process import spawn_nodes, spawn_server
+from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
+
+TERMINAL = {"completed", "failed", "cancelled", "incomplete"}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[str]:
+    with ExitStack() as stack:
+        yield _database_url("postgres", stack, tmp_path)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, database: str, fake: FakeUpstream) -> Iterator[list[tuple[str, Any]]]:
+    redis_url, prefix = shared_redis_url(), fresh_prefix()
+    env = node_env(
+        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
+    )
+    with ExitStack() as stack:
+        stack.callback(drop_prefix, redis_url, prefix)
+        yield stack.enter_context(spawn_nodes(env, ["all", "all", "all"]))
+
+
+def wait_status(api: openai.OpenAI, response_id: str, statuses: set[str], within_s: float) -> Any:
+    deadline = time.monotonic() + within_s
+    while True:
+        response = api.responses.retrieve(response_id)
+        if response.status in statuses or time.monotonic() > deadline:
+            return response
+        time.sleep(0.05)
+
+
+def test_a_background_response_streams_from_another_node_and_resumes(
+    nodes: list[tuple[str, Any]], fake: FakeUpstream
+) -> None:
+    """Created on A, streamed from B after event 3 while A generates it: B's stream has every
+    later event in order and ends with `response.completed`; C reads it completed."""
+    words = " ".join(f"w{i}" for i in range(40))
+    fake.script(Turn(text=words, itl_s=0.03))
+    [(url_a, _), (url_b, _), (url_c, _)] = nodes
+    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    response = api_a.responses.create(model="gpt-4o", input="go", background=True)
+    wait_status(api_b, response.id, {"in_progress"} | TERMINAL, 10)
+    events = list(api_b.responses.retrieve(response.id, stream=True, starting_after=3))
+    numbers = [event.sequence_number for event in events]
+    assert numbers == list(range(4, 4 + len(events))), numbers
+    assert events[-1].type == "response.completed"
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert words.endswith(deltas) and len(deltas) > len(words) // 2
+    done = api_c.responses.retrieve(response.id)
+    assert done.status == "completed" and done.output_text == words
+
+
+def test_cancel_from_another_node_stops_the_generation_where_it_runs(
+    nodes: list[tuple[str, Any]], fake: FakeUpstream
+) -> None:
+    """Generated on A (its model stalls), cancelled from C: `cancelled`, A hangs up on the
+    model, and a stream of it on B ends."""
+    fake.script(Turn(text="one two three four five", stall_after=2))
+    [(url_a, _), (url_b, _), (url_c, _)] = nodes
+    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    response = api_a.responses.create(model="gpt-4o", input="go", background=True)
+    assert wait_status(api_b, response.id, {"in_progress"}, 10).status == "in_progress"
+    seen: list[str] = []
+    stream = api_b.responses.retrieve(response.id, stream=True)
+    reader = threading.Thread(target=lambda: seen.extend(e.type for e in stream), daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    cancelled = api_c.responses.cancel(response.id)
+    assert cancelled.status == "cancelled"
+    assert api_a.responses.retrieve(response.id).status == "cancelled"
+    deadline = time.monotonic() + 5
+    while fake.aborted == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.aborted == 1  # A hung up on the model
+    reader.join(10)
+    assert not reader.is_alive(), "B's stream did not end"
+    assert seen[:2] == ["response.created", "response.in_progress"]
+    # A finished response is returned as it is, from any node.
+    assert api_b.responses.cancel(response.id).status == "cancelled"
+
+
+def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
+    nodes: list[tuple[str, Any]], fake: FakeUpstream
+) -> None:
+    """A is SIGKILLed while it generates a background response (B streams it) and a queued
+    one: another node takes them over within the lease's time and ends them `failed`
+    (`server_error`), B's stream ends with `response.failed`; C cancels a third (its model
+    stalled on A) after the kill: `cancelled`."""
+    long = Turn(text=" ".join(f"x{i}" for i in range(400)), itl_s=0.05)
+    stalls = Turn(text="stalls after one word", stall_after=1)
+
+    def by_input(body: dict[str, Any]) -> Turn:  # (the two calls may reach it in any order)
+        return long if "long" in str(body["messages"]) else stalls
+
+    fake.script(by_input, by_input)
+    [(url_a, process_a), (url_b, _), (url_c, _)] = nodes
+    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    streamed = api_a.responses.create(model="gpt-4o", input="long", background=True)
+    stalled = api_a.responses.create(model="gpt-4o", input="stall", background=True)
+    for response in (streamed, stalled):
+        found = wait_status(api_b, response.id, {"in_progress"}, 10)
+        assert found.status == "in_progress", (found.status, found.output_text)
+    seen: list[Any] = []
+    stream = api_b.responses.retrieve(streamed.id, stream=True)
+    reader = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
+    reader.start()
+    time.sleep(1.0)
+    process_a.send_signal(signal.SIGKILL)
+    process_a.wait()
+    cancelled = api_c.responses.cancel(stalled.id)  # waits for the takeover
+    assert cancelled.status == "cancelled"
+    failed = wait_status(api_b, streamed.id, TERMINAL, 20)
+    assert failed.status == "failed", failed.status
+    assert failed.error is not None and failed.error.code == "server_error"
+    reader.join(10)
+    assert not reader.is_alive(), "B's stream did not end"
+    assert seen[-1].type == "response.failed"
+    numbers = [event.sequence_number for event in seen]
+    assert numbers == sorted(set(numbers))
+    # The surviving nodes still generate.
+    fake.script(Turn(text="after the kill"))
+    again = api_c.responses.create(model="gpt-4o", input="go")
+    assert again.output_text == "after the kill"
+    assert api_b.responses.retrieve(stalled.id).status == "cancelled"
+
+
+def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
+    tmp_path: Path, database: str, fake: FakeUpstream
+) -> None:
+    """B starts while A generates a background response: the response goes on and completes
+    (start-up used to fail every unfinished response, a live node's included)."""
+    words = " ".join(f"w{i}" for i in range(60))
+    fake.script(Turn(text=words, itl_s=0.25))  # 15 s: still under way while B starts
+    env = node_env(tmp_path, database, fake)
+    with spawn_server(env) as (url_a, _):
+        api_a = client(url_a)
+        response = api_a.responses.create(model="gpt-4o", input="go", background=True)
+        assert wait_status(api_a, response.id, {"in_progress"}, 10).status == "in_progress"
+        with spawn_server(env) as (url_b, _):
+            api_b = client(url_b)
+            assert api_b.responses.retrieve(response.id).status == "in_progress"
+            done = wait_status(api_b, response.id, TERMINAL, 40)
+        assert done.status == "completed", done.error
+        assert done.output_text == words
