@@ -142,6 +142,16 @@ def test_other_projects_see_nothing(client: openai.OpenAI, other_client: openai.
     assert client.conversations.retrieve(conversation.id).id == conversation.id
 
 
+def _cached(breakpoint: dict[str, object]) -> dict[str, object]:
+    return {"type": "input_text", "text": "x", "prompt_cache_breakpoint": breakpoint}
+
+
+def test_a_prompt_cache_breakpoint_is_taken(http: httpx.Client) -> None:
+    items = [{"role": "user", "content": [_cached({"mode": "explicit"})]}]
+    response = http.post("/conversations", json={"items": items})
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [
@@ -150,6 +160,14 @@ def test_other_projects_see_nothing(client: openai.OpenAI, other_client: openai.
         ({"items": [{"type": "function_call_output", "output": "x"}]}, "items[0].call_id"),
         ({"items": [{"role": "user", "content": "x"}] * 21}, "items"),
         ({"items": "hello"}, "items"),
+        (
+            {"items": [{"role": "user", "content": [_cached({})]}]},
+            "items[0].content[0].prompt_cache_breakpoint.mode",
+        ),
+        (
+            {"items": [{"type": "function_call_output", "call_id": "c", "output": [_cached({})]}]},
+            "items[0].output[0].prompt_cache_breakpoint.mode",
+        ),
     ],
 )
 def test_bad_bodies(http: httpx.Client, body: dict[str, object], param: str) -> None:

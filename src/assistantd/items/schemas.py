@@ -21,9 +21,18 @@ ItemId = Annotated[str, Field(min_length=1, max_length=128)]
 # --- content parts ---------------------------------------------------------------------------
 
 
+class PromptCacheBreakpoint(Schema):
+    mode: Literal["explicit"]
+
+
+# A prompt-caching hint on an input part: checked as OpenAI does, not kept (the upstream's
+# chat completions have no such marker to pass it to).
+
+
 class InputText(Schema):
     type: Literal["input_text"] = "input_text"
     text: str
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = Field(default=None, exclude=True)
 
 
 class InputImage(Schema):
@@ -31,6 +40,7 @@ class InputImage(Schema):
     detail: Literal["low", "high", "auto"] = "auto"
     image_url: str | None = None
     file_id: str | None = None
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = Field(default=None, exclude=True)
 
 
 class InputFile(Sparse):
@@ -39,6 +49,7 @@ class InputFile(Sparse):
     filename: str | None = None
     file_data: str | None = None
     file_url: str | None = None
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = Field(default=None, exclude=True)
 
 
 class OutputText(Schema):
