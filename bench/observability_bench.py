@@ -8,7 +8,9 @@ upstream process (stream_bench's profiles; `bench-0-0-200` = instant, 200 tokens
   tracing  metrics open, and OTLP traces batched to a local sink (a real HTTP endpoint)
 
 and measures, round by round with the three interleaved (so the machine's load, shared with
-other work, falls on all of them alike), the server's CPU time (/proc/<pid>/stat) for
+other work, falls on all of them alike) in short slices, the server's CPU time (its threads'
+schedstat, to the nanosecond; /proc/<pid>/stat's ticks for a slice in which a thread came or
+went) for
 
   crud    N sequential API calls (GET /assistants/{id}, POST /threads/{id}/messages,
           GET /threads/{id}/messages?limit=20, in turn) on one keep-alive connection;
@@ -18,7 +20,7 @@ Prints CPU per call and the ratios to `off` (the median of the per-round ratios,
 of the least rounds); never asserts on time.
 
     PYTHONPATH=src:. .venv/bin/python bench/observability_bench.py \
-        [--rounds 21] [--calls 600] [--runs 25]
+        [--rounds 101] [--calls 120] [--runs 5]
 """
 
 from __future__ import annotations
@@ -110,21 +112,44 @@ class Target:
                 assert b"event: done" in tail, "the stream did not finish"
 
 
+def thread_cpu(pid: int) -> tuple[float, frozenset[str]]:
+    """CPU seconds of the process's live threads, to the nanosecond (the first field of each
+    /proc/<pid>/task/<tid>/schedstat), and the set of those threads. /proc/<pid>/stat counts
+    in clock ticks (10 ms), a tenth of a slice of 60 calls; a thread that ends between two
+    readings takes its time with it, so a slice whose thread set changed is measured in
+    ticks instead."""
+    total, tids = 0, []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                total += int(handle.read().split()[0])
+        except FileNotFoundError:  # ended while listed
+            continue
+        tids.append(tid)
+    return total / 1e9, frozenset(tids)
+
+
 def measure(
     targets: list[Target], work: Callable[[Target], None], rounds: int
 ) -> dict[str, list[float]]:
     """Server CPU seconds of `work` per target and round, the targets interleaved each round
-    (in alternating order). Other work on the machine only ever adds CPU time (contention,
-    cold caches), so `report` shows the least rounds beside the paired per-round ratios."""
+    (in alternating order), in short slices so that a change of the machine's load between
+    two slices falls on all three alike. Other work on the machine only ever adds CPU time
+    (contention, cold caches), so `report` shows the least rounds beside the paired
+    per-round ratios."""
     for target in targets:
         work(target)  # warm-up
     samples: dict[str, list[float]] = {t.name: [] for t in targets}
     for round_ in range(rounds):
         order = targets if round_ % 2 == 0 else targets[::-1]
         for target in order:
-            before = cpu_seconds(target.pid)
+            ticks = cpu_seconds(target.pid)
+            before, threads = thread_cpu(target.pid)
             work(target)
-            samples[target.name].append(cpu_seconds(target.pid) - before)
+            after, threads_after = thread_cpu(target.pid)
+            exact = threads == threads_after
+            spent = after - before if exact else cpu_seconds(target.pid) - ticks
+            samples[target.name].append(spent)
     return samples
 
 
@@ -145,9 +170,9 @@ def report(title: str, cpu: dict[str, list[float]], per: int, unit: str) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=21)
-    parser.add_argument("--calls", type=int, default=600)
-    parser.add_argument("--runs", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=101)
+    parser.add_argument("--calls", type=int, default=120)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average at start: {load}, cpus {os.cpu_count()}")
