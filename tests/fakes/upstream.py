@@ -81,6 +81,22 @@ class Turn:
         return [w if i == 0 else " " + w for i, w in enumerate(words)] if self.text else []
 
 
+def logprob_of(token: str, top: int) -> dict[str, Any]:
+    """The chat-completions logprob the fake sends for a content chunk when asked
+    (`logprobs: true`): one token per chunk, a value made from the token, `top` alternatives
+    (the token itself first, as real models do)."""
+    value = -round(0.01 * (len(token) + sum(token.encode()) % 7), 4)
+    alternatives = [(token, value)] + [(f"{token}~{n}", value - n) for n in range(1, top)]
+    return {
+        "token": token,
+        "logprob": value,
+        "bytes": list(token.encode()),
+        "top_logprobs": [
+            {"token": t, "logprob": v, "bytes": list(t.encode())} for t, v in alternatives[:top]
+        ],
+    }
+
+
 @dataclass
 class Fail:
     """An HTTP error response (e.g. 429 with retry-after, 500, 404 unknown model)."""
@@ -237,7 +253,10 @@ class FakeUpstream:
     def _chunk(
         self, body: dict[str, Any], delta: dict[str, Any], finish: str | None = None
     ) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        logprobs = None
+        if body.get("logprobs") and delta.get("content"):
+            logprobs = {"content": [logprob_of(delta["content"], body.get("top_logprobs") or 0)]}
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return self._frame(body, {"choices": [choice]})
 
     def _frame(self, body: dict[str, Any], extra: dict[str, Any]) -> bytes:

@@ -4,8 +4,8 @@ A `file_search_call`'s `results` and a `code_interpreter_call`'s `outputs` are n
 `file_search_call.results` / `code_interpreter_call.outputs` is included. They are always
 stored whole (the model reads them on the next turn); only what is shown changes. The other
 values of the spec's `IncludeEnum` are accepted: `message.input_image.image_url` (input images
-are always shown as given), `message.output_text.logprobs` (not asked of the model: the list
-stays empty), and those of tools this server does not have.
+are always shown as given), `message.output_text.logprobs` (on `POST /responses` it asks the
+model for them: responses_api/service.py), and those of tools this server does not have.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ from assistantd.responses_api.schemas import (
     ResponseUsage,
 )
 from assistantd.tools.base import CODE_INTERPRETER_FUNCTION, FILE_SEARCH_FUNCTION
-from assistantd.upstream import UpstreamClient, UpstreamError
+from assistantd.upstream import ChatChunk, UpstreamClient, UpstreamError
+from assistantd.upstream.types import TokenLogprob
 
 Emit = Callable[[dict[str, Any]], None]
 SHUTDOWN = "The server stopped before this response finished."
@@ -172,7 +173,7 @@ async def generate(
                 body = chat.without_server_tools(body)
             async with aclosing(upstream.stream_chat(body)) as chunks:
                 async for chunk in chunks:
-                    builder.feed(acc.add(chunk))
+                    builder.feed(acc.add(chunk), _logprobs(chunk))
             usage.append(usages.of_call(acc, body, builder.output))
             reason = _INCOMPLETE.get(acc.finish_reason or "")
             calls = builder.finish_turn("incomplete" if reason else "completed")
@@ -232,6 +233,31 @@ async def generate(
     if event is not None:
         numbered({"type": event, "response": response.model_dump(mode="json")})
     return response
+
+
+def _logprobs(chunk: ChatChunk) -> list[dict[str, Any]]:
+    """The chunk's content logprobs (chat completions' `choices[0].logprobs.content`), as
+    the Responses API's: each token with its bytes and its top alternatives."""
+    choices = chunk.get("choices")
+    found = (choices[0].get("logprobs") or {}).get("content") if choices else None
+    if not found:
+        return []
+    return [
+        {
+            **_token(entry),
+            "top_logprobs": [_token(top) for top in entry.get("top_logprobs") or []],
+        }
+        for entry in found
+    ]
+
+
+def _token(entry: TokenLogprob) -> dict[str, Any]:
+    token = entry.get("token", "")
+    return {
+        "token": token,
+        "logprob": float(entry.get("logprob", 0.0)),
+        "bytes": entry.get("bytes") or list(token.encode()),
+    }
 
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}

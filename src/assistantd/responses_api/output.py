@@ -69,13 +69,14 @@ class OutputBuilder:
         self._arguments: dict[int, list[str]] = {}  # output index -> argument pieces
         self._server: dict[int, ServerCall] = {}  # this turn's call index -> server call
         self._done_parts: list[OutputText | Refusal] = []
+        self._logprobs: list[dict[str, Any]] = []
         self.called_functions = False  # the last turn called function tools (the client's)
 
     # --- feeding ---------------------------------------------------------------------------------
 
-    def feed(self, update: ChunkUpdate) -> None:
+    def feed(self, update: ChunkUpdate, logprobs: list[dict[str, Any]] | None = None) -> None:
         if update.text:
-            self._content("text", update.text)
+            self._content("text", update.text, logprobs or [])
         if update.refusal:
             self._content("refusal", update.refusal)
         for call in update.new_tool_calls:
@@ -83,12 +84,22 @@ class OutputBuilder:
         for index, piece in update.arguments:
             self._argument(index, piece)
 
-    def _content(self, kind: Literal["text", "refusal"], piece: str) -> None:
+    def _content(
+        self,
+        kind: Literal["text", "refusal"],
+        piece: str,
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> None:
         message = self._part_of(kind)
         self._parts[-1][1].append(piece)
         if kind == "text":
+            if logprobs:
+                self._logprobs.extend(logprobs)
             self._event(
-                "response.output_text.delta", self._where(message), delta=piece, logprobs=[]
+                "response.output_text.delta",
+                self._where(message),
+                delta=piece,
+                logprobs=logprobs or [],
             )
         else:
             self._event("response.refusal.delta", self._where(message), delta=piece)
@@ -103,6 +114,7 @@ class OutputBuilder:
             if self._parts:
                 self._close_part()
             self._parts.append((kind, []))
+            self._logprobs = []  # the open text part's, as the model sent them
             part = OutputText(text="") if kind == "text" else Refusal(refusal="")
             self._event("response.content_part.added", self._where(message), part=dump(part))
         return message
@@ -194,8 +206,9 @@ class OutputBuilder:
                     annotation_index=position,
                     annotation=annotation,
                 )
-            part = OutputText(text=value, annotations=annotations)
-            self._event("response.output_text.done", where, text=value, logprobs=[])
+            logprobs = self._logprobs
+            part = OutputText(text=value, annotations=annotations, logprobs=logprobs)
+            self._event("response.output_text.done", where, text=value, logprobs=logprobs)
         else:
             part = Refusal(refusal=value)
             self._event("response.refusal.done", where, refusal=value)

@@ -79,8 +79,14 @@ def chat_body(
     temperature: float | None,
     top_p: float | None,
     reasoning: Reasoning | None,
+    logprobs: bool = False,
+    top_logprobs: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "messages": messages}
+    if logprobs:  # `include: ["message.output_text.logprobs"]`, relayed from the model's
+        body["logprobs"] = True
+        if top_logprobs:
+            body["top_logprobs"] = top_logprobs
     chat_tools = tools(function_tools)
     if chat_tools:
         body["tools"] = chat_tools

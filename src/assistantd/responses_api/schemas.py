@@ -149,6 +149,7 @@ class CreateResponseRequest(RequestSchema):
     max_tool_calls: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
     text: TextConfig | None = None
     truncation: Literal["auto", "disabled"] | None = None
     include: list[str] | None = None
@@ -233,6 +234,7 @@ class Response(Schema):
     tool_choice: ToolChoice = "auto"
     tools: list[ResponseTool] = Field(default_factory=list)
     top_p: float | None = 1.0
+    top_logprobs: int | None = None
     truncation: Literal["auto", "disabled"] = "disabled"
     usage: ResponseUsage | None = None  # absent until the model answered (never null)
     metadata: dict[str, str] = Field(default_factory=dict)

@@ -43,6 +43,8 @@ from assistantd.responses_api.schemas import (
 )
 from assistantd.schemas import DeletedObject, Page
 
+LOGPROBS = "message.output_text.logprobs"  # the include that asks the model for them
+
 
 async def prepare(
     db: Database,
@@ -103,6 +105,7 @@ async def prepare(
         tool_choice=request.tool_choice or "auto",
         tools=[_shown(tool) for tool in given_tools],
         top_p=1.0 if request.top_p is None else request.top_p,
+        top_logprobs=request.top_logprobs,
         truncation=request.truncation or "disabled",
         metadata=request.metadata or {},
         prompt=ResponsePrompt(**request.prompt.model_dump()) if request.prompt else None,
@@ -127,6 +130,8 @@ async def prepare(
         temperature=request.temperature,
         top_p=request.top_p,
         reasoning=request.reasoning,
+        logprobs=LOGPROBS in (request.include or []),
+        top_logprobs=request.top_logprobs,
     )
     lease = None
     if response.store and not insert_later:

@@ -28,9 +28,21 @@ class ChoiceDelta(TypedDict, total=False):
     tool_calls: list[ToolCallChunk] | None
 
 
+class TokenLogprob(TypedDict, total=False):
+    token: str
+    logprob: float
+    bytes: list[int] | None
+    top_logprobs: list[TokenLogprob]
+
+
+class ChoiceLogprobs(TypedDict, total=False):
+    content: list[TokenLogprob] | None
+
+
 class ChunkChoice(TypedDict, total=False):
     index: int
     delta: ChoiceDelta
+    logprobs: ChoiceLogprobs | None  # when the request asked for them (`logprobs: true`)
     finish_reason: str | None
 
 
