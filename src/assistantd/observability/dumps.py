@@ -53,8 +53,8 @@ def _frame(awaitable: Any) -> FrameType | None:
     """The frame of a coroutine, generator or async generator (None for a future)."""
     for name in ("cr_frame", "gi_frame", "ag_frame"):
         frame = getattr(awaitable, name, None)
-        if frame is not None:
-            return frame  # type: ignore[no-any-return]
+        if isinstance(frame, FrameType):
+            return frame
     return None
 
 

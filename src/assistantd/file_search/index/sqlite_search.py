@@ -243,10 +243,10 @@ class Searcher:
                     store = self._store_bits(db, str(store_id), int(generation))
                     if store.words.shape[1] != query_words.shape[0]:
                         continue  # another width: the caller's embedder check reports it
-                    keep = slice(None)
+                    keep: slice | npt.NDArray[np.bool_] = slice(None)
                     if file_ids is not None:
                         wanted = [i for i, f in enumerate(store.file_ids) if f in file_ids]
-                        keep = np.isin(store.files, wanted)  # type: ignore[assignment]
+                        keep = np.isin(store.files, wanted)
                     xor = store.words[keep] ^ query_words
                     distances.append(np.bitwise_count(xor).sum(axis=1, dtype=np.int64))
                     ids.append(store.ids[keep])

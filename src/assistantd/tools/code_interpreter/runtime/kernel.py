@@ -20,12 +20,12 @@ import sys
 import threading
 import traceback
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:
+if TYPE_CHECKING or __package__:  # imported from the package (the host, the tests)
     from . import protocol
-except ImportError:  # run as a script inside the container
-    import protocol  # type: ignore[no-redef, import-not-found]
+else:  # run as a script inside the container, beside protocol.py
+    import protocol
 
 PREIMPORT_IDLE_S = 0.2
 PREIMPORTS = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "PIL.Image")

@@ -23,12 +23,12 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:
+if TYPE_CHECKING or __package__:  # imported from the package (the host, the tests)
     from . import protocol
-except ImportError:  # run as a script inside the container
-    import protocol  # type: ignore[no-redef, import-not-found]
+else:  # run as a script inside the container, beside protocol.py
+    import protocol
 
 DATA_DIR = os.environ.get("SANDBOX_DATA_DIR", "/mnt/data")
 LOG_HEAD = 512 * 1024  # stored logs per call: the first 512 KiB ...
