@@ -1,6 +1,9 @@
 """Settings: one `Settings` object read from the environment (prefix ASSISTANTD_) and `.env`.
 
 Nothing reads the environment anywhere else; `create_app(settings)` and the CLI pass it down.
+The fields are grouped in sections, one per part of the server that reads them (storage, the
+upstream model, the API, runs, file bytes, file search, several processes and nodes,
+observability, the sandbox); each keeps its flat name, `ASSISTANTD_<FIELD>` in the environment.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class Settings(BaseSettings):
         env_prefix="ASSISTANTD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
+    # -- storage: the data folder and the database (db/) -------------------------------------------
     data_dir: Path = Path("./data")
     database_url: str | None = None
     """SQLAlchemy async URL; default: SQLite file `assistantd.db` in `data_dir`."""
@@ -26,19 +30,31 @@ class Settings(BaseSettings):
     database_pool_timeout_s: float = Field(default=30.0, gt=0)
     """How long a request waits for a pooled connection before a 503 with Retry-After."""
 
+    # -- the upstream model server (upstream/) -----------------------------------------------------
     upstream_base_url: str = "https://api.openai.com/v1"
     upstream_api_key: str | None = None
     upstream_timeout_s: float = 600.0
     upstream_connect_timeout_s: float = 10.0
     upstream_max_retries: int = 3
 
+    context_windows: dict[str, int] = Field(default_factory=dict)
+    """Extra or overriding model context sizes, e.g. `{"llama3.1": 131072}` (JSON in the env)."""
+
+    # -- the API: keys and request limits (auth.py, body.py) ---------------------------------------
     api_keys: str = ""
     """Comma-separated `KEY=PROJECT` entries; a bare `KEY` belongs to project `default`."""
 
     max_upload_bytes: int = 512 * 1024 * 1024
     max_json_body_bytes: int = 32 * 1024 * 1024
 
-    # -- where file bytes live (files/blobs.py) ------------------------------------------------
+    poll_after_ms: int = 100
+    """Sent as `openai-poll-after-ms` so the SDK's pollers ask again soon."""
+
+    # -- runs (runs/, executor/) -------------------------------------------------------------------
+    run_expiry_seconds: int = 600
+    """A run waiting for tool outputs expires this long after it was created."""
+
+    # -- where file bytes live (files/blobs.py) ----------------------------------------------------
     blob_store: Literal["local", "s3"] = "local"
     """`local`: `data_dir/files` (one node); `s3`: an S3-compatible bucket every node reaches."""
     s3_bucket: str | None = None
@@ -55,21 +71,13 @@ class Settings(BaseSettings):
     s3_create_bucket: bool = False
     """Make the bucket on start when it is missing (handy with a fresh MinIO)."""
 
+    # -- file search (file_search/) ----------------------------------------------------------------
     embedding_model: str = "local"
     """`local` (the packaged multilingual model, no network) or an upstream embeddings model."""
     embedding_dimensions: int = 1536
     """Vector size of an upstream embeddings model (ignored for `local`)."""
 
-    run_expiry_seconds: int = 600
-    """A run waiting for tool outputs expires this long after it was created."""
-
-    poll_after_ms: int = 100
-    """Sent as `openai-poll-after-ms` so the SDK's pollers ask again soon."""
-
-    context_windows: dict[str, int] = Field(default_factory=dict)
-    """Extra or overriding model context sizes, e.g. `{"llama3.1": 131072}` (JSON in the env)."""
-
-    # -- several processes (events/) -------------------------------------------------------
+    # -- several processes (events/) ---------------------------------------------------------------
     redis_url: str | None = None
     """Redis for live events and cancels between processes, e.g. `redis://127.0.0.1:6379/0`.
     Unset: the in-process broker (one process only)."""
@@ -80,7 +88,7 @@ class Settings(BaseSettings):
     events_maxlen: int = 10_000
     """Events kept per stream segment in Redis (older ones are trimmed)."""
 
-    # -- several processes and nodes (executor/leased.py, docs/scaling.md) -----------------------
+    # -- several processes and nodes (executor/leased.py, docs/scaling.md) -------------------------
     workers: int = Field(default=1, ge=1)
     """Processes `assistantd serve` starts on this machine (more than 1 needs PostgreSQL)."""
     role: Literal["all", "api", "worker"] = "all"
@@ -95,7 +103,7 @@ class Settings(BaseSettings):
     """On SIGTERM, running runs get this long to finish before they are handed to other nodes
     (one node: failed, as on any stop); new runs are refused with 503 meanwhile."""
 
-    # -- observability (observability/) ------------------------------------------------------
+    # -- observability (observability/) ------------------------------------------------------------
     metrics: str = "open"
     """`GET /metrics`: `open` (the default), `off`, or `token:SECRET` (needs `Bearer SECRET`)."""
     log_format: Literal["text", "json"] = "text"
@@ -111,6 +119,48 @@ class Settings(BaseSettings):
     """OTLP/HTTP collector base URL, e.g. `http://127.0.0.1:4318` (spans go to `/v1/traces`)."""
     trace_content: bool = False
     """Put message text into spans (off: only ids, models, sizes and timings)."""
+
+    # -- code-interpreter sandbox (tools/code_interpreter) -----------------------------------------
+    sandbox_enabled: bool = True
+    """Run the code interpreter in Docker; off, runs that call it fail with a clear error."""
+    sandbox_docker_url: str = "unix:///var/run/docker.sock"
+    sandbox_image: str = "assistantd-sandbox:latest"
+    sandbox_dir: Path | None = None
+    """Host folder of the threads' /mnt/data folders; default `data_dir/sandbox`. The engine
+    bind-mounts them by this path, so a server in a container must see them at the same path
+    as the engine's host does (see docker-compose.yml)."""
+    sandbox_build: bool = True
+    """Build the sandbox image in the background when the engine answers but it is missing."""
+    sandbox_build_wait_s: float = 900.0
+    """How long a code call made while the image is being built waits for it."""
+    sandbox_instance: str = "default"
+    """Label of this server's containers; on start, leftovers with the same label are removed."""
+    sandbox_pool_size: int = 2
+    """Pre-started, pre-imported containers waiting for a thread's first code call."""
+    sandbox_idle_timeout_s: float = 20 * 60
+    sandbox_max_life_s: float = 60 * 60
+    sandbox_reap_interval_s: float = 15.0
+    sandbox_exec_timeout_s: float = 120.0
+    sandbox_kill_grace_s: float = 3.0
+    """After a timeout or interrupt, SIGINT first; SIGKILL the kernel this much later."""
+    sandbox_start_timeout_s: float = 30.0
+    sandbox_start_concurrency: int = 4
+    sandbox_memory_bytes: int = 1024**3
+    sandbox_cpus: float = 1.0
+    sandbox_pids_limit: int = 128
+    sandbox_tmp_bytes: int = 64 * 1024**2
+    sandbox_nofile: int = 1024
+    sandbox_max_file_bytes: int = 512 * 1024**2
+    """RLIMIT_FSIZE in the container: the largest file user code can write."""
+    sandbox_data_bytes: int = 2 * 1024**3
+    """Quota of a thread's /mnt/data; a call that outgrows it loses the files it wrote."""
+    sandbox_max_read_bytes: int = 512 * 1024**2
+    sandbox_uid: int = 10001
+    sandbox_gid: int = 10001
+    sandbox_runtime: str | None = None
+    """Optional OCI runtime, e.g. `runsc` (gVisor), registered in the engine's daemon.json."""
+
+    # -- validation and derived values -------------------------------------------------------------
 
     @field_validator("metrics")
     @classmethod
@@ -172,43 +222,3 @@ class Settings(BaseSettings):
             key, _, project = entry.partition("=")
             keys[key.strip()] = project.strip() or "default"
         return keys
-
-    # -- code-interpreter sandbox (tools/code_interpreter) ---------------------------------------
-    sandbox_enabled: bool = True
-    """Run the code interpreter in Docker; off, runs that call it fail with a clear error."""
-    sandbox_docker_url: str = "unix:///var/run/docker.sock"
-    sandbox_image: str = "assistantd-sandbox:latest"
-    sandbox_dir: Path | None = None
-    """Host folder of the threads' /mnt/data folders; default `data_dir/sandbox`. The engine
-    bind-mounts them by this path, so a server in a container must see them at the same path
-    as the engine's host does (see docker-compose.yml)."""
-    sandbox_build: bool = True
-    """Build the sandbox image in the background when the engine answers but it is missing."""
-    sandbox_build_wait_s: float = 900.0
-    """How long a code call made while the image is being built waits for it."""
-    sandbox_instance: str = "default"
-    """Label of this server's containers; on start, leftovers with the same label are removed."""
-    sandbox_pool_size: int = 2
-    """Pre-started, pre-imported containers waiting for a thread's first code call."""
-    sandbox_idle_timeout_s: float = 20 * 60
-    sandbox_max_life_s: float = 60 * 60
-    sandbox_reap_interval_s: float = 15.0
-    sandbox_exec_timeout_s: float = 120.0
-    sandbox_kill_grace_s: float = 3.0
-    """After a timeout or interrupt, SIGINT first; SIGKILL the kernel this much later."""
-    sandbox_start_timeout_s: float = 30.0
-    sandbox_start_concurrency: int = 4
-    sandbox_memory_bytes: int = 1024**3
-    sandbox_cpus: float = 1.0
-    sandbox_pids_limit: int = 128
-    sandbox_tmp_bytes: int = 64 * 1024**2
-    sandbox_nofile: int = 1024
-    sandbox_max_file_bytes: int = 512 * 1024**2
-    """RLIMIT_FSIZE in the container: the largest file user code can write."""
-    sandbox_data_bytes: int = 2 * 1024**3
-    """Quota of a thread's /mnt/data; a call that outgrows it loses the files it wrote."""
-    sandbox_max_read_bytes: int = 512 * 1024**2
-    sandbox_uid: int = 10001
-    sandbox_gid: int = 10001
-    sandbox_runtime: str | None = None
-    """Optional OCI runtime, e.g. `runsc` (gVisor), registered in the engine's daemon.json."""
