@@ -14,7 +14,6 @@ from assistantd.containers import service
 from assistantd.containers.schemas import CreateContainerFileRequest, CreateContainerRequest
 from assistantd.db.deps import ReadConn
 from assistantd.errors import InvalidRequestError
-from assistantd.files import service as files_service
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.services import get_services
@@ -57,28 +56,25 @@ async def create_container_file(
     container_id: str, request: Request, project: Project
 ) -> ObjectResponse:
     """A multipart upload (`file`), or JSON naming a File (`{"file_id": ...}`)."""
+
+    async def read() -> service.FileSource:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            async with request.form(max_files=1, max_fields=10) as form:
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    raise InvalidRequestError(
+                        "Missing required parameter: 'file'.",
+                        param="file",
+                        code="missing_required_parameter",
+                    )
+                return upload.filename.rsplit("/", 1)[-1], await upload.read()
+        return validate_body(CreateContainerFileRequest, parse_json(await request.body())).file_id
+
     state = get_services(request)
-    box = service.need_sandbox(state.sandbox)
-    async with state.db.read() as conn:
-        await service.usable(conn, project, container_id)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=10) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile) or not upload.filename:
-                raise InvalidRequestError(
-                    "Missing required parameter: 'file'.",
-                    param="file",
-                    code="missing_required_parameter",
-                )
-            name, data = upload.filename.rsplit("/", 1)[-1], await upload.read()
-    else:
-        body = validate_body(CreateContainerFileRequest, parse_json(await request.body()))
-        async with state.db.read() as conn:
-            file = await files_service.get(conn, project, body.file_id)
-        name, data = file.filename, await state.blobs.read(file.id)
-    return ObjectResponse(
-        await service.add_file(state.db, box, state.manifests, project, container_id, name, data)
+    added = await service.add_upload(
+        state.db, state.sandbox, state.blobs, state.manifests, project, container_id, read
     )
+    return ObjectResponse(added)
 
 
 @router.get("/{container_id}/files")

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -166,6 +166,34 @@ async def page(conn: AsyncConnection, project: str, params: PageParams) -> RawPa
             body = container.model_copy(update={"status": "expired"}).model_dump_json()
         bodies.append(body)
     return RawPage(bodies, found.first_id, found.last_id, found.has_more)
+
+
+FileSource = tuple[str, bytes] | str
+"""What a request puts into a container: a file's name and bytes, or the id of a File."""
+
+
+async def add_upload(
+    db: Database,
+    sandbox: Sandbox | None,
+    blobs: BlobStore,
+    manifests: SessionManifests,
+    project: str,
+    container_id: str,
+    read: Callable[[], Awaitable[FileSource]],
+) -> ContainerFile:
+    """`POST /containers/{id}/files`: the container must be usable before the request's body is
+    read (`read`, the router's parsing of the upload or of the JSON naming a File)."""
+    box = need_sandbox(sandbox)
+    async with db.read() as conn:
+        await usable(conn, project, container_id)
+    source = await read()
+    if isinstance(source, str):
+        async with db.read() as conn:
+            file = await files_service.get(conn, project, source)
+        name, data = file.filename, await blobs.read(file.id)
+    else:
+        name, data = source
+    return await add_file(db, box, manifests, project, container_id, name, data)
 
 
 async def add_file(

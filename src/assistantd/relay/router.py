@@ -14,16 +14,9 @@ router = APIRouter(tags=["relay"])
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request, _project: Project) -> Response:
-    raw = await request.body()
-    body = service.parse_body(raw, ("messages",))
-    stream = body.get("stream") is True
-    return await service.relay(
-        get_services(request).upstream, "/chat/completions", raw, stream=stream
-    )
+    return await service.chat_completions(get_services(request).upstream, await request.body())
 
 
 @router.post("/embeddings")
 async def embeddings(request: Request, _project: Project) -> Response:
-    raw = await request.body()
-    service.parse_body(raw, ("input",))
-    return await service.relay(get_services(request).upstream, "/embeddings", raw, stream=False)
+    return await service.embeddings(get_services(request).upstream, await request.body())

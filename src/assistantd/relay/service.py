@@ -44,6 +44,18 @@ def parse_body(raw: bytes, required: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+async def chat_completions(upstream: UpstreamClient, raw: bytes) -> Response:
+    """`POST /chat/completions`, checked, relayed (streamed when the body asks)."""
+    body = parse_body(raw, ("messages",))
+    return await relay(upstream, "/chat/completions", raw, stream=body.get("stream") is True)
+
+
+async def embeddings(upstream: UpstreamClient, raw: bytes) -> Response:
+    """`POST /embeddings`, checked, relayed."""
+    parse_body(raw, ("input",))
+    return await relay(upstream, "/embeddings", raw, stream=False)
+
+
 async def relay(upstream: UpstreamClient, path: str, raw: bytes, *, stream: bool) -> Response:
     try:
         response = await upstream.relay(path, raw)
