@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import ClassVar, Literal
 
 import charset_normalizer
-import docx
-import pypdf
-from bs4 import BeautifulSoup
+
+# pypdf, python-docx and BeautifulSoup are imported where they are used, on first use (parsing
+# runs in worker threads): ~22 MB that a server which never parses a file does not hold.
 
 ParseErrorCode = Literal["unsupported_file", "invalid_file"]
 
@@ -134,6 +134,8 @@ def decode_text(data: bytes) -> str:
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML document, one block per line."""
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(markup, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
@@ -145,6 +147,8 @@ def html_to_text(markup: str) -> str:
 
 
 def pdf_to_text(data: bytes) -> str:
+    import pypdf
+
     try:
         # pypdf warns (rather than fails) on many small defects of real-world PDFs.
         with warnings.catch_warnings():
@@ -159,6 +163,8 @@ def pdf_to_text(data: bytes) -> str:
 
 
 def docx_to_text(data: bytes) -> str:
+    import docx
+
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
