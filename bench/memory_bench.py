@@ -5,24 +5,37 @@
       upstream waits 10 minutes before its first token), each client holding its stream;
       (RSS with them open - idle RSS) / N;
   (c) soak: `--soak-s` seconds of streamed runs (50 tokens at 20 ms/token) at `--concurrency`,
-      RSS and p99 TTFT per window: growth from the first window to the last, errors, drift.
+      RSS and p99 TTFT per window: growth from the first window to the last, errors, drift;
+  (d) the garbage collector's pauses in the server (bench/probe.py: `gc.callbacks`) per soak
+      window and while the idle streams open: collections per generation, the longest pause,
+      the p99 pause and the share of wall time spent collecting;
+  (e) with `--trace N`: what an open idle stream holds, by allocation site (tracemalloc with
+      N frames in the server, snapshots before and with the streams open), per stream.
 
-RSS is read from /proc/<pid>/status (VmRSS) of the server process. Starts a fake upstream
-process (bench/stream_bench.py's) and an assistantd process (SQLite in a temp dir, or
-ASSISTANTD_DATABASE_URL). Prints figures and the load average; asserts nothing.
+RSS is read from /proc/<pid>/status (VmRSS, and its anonymous and file-backed parts) of the
+server process. Starts a fake upstream process (bench/stream_bench.py's) and an assistantd
+process (SQLite in a temp dir, or ASSISTANTD_DATABASE_URL) under bench/probe.py. Prints
+figures and the load average; asserts nothing.
 
     PYTHONPATH=src:. .venv/bin/python bench/memory_bench.py [--streams 200] [--soak-s 60]
-        [--concurrency 50]    # the issue's figures: --streams 2000 --soak-s 600 --concurrency 100
+        [--concurrency 50] [--trace 8]
+        # the issue's figures: --streams 2000 --soak-s 600 --concurrency 100
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import signal
 import statistics
+import sys
 import tempfile
 import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,12 +45,79 @@ from tests.support.process import spawn_server
 HEADERS = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "assistants=v2"}
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """VmRSS (or RssAnon: the heap; RssFile: mapped files, e.g. libraries' pages read once,
+    which the kernel may drop at any time) of `pid`, in MB."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
+
+
+def rss_text(pid: int) -> str:
+    return (
+        f"{rss_mb(pid):.1f} MB (anon {rss_mb(pid, 'RssAnon'):.1f}, "
+        f"file {rss_mb(pid, 'RssFile'):.1f})"
+    )
+
+
+class Probe:
+    """The server's probes (bench/probe.py): ask with SIGUSR2, read what it wrote."""
+
+    def __init__(self, prefix: Path) -> None:
+        self.prefix = prefix
+        self.dumps = 0
+        self.pid = 0
+
+    def command(self, port: int) -> list[str]:
+        probe = str(Path(__file__).with_name("probe.py"))
+        serve = ["serve", "--port", str(port), "--log-level", "warning"]
+        return [sys.executable, probe, str(self.prefix), *serve]
+
+    async def read(self) -> dict[str, Any]:
+        self.dumps += 1
+        os.kill(self.pid, signal.SIGUSR2)
+        stats = await asyncio.to_thread(_wait_json, f"{self.prefix}.{self.dumps}.json")
+        stats["snapshot"] = f"{self.prefix}.{self.dumps}.snapshot"
+        return stats
+
+
+def _wait_json(path: str) -> dict[str, Any]:
+    for _ in range(1200):
+        if os.path.exists(path):
+            with open(path) as written:
+                stats: dict[str, Any] = json.load(written)
+                return stats
+        time.sleep(0.05)
+    raise RuntimeError("the server wrote no probe")
+
+
+def gc_text(stats: dict[str, Any], seconds: float) -> str:
+    pauses = stats["pauses"]
+    every = [p for values in pauses.values() for p in values]
+    if not every:
+        return "GC: no collection"
+    counts = "/".join(str(len(pauses[g])) for g in ("0", "1", "2"))
+    return (
+        f"GC: {counts} collections (gen 0/1/2), longest {max(every) * 1000:.1f} ms, "
+        f"p99 {percentile(every, 0.99) * 1000:.2f} ms, {sum(every) / seconds * 100:.2f}% of "
+        f"the wall time"
+    )
+
+
+def per_stream_sites(before: str, after: str, n: int, top: int = 12) -> None:
+    """The allocation sites that grew with the open streams, per stream."""
+    old, new = tracemalloc.Snapshot.load(before), tracemalloc.Snapshot.load(after)
+    diffs = new.compare_to(old, "traceback")
+    total = sum(d.size_diff for d in diffs)
+    print(f"  traced (Python allocations): {total / n / 1024:.1f} KB per stream; the top sites:")
+    for diff in sorted(diffs, key=lambda d: d.size_diff, reverse=True)[:top]:
+        frames = [f"{Path(f.filename).name}:{f.lineno}" for f in diff.traceback]
+        print(
+            f"    {diff.size_diff / n:8.0f} B {diff.count_diff / n:5.1f} blocks  "
+            + " < ".join(frames[:4])
+        )
 
 
 async def streamed_run(
@@ -66,7 +146,12 @@ async def streamed_run(
     return first
 
 
-async def idle_streams(http: httpx.AsyncClient, assistant: str, pid: int, n: int) -> float:
+async def idle_streams(
+    http: httpx.AsyncClient, assistant: str, probe: Probe, n: int, trace: bool
+) -> float:
+    pid = probe.pid
+    before = await probe.read()
+    opened_at = time.monotonic()
     events = [asyncio.Event() for _ in range(n)]
     tasks = [
         asyncio.create_task(streamed_run(http, assistant, "bench-600000-0-1", event))
@@ -75,6 +160,13 @@ async def idle_streams(http: httpx.AsyncClient, assistant: str, pid: int, n: int
     await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 300)
     await asyncio.sleep(2)  # settle
     open_rss = rss_mb(pid)
+    rss_parts = rss_text(pid)
+    opened = await probe.read()
+    print(
+        f"{n} idle streams opened: RSS {rss_parts}; {gc_text(opened, time.monotonic() - opened_at)}"
+    )
+    if trace:
+        per_stream_sites(before["snapshot"], opened["snapshot"], n)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -82,10 +174,11 @@ async def idle_streams(http: httpx.AsyncClient, assistant: str, pid: int, n: int
 
 
 async def soak(
-    http: httpx.AsyncClient, assistant: str, pid: int, seconds: float, concurrency: int
+    http: httpx.AsyncClient, assistant: str, probe: Probe, seconds: float, concurrency: int
 ) -> None:
+    pid = probe.pid
     window_s = max(5.0, seconds / 6)
-    windows: list[tuple[float, list[float]]] = []
+    windows: list[tuple[float, list[float], str]] = []
     errors = 0
     end = time.monotonic() + seconds
     ttfts: list[float] = []
@@ -98,19 +191,23 @@ async def soak(
             except Exception:
                 errors += 1
 
+    await probe.read()  # the pauses from here on
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     while time.monotonic() < end:
+        began = time.monotonic()
         await asyncio.sleep(min(window_s, max(end - time.monotonic(), 0.1)))
-        windows.append((rss_mb(pid), ttfts[:]))
+        windows.append(
+            (rss_mb(pid), ttfts[:], gc_text(await probe.read(), time.monotonic() - began))
+        )
         ttfts.clear()
     await asyncio.gather(*workers)
     print(f"soak: {seconds:.0f} s at {concurrency} concurrent streams, {errors} errors")
-    for index, (rss, window) in enumerate(windows):
+    for index, (rss, window, collections) in enumerate(windows):
         p99 = percentile(window, 0.99) * 1000 if window else float("nan")
         p50 = statistics.median(window) * 1000 if window else float("nan")
         print(
             f"  window {index}: RSS {rss:.1f} MB, {len(window)} runs, TTFT p50 {p50:.1f} ms "
-            f"p99 {p99:.1f} ms"
+            f"p99 {p99:.1f} ms; {collections}"
         )
     if len(windows) >= 2 and windows[0][1] and windows[-1][1]:
         growth = (windows[-1][0] / windows[0][0] - 1) * 100
@@ -124,6 +221,7 @@ async def soak(
 
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as data, fake_process() as upstream:
+        probe = Probe(Path(data) / "probe")
         env = {
             "ASSISTANTD_DATA_DIR": data,
             "ASSISTANTD_API_KEYS": f"{KEY}=bench",
@@ -132,24 +230,30 @@ async def main_async(args: argparse.Namespace) -> None:
         }
         if os.environ.get("ASSISTANTD_DATABASE_URL"):
             env["ASSISTANTD_DATABASE_URL"] = os.environ["ASSISTANTD_DATABASE_URL"]
-        with spawn_server(env, quiet=True, start_s=90) as (url, process):
+        if args.trace:
+            env["BENCH_TRACEMALLOC"] = str(args.trace)
+        with spawn_server(env, quiet=True, start_s=90, command=probe.command) as (url, process):
+            probe.pid = process.pid
             limits = httpx.Limits(max_connections=args.streams + 50, max_keepalive_connections=50)
             async with httpx.AsyncClient(
                 base_url=f"{url}/v1", headers=HEADERS, timeout=900, limits=limits
             ) as http:
                 started = rss_mb(process.pid)
+                print(f"started: RSS {rss_text(process.pid)}")
                 assistant = (await http.post("/assistants", json={"model": "bench-0-0-5"})).json()
                 await streamed_run(http, assistant["id"], "bench-0-0-5")
                 await asyncio.sleep(1)
                 idle = rss_mb(process.pid)
                 print(
                     f"idle RSS: {started:.1f} MB started, {idle:.1f} MB after a first run "
-                    f"(aim <= 150 MB)"
+                    f"(aim <= 150 MB); after a first run {rss_text(process.pid)}"
                 )
                 if args.soak_s > 0:  # first: the idle streams' runs keep waiting afterwards
-                    await soak(http, assistant["id"], process.pid, args.soak_s, args.concurrency)
+                    await soak(http, assistant["id"], probe, args.soak_s, args.concurrency)
                     idle = rss_mb(process.pid)
-                open_rss = await idle_streams(http, assistant["id"], process.pid, args.streams)
+                open_rss = await idle_streams(
+                    http, assistant["id"], probe, args.streams, bool(args.trace)
+                )
                 per_stream_kb = (open_rss - idle) * 1024 / args.streams
                 print(
                     f"{args.streams} open idle streams: RSS {idle:.1f} -> {open_rss:.1f} MB, "
@@ -163,6 +267,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=200)
     parser.add_argument("--soak-s", type=float, default=60)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--trace", type=int, default=0, help="tracemalloc frames in the server (0: off)"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args))
 
