@@ -43,7 +43,6 @@ from assistantd.errors import (
 )
 from assistantd.events.backend import make_events
 from assistantd.events.broker import Broker
-from assistantd.events.redis_broker import RedisBroker
 from assistantd.executor.leased import LeasedScheduler
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
@@ -142,7 +141,10 @@ def create_app(
         lag_watch = None
         if metrics is not None:
             _add_gauges(metrics, scheduler, ingestor, sandbox)
-            if isinstance(broker, RedisBroker):
+            if settings.redis_url:  # redis is imported only by a process that uses it
+                from assistantd.events.redis_broker import RedisBroker
+
+                assert isinstance(broker, RedisBroker)
                 redis_broker = broker
                 metrics.gauge(
                     "events_buffered",

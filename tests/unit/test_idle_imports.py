@@ -1,12 +1,13 @@
 """What a started server does not hold until a feature needs it (idle RSS, docs/performance.md):
-the file format parsers (~22 MB) and the bpe_openai package's Python rank tables (+66 MB)."""
+the file format parsers (~22 MB), redis without a Redis URL (~7 MB) and the bpe_openai
+package's Python rank tables (+66 MB)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-DEFERRED = ("pypdf", "docx", "bs4", "bpe_openai")
+DEFERRED = ("pypdf", "docx", "bs4", "bpe_openai", "redis")
 
 
 def test_the_app_imports_no_file_parser_nor_the_tokenizer_package() -> None:

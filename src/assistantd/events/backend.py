@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from assistantd.events.broker import Broker, LocalBroker
 from assistantd.events.cancels import CancelChannel, LocalCancels, RedisCancels
-from assistantd.events.redis_broker import RedisBroker, connect
 from assistantd.settings import Settings
 
 
@@ -17,6 +16,8 @@ def make_events(settings: Settings) -> tuple[Broker, CancelChannel]:
     # keepalive_s=None: sse-starlette sends the keep-alive pings of every stream
     if not settings.redis_url:
         return LocalBroker(keepalive_s=None, ttl_s=settings.events_ttl_s), LocalCancels()
+    from assistantd.events.redis_broker import RedisBroker, connect  # redis: only when used
+
     client = connect(settings.redis_url)
     broker = RedisBroker(
         client,

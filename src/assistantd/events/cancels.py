@@ -27,10 +27,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # redis is imported only by a process that uses it (~7 MB)
+    import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class RedisCancels:
             await asyncio.wait_for(self._subscribed.wait(), self._timeout_s)
 
     async def send(self, run_id: str) -> None:
+        from redis.exceptions import RedisError
+
         try:
             await asyncio.wait_for(self._client.publish(self.channel, run_id), self._timeout_s)
         except (RedisError, OSError, TimeoutError) as exc:
@@ -103,6 +105,8 @@ class RedisCancels:
                 await self._task
 
     async def _listen(self, handler: CancelHandler) -> None:
+        from redis.exceptions import RedisError
+
         while True:
             try:
                 async with self._client.pubsub(ignore_subscribe_messages=True) as pubsub:
