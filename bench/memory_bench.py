@@ -96,27 +96,36 @@ def _wait_json(path: str) -> dict[str, Any]:
 def gc_text(stats: dict[str, Any], seconds: float) -> str:
     pauses = stats["pauses"]
     every = [p for values in pauses.values() for p in values]
+    tracked = f"{stats['objects']} objects tracked, {stats['frozen']} frozen"
     if not every:
-        return "GC: no collection"
+        return f"GC: no collection; {tracked}"
     counts = "/".join(str(len(pauses[g])) for g in ("0", "1", "2"))
     return (
         f"GC: {counts} collections (gen 0/1/2), longest {max(every) * 1000:.1f} ms, "
         f"p99 {percentile(every, 0.99) * 1000:.2f} ms, {sum(every) / seconds * 100:.2f}% of "
-        f"the wall time"
+        f"the wall time; {tracked}"
     )
 
 
-def per_stream_sites(before: str, after: str, n: int, top: int = 12) -> None:
-    """The allocation sites that grew with the open streams, per stream."""
+def per_stream_sites(before: str, after: str, n: int, top: int = 25, depth: int = 5) -> None:
+    """The allocation sites that grew with the open streams, per stream (innermost frame
+    first)."""
     old, new = tracemalloc.Snapshot.load(before), tracemalloc.Snapshot.load(after)
     diffs = new.compare_to(old, "traceback")
     total = sum(d.size_diff for d in diffs)
-    print(f"  traced (Python allocations): {total / n / 1024:.1f} KB per stream; the top sites:")
+    by_file: dict[str, int] = {}
+    for diff in diffs:
+        name = Path(diff.traceback[-1].filename).name
+        by_file[name] = by_file.get(name, 0) + diff.size_diff
+    files = sorted(by_file.items(), key=lambda item: item[1], reverse=True)[:12]
+    print(f"  traced (Python allocations): {total / n / 1024:.1f} KB per stream; by file:")
+    print("    " + ", ".join(f"{name} {size / n:.0f} B" for name, size in files))
+    print("  the top sites:")
     for diff in sorted(diffs, key=lambda d: d.size_diff, reverse=True)[:top]:
-        frames = [f"{Path(f.filename).name}:{f.lineno}" for f in diff.traceback]
+        frames = [f"{Path(f.filename).name}:{f.lineno}" for f in reversed(diff.traceback)]
         print(
             f"    {diff.size_diff / n:8.0f} B {diff.count_diff / n:5.1f} blocks  "
-            + " < ".join(frames[:4])
+            + " < ".join(frames[:depth])
         )
 
 

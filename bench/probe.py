@@ -5,8 +5,10 @@
 On each SIGUSR2 the server writes `<out prefix>.<n>.json`: the garbage collector's pauses
 (seconds, per generation) since the previous signal, `gc.get_freeze_count()` and the live
 object count, and, when started with BENCH_TRACEMALLOC=<frames>, a tracemalloc snapshot
-(`<out prefix>.<n>.snapshot`, read with `tracemalloc.Snapshot.load`). The JSON file is
-written last (renamed into place), so it appearing means both are complete.
+(`<out prefix>.<n>.snapshot`, read with `tracemalloc.Snapshot.load`) of what was allocated
+since the first signal and is still alive (tracing starts there: start-up under tracemalloc
+takes minutes). The JSON file is written last (renamed into place), so it appearing means
+both are complete.
 
 The pauses come from `gc.callbacks` (start/stop of every collection, automatic or not); the
 handler runs on the main thread between bytecodes, so a dump briefly pauses the event loop.
@@ -38,8 +40,6 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
 
 def install(prefix: str) -> None:
     frames = int(os.environ.get("BENCH_TRACEMALLOC", "0"))
-    if frames:
-        tracemalloc.start(frames)
     dumps = 0
 
     def dump(signum: int, frame: FrameType | None) -> None:
@@ -47,6 +47,8 @@ def install(prefix: str) -> None:
         dumps += 1
         base = f"{prefix}.{dumps}"
         if frames:
+            if not tracemalloc.is_tracing():
+                tracemalloc.start(frames)
             tracemalloc.take_snapshot().dump(base + ".snapshot")
         stats = {
             "pauses": {str(gen): list(values) for gen, values in _pauses.items()},
