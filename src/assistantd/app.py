@@ -141,7 +141,7 @@ def create_app(
         lag_watch = None
         if metrics is not None:
             _add_gauges(metrics, scheduler, ingestor, sandbox)
-            if settings.redis_url:  # redis is imported only by a process that uses it
+            if broker.shared:  # redis is imported only by a process that uses it
                 from assistantd.events.redis_broker import RedisBroker
 
                 assert isinstance(broker, RedisBroker)

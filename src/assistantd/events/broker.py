@@ -68,6 +68,9 @@ class Broker(Protocol):
     """Per-run fan-out. `open` before the run starts, `publish` from the executor, `subscribe`
     from the HTTP layer (before scheduling the run, or late: history is replayed)."""
 
+    shared: bool
+    """True when every process reads the events this one publishes (Redis)."""
+
     def open(self, run_id: str) -> None:
         """Start a new segment for `run_id` (closing any previous one)."""
 
@@ -193,6 +196,8 @@ class Segment:
 
 class LocalBroker:
     """The in-process `Broker`: one process serves its own runs' streams."""
+
+    shared = False
 
     def __init__(
         self,

@@ -109,6 +109,8 @@ def connect(url: str, *, max_connections: int = 10_000) -> aioredis.Redis:
 
 
 class RedisBroker:
+    shared = True
+
     def __init__(
         self,
         client: aioredis.Redis,

@@ -32,7 +32,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker
 from assistantd.events.models import StreamEvent
-from assistantd.events.redis_broker import RedisBroker
 from assistantd.events.sse import DONE_FRAME
 from assistantd.responses_api import lease_store, store
 from assistantd.responses_api.schemas import Response, ResponseError
@@ -96,7 +95,7 @@ class Durable:
     @property
     def shared_events(self) -> bool:
         """Whether other nodes can read the events this node publishes (Redis)."""
-        return isinstance(self._broker, RedisBroker)
+        return self._broker.shared
 
     async def start(self) -> None:
         async with self.db.write() as conn:  # left by a server from before the leases
@@ -217,8 +216,11 @@ class Durable:
                 return
             ended = await _end(conn, lease.response_id, status)
             await lease_store.release(conn, lease.response_id, lease.node, lease.attempt)
-        if ended is None or not isinstance(self._broker, RedisBroker):
+        if ended is None or not self._broker.shared:
             return
+        from assistantd.events.redis_broker import RedisBroker  # redis: only when used
+
+        assert isinstance(self._broker, RedisBroker)
         if status == "failed":  # the stream's last event, numbered after what the node sent
             number = await self._broker.published(lease.response_id)
             event = {
