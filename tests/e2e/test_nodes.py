@@ -191,6 +191,59 @@ def test_a_stale_attempt_is_fenced(tmp_path: Path, database: str, fake: FakeUpst
         assert fake.aborted == 0  # A read its answer to the end (then could not write it)
 
 
+def runs_in_flight(url: str) -> float:
+    """The node's `runs_in_flight` gauge: runs with a task in that process."""
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("assistantd_runs_in_flight "):
+            return float(line.split()[1])
+    raise AssertionError("no runs_in_flight gauge")
+
+
+def wait_idle(url: str, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while runs_in_flight(url) > 0:
+        assert time.monotonic() < deadline, f"{url} still runs a run"
+        time.sleep(0.1)
+
+
+def test_a_stale_attempt_that_fails_closes_nothing_of_the_new_one(
+    tmp_path: Path, database: str, fake: FakeUpstream
+) -> None:
+    """A's model call hangs and A's lease lapses (its heartbeat is slower than the lease); B
+    takes the run over and runs it again (nothing of it was under way). While B's answer
+    streams, A's call times out and A fails the run: that is refused, and so is closing the
+    run's open step and message, which are B's (they end `completed`, without A's error)."""
+    words = " ".join(f"w{i}" for i in range(80))
+    fake.script(Turn(text="never", ttft_s=30), Turn(text=words, itl_s=0.1))  # B's: 8 s
+    env = node_env(tmp_path, database, fake)
+    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120", "ASSISTANTD_UPSTREAM_TIMEOUT_S": "8"}
+    with (
+        spawn_server(slow) as (url_a, _),
+        spawn_server(env) as (url_b, _),
+        client(url_a) as api_a,
+        client(url_b) as api_b,
+    ):
+        assistant = api_a.beta.assistants.create(model="gpt-4o")
+        thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
+        run = api_a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        done = wait_terminal(api_b, thread.id, run.id, 40)
+        assert done.status == "completed", done.last_error
+        wait_idle(url_a, 30)  # A's call timed out (while B streamed) and A tried to fail it
+        deadline = time.monotonic() + 5
+        while fake.aborted == 0:  # A hung up on the model
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        [message] = assistant_messages(api_b, thread.id)
+        assert text_of(message) == words
+        assert message.status == "completed"
+        assert message.incomplete_at is None and message.incomplete_details is None
+        [step] = api_b.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+        assert step.status == "completed" and step.completed_at is not None
+        assert step.last_error is None and step.failed_at is None
+        run = api_b.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        assert run.status == "completed" and run.last_error is None
+
+
 def test_three_nodes_with_redis_stream_created_executed_cancelled_apart(
     tmp_path: Path, database: str, fake: FakeUpstream
 ) -> None:

@@ -12,7 +12,7 @@ share one database.
   (nothing of it was under way: queued, cancelling, or between model calls), else failed with
   `server_error` (a model answer or a tool call was under way; re-running it could repeat a
   side effect or give the thread a second answer).
-* Every write of an execution carries its attempt (`executor/fence.py`), so the node that lost
+* Every write of an execution carries its attempt (`runs/fence.py`), so the node that lost
   a run can never write to it again.
 * Start-up touches nothing another node holds; `stop` hands what this node still runs to the
   others at once (offered leases) instead of failing it.
@@ -31,13 +31,13 @@ import uuid
 
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker, LocalBroker
-from assistantd.executor.fence import Fence
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.messages import store as messages_store
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import LastError
 from assistantd.runs import lease_store, store
+from assistantd.runs.fence import Fence
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker
 from assistantd.executor import usage as budget
 from assistantd.executor.accumulator import ChatAccumulator
-from assistantd.executor.fence import Fence, Fenced
 from assistantd.executor.readiness import wait_for_thread_files
 from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.run_context import RunContext, RunEnded
@@ -36,6 +35,7 @@ from assistantd.files.blobs import BlobStore
 from assistantd.observability import OFF, Telemetry
 from assistantd.observability.tracing import clip, mark_error, run_attributes, set_attributes
 from assistantd.runs import state, store
+from assistantd.runs.fence import Fence, Fenced
 from assistantd.schemas import Usage
 from assistantd.settings import Settings
 from assistantd.tools.base import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistantd.executor.fence import Fence
 from assistantd.executor.turn import ModelTurn
 from assistantd.executor.writeback import WriteBehind
+from assistantd.runs.fence import Fence
 from assistantd.runs.schemas import Run
 from assistantd.tools.base import ToolContext, ToolRunner
 

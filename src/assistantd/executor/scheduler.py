@@ -20,10 +20,11 @@ from typing import Any
 
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker
-from assistantd.executor.fence import Fence
 from assistantd.executor.loop import RunExecutor
 from assistantd.run_steps.schemas import LastError
 from assistantd.runs import endings, state, store
+from assistantd.runs import fence as fencing
+from assistantd.runs.fence import Fence
 from assistantd.runs.state import RunEnd
 
 log = logging.getLogger(__name__)
@@ -159,9 +160,7 @@ class Scheduler:
     async def _end_once(
         self, run_id: str, to: RunEnd, error: LastError | None, fence: Fence | None
     ) -> None:
-        async with self._db.write() as conn:
-            if fence is not None:
-                await fence.check(conn)
+        async with fencing.write(self._db, fence) as conn:
             loaded = await store.get_by_id(conn, run_id)
             if loaded is None or state.is_terminal(loaded[1].status):
                 return

@@ -54,6 +54,7 @@ class ToolCalls:
                 index,
                 self._transitions.publisher(ctx.run),
                 result.arguments.get(call.id, ""),
+                ctx.fence,
             )
             ctx.tool = (runner, context)
             attributes = {

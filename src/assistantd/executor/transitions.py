@@ -12,13 +12,13 @@ from assistantd.db import documents
 from assistantd.db.engine import Database
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
-from assistantd.executor.fence import Fenced
 from assistantd.executor.run_context import RunContext, RunEnded
 from assistantd.observability import Metrics
 from assistantd.run_steps import service as steps_service
 from assistantd.run_steps.schemas import LastError, RunStep, RunStepStatus
 from assistantd.runs import endings, state, store
 from assistantd.runs import events as run_events
+from assistantd.runs.fence import Fenced
 from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus
 from assistantd.runs.state import RunEnd
 
@@ -82,8 +82,8 @@ class RunTransitions:
 
     async def _close_open_steps(self, ctx: RunContext, to: RunEnd, error: LastError | None) -> None:
         """What the turn did not close (e.g. a tool step whose tool was running) ends too."""
-        await ctx.writer.flush()
-        async with self._db.write() as conn:
+        async with ctx.writer.transaction() as conn:  # fenced: a stale attempt closes nothing
+            await ctx.writer.flush(conn)
             closed = await endings.close_open(conn, ctx.run.id, to, unix_now(), error)
         include = self._includes.get(ctx.run.id)
         for step, name in closed:

@@ -14,7 +14,7 @@ timed flush and by the run's status changes (`transaction`) alike, and nothing t
 database lock waits for it, so it cannot close a cycle with them. What a failed or cancelled
 transaction held is queued again; an object counts as stored only once its commit is done.
 
-With a fence (several nodes, `executor/fence.py`), every transaction of the writer first
+With a fence (several nodes, `runs/fence.py`), every transaction of the writer first
 proves the run's lease; a stale execution's writes are refused and what it had is dropped.
 """
 
@@ -28,11 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
 from assistantd.db.engine import Database
-from assistantd.executor.fence import Fence, Fenced
 from assistantd.messages import store as messages_store
 from assistantd.messages.schemas import Message
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import RunStep
+from assistantd.runs import fence as fencing
+from assistantd.runs.fence import Fence, Fenced
 
 DELAY_S = 0.05
 
@@ -75,9 +76,7 @@ class WriteBehind:
         other write of this writer is under way from before it begins until it commits."""
         async with self._order:
             try:
-                async with self._db.write() as conn:
-                    if self._fence is not None:
-                        await self._fence.check(conn)
+                async with fencing.write(self._db, self._fence) as conn:
                     yield conn
             except Fenced:
                 self._pending.clear()  # another attempt owns the run: nothing more is written

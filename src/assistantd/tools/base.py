@@ -5,16 +5,24 @@ The run loop offers each server tool to the model as a chat-completions function
 streams its progress as step deltas through `ToolContext.publish` and returns the finished call
 (with outputs) for the run step. Function tools are not runners: they go to the client
 through `requires_action`.
+
+Whatever a runner writes (a File, an object in the blob store, a row it updates) is written on
+behalf of the run's execution, so it goes through `runs.fence.write(db, context.fence)`: on
+several nodes a stale execution (its run was taken over) gets `Fenced` and leaves nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from assistantd.events.models import StreamEvent
 from assistantd.run_steps.schemas import RunStep, ToolCall
+from assistantd.runs.fence import Fence
 from assistantd.runs.schemas import Run
 
 CODE_INTERPRETER_FUNCTION = "code_interpreter"
@@ -65,6 +73,10 @@ FILE_SEARCH_DEFINITION: dict[str, Any] = {
 }
 
 
+Transaction = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+"""Opens a write transaction (e.g. `functools.partial(runs.fence.write, db, fence)`)."""
+
+
 class ToolUnavailable(Exception):
     """The tool cannot run on this server now (e.g. no Docker engine for the sandbox)."""
 
@@ -77,6 +89,7 @@ class ToolContext:
     index: int  # the call's position in the step's tool_calls (for deltas)
     publish: Callable[[StreamEvent], None]
     arguments: str = ""  # the model's raw JSON arguments
+    fence: Fence | None = None  # several nodes: the lease every write of the call must hold
 
 
 class ToolRunner(Protocol):

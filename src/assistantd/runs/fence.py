@@ -2,15 +2,24 @@
 holds the run's lease at its attempt number; a stale execution (its node was presumed dead and
 the run taken over) gets `Fenced` instead, and writes nothing more.
 
-On SQLite (one process) there is no fence: the executor gets `None`.
+Everything written on behalf of an execution goes through `write(db, fence)`: the executor's
+status changes and write-behind, the scheduler's endings, and the tools' own writes (files the
+code interpreter makes, the /mnt/data manifest, the vector stores a search uses). It lives
+here, under the lease's SQL, so that the tools below the executor use the same one.
+
+On SQLite (one process) there is no fence: the executor gets `None`, and `write` is the
+database's plain write transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assistantd.db.engine import Database
 from assistantd.runs import lease_store
 
 
@@ -44,3 +53,16 @@ class Fence:
         the transaction that wrote its status. Later writes of this execution are refused."""
         await lease_store.release(conn, self.run_id, self.node, self.attempt, offer=offer)
         self.released = True
+
+
+@asynccontextmanager
+async def write(db: Database, fence: Fence | None) -> AsyncIterator[AsyncConnection]:
+    """A write transaction of the execution `fence` names: its lease row is locked (FOR KEY
+    SHARE) before anything is written and until the commit, so a takeover waits for what is
+    under way and every later write of a stale execution raises `Fenced`. Something written
+    outside the database inside it (an object in the blob store) is thus ordered before the
+    takeover too. With no fence (SQLite), a plain write transaction."""
+    async with db.write() as conn:
+        if fence is not None:
+            await fence.check(conn)
+        yield conn
