@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
 from python_multipart.multipart import parse_options_header
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -153,9 +154,18 @@ async def create(
 
 
 async def create_output(
-    conn: AsyncConnection, blobs: BlobStore, project: str, filename: str, data: bytes
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+    blobs: BlobStore,
+    project: str,
+    filename: str,
+    data: bytes,
 ) -> FileObject:
-    """A file made by a tool (code interpreter output): purpose `assistants_output`."""
+    """A file made by a tool (code interpreter output): purpose `assistants_output`.
+
+    The bytes go first, under a new id that nothing names yet; the row follows in
+    `transaction()` (the run's fenced write: a stale execution of the run is refused there).
+    When the row is not written, the bytes are deleted again: no object is left that no File
+    names."""
     file_id = ids.new_id(ids.FILE)
     size = await blobs.put_bytes(file_id, data)
     file = FileObject(
@@ -165,7 +175,12 @@ async def create_output(
         filename=filename,
         purpose="assistants_output",
     )
-    await store.insert(conn, project, file, blob_key=file_id)
+    try:
+        async with transaction() as conn:
+            await store.insert(conn, project, file, blob_key=file_id)
+    except BaseException:
+        await blobs.delete(file_id)
+        raise
     return file
 
 

@@ -13,6 +13,10 @@ manifest names this process and the session's files.
 
 Only top-level files of /mnt/data follow (the sandbox's `put_file` writes a single name);
 a file the code deleted stays in the manifest and so comes back on the next node.
+
+On several nodes the manifest is written as the run's write (`transaction`, fenced by the
+run's lease): an execution whose run was taken over cannot name its files in it. Its node then
+drops its copy of the session (`dropped`), so the next call there brings every file again.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,6 +58,19 @@ class SessionManifests:
         """One per server (Services.manifests): `node` names it (a restart is another node)."""
         self.blobs = blobs
         self.node = node or secrets.token_hex(8)
+        self._dropped: set[str] = set()  # sessions whose copy on this node was thrown away
+
+    def dropped(self, session: str) -> None:
+        """This node's copy of the session is gone: the next `follow` brings all its files
+        and says the Python session is new, even when the manifest names this node."""
+        self._dropped.add(session)
+
+    def take_dropped(self, session: str) -> bool:
+        """Whether the session was dropped here since the last time this was asked."""
+        if session not in self._dropped:
+            return False
+        self._dropped.discard(session)
+        return True
 
     async def load(self, session: str) -> Manifest | None:
         """The thread's manifest; None when it has none (or it can't be read: the call goes on
@@ -68,13 +86,25 @@ class SessionManifests:
             log.warning("the /mnt/data manifest of %s is unreadable", session, exc_info=True)
             return None
 
-    async def save(self, session: str, files: dict[str, str], *, ran: str | None) -> None:
+    async def save(
+        self,
+        session: str,
+        files: dict[str, str],
+        *,
+        ran: str | None,
+        transaction: Callable[[], AbstractAsyncContextManager[object]] | None = None,
+    ) -> None:
         """`ran`: who ran the code last (this node after a code call; as it was after an
-        upload)."""
+        upload). With `transaction` (a run's fenced write), the object is written inside it:
+        a stale execution's manifest is refused (`Fenced`) and a takeover waits for it."""
         kept = dict(list(files.items())[-MAX_FILES:])
         body = orjson.dumps({"node": self.node, "files": kept, "ran": ran})
         try:
-            await self.blobs.put_bytes(manifest_key(session), body)
+            if transaction is None:
+                await self.blobs.put_bytes(manifest_key(session), body)
+            else:
+                async with transaction():
+                    await self.blobs.put_bytes(manifest_key(session), body)
         except APIError:
             log.warning("the /mnt/data manifest of %s was not saved", session, exc_info=True)
 
@@ -95,14 +125,15 @@ async def follow(
     """Bring the session's files here when another process wrote its manifest last. `made`
     (path -> id, what this process knows is in its /mnt/data) is brought up to date;
     `blob_key(id)` names an id's bytes."""
+    dropped = manifests.take_dropped(session)  # this node's copy is gone: bring it all again
     manifest = await manifests.load(session)
     if manifest is None:
         return Followed(reset=False, stale=True)
     followed = Followed(
-        reset=manifest.ran is not None and manifest.ran != manifests.node,
+        reset=manifest.ran is not None and (manifest.ran != manifests.node or dropped),
         stale=manifest.node != manifests.node or manifest.ran != manifests.node,
     )
-    if manifest.node == manifests.node:
+    if manifest.node == manifests.node and not dropped:
         for path, file_id in manifest.files.items():
             made.setdefault(path, file_id)  # what the caller forgot (it keeps recent sessions)
         return followed

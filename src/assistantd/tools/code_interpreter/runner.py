@@ -13,6 +13,8 @@ what comes back into run-step outputs, Files and message parts.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import time
 from typing import Any
@@ -43,10 +45,11 @@ from assistantd.run_steps.schemas import (
     CodeInterpreterToolCall,
     ToolCall,
 )
+from assistantd.runs import fence as fencing
 from assistantd.runs.schemas import Run
 from assistantd.settings import Settings
 from assistantd.threads import store as threads_store
-from assistantd.tools.base import ToolContext, ToolUnavailable
+from assistantd.tools.base import ToolContext, ToolUnavailable, Transaction
 from assistantd.tools.code_interpreter.events import (
     Done,
     Image,
@@ -137,9 +140,18 @@ class CodeInterpreterRunner:
                 session, call.code_interpreter.input, context, moved.reset
             )
             if moved.stale or self._made[session] != before:
-                await self._manifests.save(session, self._made[session], ran=self._manifests.node)
+                await self._manifests.save(
+                    session,
+                    self._made[session],
+                    ran=self._manifests.node,
+                    transaction=self._transaction(context),
+                )
         except SandboxUnavailable as error:
             raise ToolUnavailable(f"The code interpreter is unavailable: {error}") from error
+        except BaseException:
+            if context.fence is not None and context.fence.lost:
+                await self._drop(session, context.run.id)
+            raise
         return call.model_copy(
             update={
                 "code_interpreter": CodeInterpreter(
@@ -150,6 +162,22 @@ class CodeInterpreterRunner:
 
     async def interrupt(self, context: ToolContext) -> None:
         await self._sandbox.interrupt(context.run.thread_id)
+
+    def _transaction(self, context: ToolContext) -> Transaction:
+        """The call's writes: fenced by the run's lease (several nodes)."""
+        return functools.partial(fencing.write, self._db, context.fence)
+
+    async def _drop(self, session: str, run_id: str) -> None:
+        """The run was taken over while this (stale) execution ran its code: what the call
+        left in this node's copy of the session (files in /mnt/data, the kernel's variables)
+        is no one's, and its writes were refused. Drop that copy: the thread's next call here
+        starts a new session from its manifest."""
+        self._made.pop(session)
+        self._staged.pop(session)
+        self._images.pop(run_id)
+        self._manifests.dropped(session)
+        with contextlib.suppress(Exception):  # best effort: the reaper removes it otherwise
+            await self._sandbox.close_session(session, delete_files=True)
 
     async def _execute(
         self, session: str, code: str, context: ToolContext, reset: bool = False
@@ -247,8 +275,9 @@ class CodeInterpreterRunner:
             )
 
     async def _save_output(self, context: ToolContext, name: str, data: bytes) -> str:
-        async with self._db.write() as conn:
-            file = await files_service.create_output(conn, self._blobs, context.project, name, data)
+        file = await files_service.create_output(
+            self._transaction(context), self._blobs, context.project, name, data
+        )
         return file.id
 
     # --- the answer after the tool calls ---------------------------------------------------------
