@@ -244,6 +244,82 @@ def test_a_stale_attempt_that_fails_closes_nothing_of_the_new_one(
         assert run.status == "completed" and run.last_error is None
 
 
+def test_a_stale_file_search_writes_nothing(
+    tmp_path: Path, database: str, fake: FakeUpstream
+) -> None:
+    """A's model streams a file_search call slowly; meanwhile A's lease lapses (its heartbeat
+    is slower than the lease), and B takes the run over and fails it (a tool call was under
+    way). When A's stream ends, A's search is refused before it writes anything (the vector
+    store is not touched) and the step keeps no results. The thread's next run, on B,
+    searches once: its step has the results and the store was used then."""
+    env = node_env(
+        tmp_path,
+        database,
+        fake,
+        ASSISTANTD_EMBEDDING_MODEL="fake-embed",
+        ASSISTANTD_EMBEDDING_DIMENSIONS="8",
+    )
+    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
+    with (
+        spawn_server(slow) as (url_a, _),
+        spawn_server(env) as (url_b, _),
+        client(url_a) as api_a,
+        client(url_b) as api_b,
+    ):
+        doc = api_a.files.create(
+            file=("refunds.txt", b"The refund window is 30 days."), purpose="assistants"
+        )
+        store = api_a.vector_stores.create(name="docs", file_ids=[doc.id])
+        deadline = time.monotonic() + 30
+        while (store := api_a.vector_stores.retrieve(store.id)).status != "completed":
+            assert time.monotonic() < deadline, "the file was never ingested"
+            time.sleep(0.1)
+        search = Call("file_search", '{"queries": ["refund window"]}', chunks=1)
+        fake.script(Turn(tool_calls=[search], itl_s=8))  # the arguments come 8 s after the call
+        assistant = api_a.beta.assistants.create(
+            model="gpt-4o",
+            tools=[{"type": "file_search"}],
+            tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+        )
+        thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "refunds?"}])
+        run = api_a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        done = wait_terminal(api_b, thread.id, run.id, 30)
+        assert done.status == "failed" and done.last_error is not None
+        assert done.last_error.code == "server_error"  # taken over mid-call: not repeated
+        wait_idle(url_a, 30)  # A's stream ended and its attempt stopped
+        assert api_b.vector_stores.retrieve(store.id).last_active_at == store.last_active_at
+        [step] = api_b.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+        assert step.status == "failed"
+        calls = step.step_details.tool_calls  # type: ignore[union-attr]
+        assert not any(call.file_search.results for call in calls)  # type: ignore[union-attr]
+
+        def answer(body: dict[str, Any]) -> Turn:  # embeddings requests take one turn too
+            if any(m.get("role") == "tool" for m in body.get("messages", [])):
+                return Turn(text="Refunds: 30 days.")
+            return Turn(tool_calls=[Call("file_search", '{"queries": ["refund window"]}')])
+
+        fake.script(*[answer] * 4)
+        api_b.beta.threads.messages.create(thread.id, role="user", content="again")
+        again = api_b.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+        )
+        assert again.status == "completed", again.last_error
+        steps = api_b.beta.threads.runs.steps.list(
+            again.id,
+            thread_id=thread.id,
+            include=["step_details.tool_calls[*].file_search.results[*].content"],
+        )
+        [found] = [
+            call.file_search.results  # type: ignore[union-attr]
+            for step in steps
+            if step.step_details.type == "tool_calls"
+            for call in step.step_details.tool_calls
+        ]
+        assert [result.file_id for result in found or []] == [doc.id]
+        used = api_b.vector_stores.retrieve(store.id).last_active_at
+        assert used is not None and used >= again.created_at
+
+
 def test_three_nodes_with_redis_stream_created_executed_cancelled_apart(
     tmp_path: Path, database: str, fake: FakeUpstream
 ) -> None:

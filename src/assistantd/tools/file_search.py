@@ -31,6 +31,7 @@ from assistantd.run_steps.schemas import (
     ToolCall,
     ToolCallsStepDetails,
 )
+from assistantd.runs import fence as fencing
 from assistantd.runs.schemas import Run
 from assistantd.schemas import FileSearchTool, RankingOptions
 from assistantd.threads import store as threads_store
@@ -81,7 +82,7 @@ class FileSearchRunner:
         assert isinstance(call, FileSearchToolCall)
         run = context.run
         max_results, ranking = _options(run)
-        store_ids = await self._store_ids(context.project, run)
+        store_ids = await self._store_ids(context)
         if not store_ids:
             return FileSearchToolCall(
                 id=call.id, file_search=FileSearch(ranking_options=ranking, results=[])
@@ -121,8 +122,11 @@ class FileSearchRunner:
     async def interrupt(self, context: ToolContext) -> None:
         return None  # a search is short; cancelling the task stops it
 
-    async def _store_ids(self, project: str, run: Run) -> list[str]:
-        async with self._db.write() as conn:
+    async def _store_ids(self, context: ToolContext) -> list[str]:
+        """The stores to search, each touched (its expiry pushed back) as the run's write: a
+        stale execution of the run is refused here, before it searches."""
+        project, run = context.project, context.run
+        async with fencing.write(self._db, context.fence) as conn:
             assistant = await assistants_store.get(conn, project, run.assistant_id)
             thread = await threads_store.get(conn, project, run.thread_id)
             ids: list[str] = []
