@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import socket
 from types import FrameType
 from typing import Any
 
@@ -44,6 +46,10 @@ class DrainingServer(uvicorn.Server):
         self._drain_window_s = drain_window_s
         self._drain: asyncio.Task[None] | None = None
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        freeze_startup_heap()
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         services = getattr(_apps[-1].state, "services", None) if _apps else None
         scheduler = None if services is None else services.scheduler
@@ -67,6 +73,15 @@ class DrainingServer(uvicorn.Server):
         with contextlib.suppress(Exception):
             await scheduler.stop()  # what is left: handed over (or ended); its streams close
         super().handle_exit(sig, frame)
+
+
+def freeze_startup_heap() -> None:
+    """Move what start-up made (modules, classes, the app and its services: ~200k objects,
+    alive as long as the process) out of the collector's sight: a full collection no longer
+    walks them (~100 ms of CPU each on the development machine, with every stream stopped).
+    Collected first, so start-up's own garbage is not kept for good."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str) -> int:
