@@ -358,8 +358,9 @@ def _pruned_ranking(
     term, by the same bm25() call) is at least that sum, no other row can enter the ranking.
     The first pass takes the fewest rarest terms that cover `limit` rows; if its `limit`-th
     score does not clear the bound, it tells how many terms the second pass needs (that
-    score can only grow with more rows). Frequent-word queries thus score the few rows of
-    their rarest words instead of most of the table.
+    score can only grow with more rows). Queries whose terms are all about as rare (where the
+    bound is out of reach) are scored in one pass over every row, as without pruning.
+    Frequent-word queries thus score the few rows of their rarest words, not most of the table.
     """
     exact = [t for t in query if not keywords.is_prefix(t)]
     if len(query) < 2 or len(exact) < len(query) or any(_STORE_TOKEN.fullmatch(t) for t in query):
@@ -373,7 +374,10 @@ def _pruned_ranking(
         if covered >= limit:
             first = j + 1
             break
-    if first >= len(ordered):
+    # A row holding every term scores about the sum of their idfs (one occurrence each, at the
+    # average length): when the other terms' bound is above that, pruning cannot pay off.
+    typical = sum(_idf(total, counts[t]) for t in ordered)
+    if first >= len(ordered) or rest[first] >= typical:
         return ranked(None)
     hits = ranked(ordered[:first])
     if len(hits) < limit:
