@@ -13,8 +13,10 @@ client with the official SDK:
   (c) the largest number of concurrent streaming runs at 50 tokens/s each with p99 TTFT ratio
       under 1.2 and no lost or reordered delta (every text is sequence-checked).
 
-Bounded loops; prints figures; never asserts on time. The load average is printed: the server,
-the fake and this client share the machine.
+Bounded loops; prints figures; never asserts on time. The load average is printed, and the CPU
+of the server, of the fake and of this client (the load generator) for (b) and (c): they share
+the machine. `--postgres` runs the server on a fresh database next to
+ASSISTANTD_TEST_DATABASE_URL (else SQLite, or ASSISTANTD_DATABASE_URL as given).
 
     PYTHONPATH=src:. .venv/bin/python bench/stream_bench.py [--rounds 7] [--levels 50,100,150,200]
 """
@@ -32,7 +34,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -69,6 +71,13 @@ def fake_main() -> None:
 
 @contextmanager
 def fake_process() -> Iterator[str]:
+    with fake_process_pid() as (url, _pid):
+        yield url
+
+
+@contextmanager
+def fake_process_pid() -> Iterator[tuple[str, int]]:
+    """The fake upstream in a process of its own: (base url, pid)."""
     process = subprocess.Popen(
         [sys.executable, __file__, "--fake"],
         stdin=subprocess.PIPE,
@@ -78,7 +87,7 @@ def fake_process() -> Iterator[str]:
     assert process.stdout is not None and process.stdin is not None
     try:
         port = int(process.stdout.readline())
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"http://127.0.0.1:{port}/v1", process.pid
     finally:
         process.stdin.close()
         try:
@@ -100,6 +109,33 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+class CPU:
+    """CPU seconds of the server, the fake and this client between `start()` and `report()`."""
+
+    def __init__(self, server: int, fake: int) -> None:
+        self.pids = {"server": server, "fake": fake}
+        self.start()
+
+    def _now(self) -> dict[str, float]:
+        own = os.times()
+        return {
+            **{name: cpu_seconds(pid) for name, pid in self.pids.items()},
+            "client": own.user + own.system,
+        }
+
+    def start(self) -> None:
+        self._started = self._now()
+        self._wall = time.perf_counter()
+
+    def report(self) -> str:
+        now, wall = self._now(), time.perf_counter() - self._wall
+        used = {name: now[name] - self._started[name] for name in now}
+        return f"CPU over {wall:.1f} s: " + ", ".join(
+            f"{name} {seconds:.2f} s ({100 * seconds / wall:.0f}%)"
+            for name, seconds in used.items()
+        )
 
 
 def delta_text(event: Any) -> str:
@@ -285,6 +321,7 @@ def main() -> None:
     parser.add_argument("--cpu-runs", type=int, default=10)
     parser.add_argument("--cpu-tokens", type=int, default=1000)
     parser.add_argument("--levels", default="25,50,100,150,200")
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database")
     parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fake:
@@ -293,39 +330,53 @@ def main() -> None:
         f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())},"
         f" cpus {os.cpu_count()}"
     )
-    with tempfile.TemporaryDirectory() as data, fake_process() as upstream:
+    with ExitStack() as stack:
+        data = stack.enter_context(tempfile.TemporaryDirectory())
+        upstream, fake_pid = stack.enter_context(fake_process_pid())
         env = {
             "ASSISTANTD_DATA_DIR": data,
             "ASSISTANTD_API_KEYS": KEY,
             "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
         }
-        with spawn_server(env, quiet=True) as (url, process):
-            api = f"{url}/v1"
-            direct_client = openai.OpenAI(base_url=upstream, api_key=KEY, max_retries=0)
-            client = openai.OpenAI(base_url=api, api_key=KEY, max_retries=0)
-            print("(a) TTFT and total time, assistantd vs direct, interleaved")
-            ab(direct_client, client, "bench-300-20-200", args.rounds, 1)
-            ab(direct_client, client, "bench-0-0-200", args.rounds, args.per_round)
-            print("(b) server CPU per streamed delta (instant upstream)")
-            cpu_per_delta(client, process.pid, args.cpu_runs, args.cpu_tokens)
+        if args.postgres:
+            from tests.support.server import fresh_postgres_database
+
+            base = os.environ["ASSISTANTD_TEST_DATABASE_URL"]
+            env["ASSISTANTD_DATABASE_URL"] = stack.enter_context(fresh_postgres_database(base))
+        database = env.get("ASSISTANTD_DATABASE_URL", os.environ.get("ASSISTANTD_DATABASE_URL"))
+        print(f"database: {'postgresql' if database else 'sqlite'}")
+        url, process = stack.enter_context(spawn_server(env, quiet=True))
+        api = f"{url}/v1"
+        direct_client = openai.OpenAI(base_url=upstream, api_key=KEY, max_retries=0)
+        client = openai.OpenAI(base_url=api, api_key=KEY, max_retries=0)
+        print("(a) TTFT and total time, assistantd vs direct, interleaved")
+        ab(direct_client, client, "bench-300-20-200", args.rounds, 1)
+        ab(direct_client, client, "bench-0-0-200", args.rounds, args.per_round)
+        print("(b) server CPU per streamed delta (instant upstream)")
+        cpu = CPU(process.pid, fake_pid)
+        cpu_per_delta(client, process.pid, args.cpu_runs, args.cpu_tokens)
+        print(f"  {cpu.report()}")
+        print(
+            "(c) concurrent streaming runs at 50 tokens/s"
+            " (300 ms TTFT, 150 tokens, starts over 1 s)"
+        )
+        model = "bench-300-20-150"
+        baseline = statistics.median(direct(direct_client, model)[0] for _ in range(5))
+        assistant = client.beta.assistants.create(model=model)
+        for sdk in (True, False):
+            best = 0
+            for n in (int(x) for x in args.levels.split(",")):
+                level = concurrent_level(api, assistant.id, n, 150, 1.0, baseline, sdk)
+                cpu.start()
+                passed = asyncio.run(level)
+                print(f"    {cpu.report()}")
+                if not passed:
+                    break
+                best = n
             print(
-                "(c) concurrent streaming runs at 50 tokens/s"
-                " (300 ms TTFT, 150 tokens, starts over 1 s)"
+                f"  held ({'official SDK' if sdk else 'raw httpx'} client): {best} concurrent"
+                f" streaming runs (baseline direct TTFT {baseline * 1000:.0f} ms)"
             )
-            model = "bench-300-20-150"
-            baseline = statistics.median(direct(direct_client, model)[0] for _ in range(5))
-            assistant = client.beta.assistants.create(model=model)
-            for sdk in (True, False):
-                best = 0
-                for n in (int(x) for x in args.levels.split(",")):
-                    level = concurrent_level(api, assistant.id, n, 150, 1.0, baseline, sdk)
-                    if not asyncio.run(level):
-                        break
-                    best = n
-                print(
-                    f"  held ({'official SDK' if sdk else 'raw httpx'} client): {best} concurrent"
-                    f" streaming runs (baseline direct TTFT {baseline * 1000:.0f} ms)"
-                )
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
