@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from openai.lib.streaming._assistants import accumulate_delta
 
 from assistantd.events import deltas
-from assistantd.events.models import StreamEvent
+from assistantd.events.models import StreamEvent, ThreadMessageDelta
 from assistantd.events.sse import encode
 
 
@@ -87,3 +88,17 @@ def test_file_search_header() -> None:
     assert details["tool_calls"] == [
         {"index": 2, "type": "file_search", "id": "call_f", "file_search": {}}
     ]
+
+
+EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+
+
+@pytest.mark.parametrize("value", ["", "Hel", ' "quoted" \\ \n\t\x00\x1f\x7f', EVERY_CHARACTER])
+@pytest.mark.parametrize(("index", "first"), [(0, True), (0, False), (3, True), (12, False)])
+def test_text_delta_frames_are_the_typed_models_frames(value: str, index: int, first: bool) -> None:
+    """The text delta is written straight to JSON (one per token): its frame is, byte for byte,
+    the frame of the typed `MessageDeltaEvent` (every character escaped alike)."""
+    fast = deltas.text_delta("msg_1", value, index=index, first=first)
+    typed = ThreadMessageDelta(data=fast.data.model())
+    assert encode(fast) == encode(typed)
+    assert data(fast)["delta"]["content"][0]["text"]["value"] == value

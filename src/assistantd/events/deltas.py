@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistantd.events.models import ThreadMessageDelta, ThreadRunStepDelta
+from assistantd.events.models import (
+    TextIncrement,
+    ThreadMessageDelta,
+    ThreadMessageTextDelta,
+    ThreadRunStepDelta,
+)
 from assistantd.messages.deltas import (
     AnnotationDelta,
     FileCitationDeltaAnnotation,
@@ -42,12 +47,9 @@ from assistantd.run_steps.schemas import (
 
 def text_delta(
     message_id: str, text: str, *, index: int = 0, first: bool = False
-) -> ThreadMessageDelta:
+) -> ThreadMessageTextDelta:
     """A text increment of content part `index`; `first` opens the part (annotations: [])."""
-    part = TextDeltaBlock(
-        index=index, text=TextDelta(value=text, annotations=[] if first else None)
-    )
-    return _message(message_id, part)
+    return ThreadMessageTextDelta(data=TextIncrement(message_id, text, index, first))
 
 
 def refusal_delta(message_id: str, refusal: str, *, index: int) -> ThreadMessageDelta:

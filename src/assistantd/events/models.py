@@ -8,11 +8,13 @@ The executor publishes these objects, never dicts or strings; `events.sse` turns
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, SerializeAsAny, model_serializer
+import orjson
+from pydantic import BaseModel, ConfigDict, SerializeAsAny, model_serializer
 
-from assistantd.messages.deltas import MessageDeltaEvent
+from assistantd.messages.deltas import MessageDelta, MessageDeltaEvent, TextDelta, TextDeltaBlock
 from assistantd.messages.schemas import Message
 from assistantd.run_steps.schemas import RunStep, RunStepDeltaEvent
 from assistantd.schemas import Schema
@@ -87,6 +89,48 @@ class ThreadMessageInProgress(_MessageEvent):
 class ThreadMessageDelta(StreamEvent):
     event: Literal["thread.message.delta"] = "thread.message.delta"
     data: MessageDeltaEvent
+    sparse = True
+
+
+@dataclass(slots=True)
+class TextIncrement:
+    """The data of a `thread.message.delta` that adds `value` to text part `index` (`first`
+    opens the part: `annotations: []`). One is published per token, so it is kept as four plain
+    values and written straight to JSON, byte for byte what `MessageDeltaEvent` dumps with
+    `exclude_none` (tests/unit/test_deltas.py compares them); `model()` is the typed object."""
+
+    message_id: str
+    value: str
+    index: int = 0
+    first: bool = False
+
+    def json(self) -> bytes:
+        # orjson and pydantic escape every string alike (tests/unit/test_deltas.py)
+        return b"".join(
+            (
+                b'{"id":',
+                orjson.dumps(self.message_id),
+                b',"object":"thread.message.delta","delta":{"content":[{"index":',
+                b"%d" % self.index,
+                b',"type":"text","text":{"value":',
+                orjson.dumps(self.value),
+                b',"annotations":[]}}]}}' if self.first else b"}}]}}",
+            )
+        )
+
+    def model(self) -> MessageDeltaEvent:
+        text = TextDelta(value=self.value, annotations=[] if self.first else None)
+        part = TextDeltaBlock(index=self.index, text=text)
+        return MessageDeltaEvent(id=self.message_id, delta=MessageDelta(content=[part]))
+
+
+class ThreadMessageTextDelta(StreamEvent):
+    """`thread.message.delta` with a text increment: the event of every streamed token."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    event: Literal["thread.message.delta"] = "thread.message.delta"
+    data: TextIncrement
     sparse = True
 
 

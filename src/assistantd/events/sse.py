@@ -7,7 +7,7 @@ with `exclude_none` so they carry only what changed.
 
 from __future__ import annotations
 
-from assistantd.events.models import StreamEvent
+from assistantd.events.models import StreamEvent, TextIncrement
 
 DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
 KEEPALIVE_FRAME = b": ping\n\n"
@@ -19,5 +19,8 @@ def encode(event: StreamEvent) -> bytes:
     if event.event == "done":
         return DONE_FRAME
     data = event.data
-    payload: bytes = data.__pydantic_serializer__.to_json(data, exclude_none=event.sparse)
+    if type(data) is TextIncrement:  # one per token: written directly
+        payload = data.json()
+    else:
+        payload = data.__pydantic_serializer__.to_json(data, exclude_none=event.sparse)
     return b"event: " + event.event.encode() + b"\ndata: " + payload + b"\n\n"
