@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from assistantd.auth import Project
@@ -20,7 +19,7 @@ from assistantd.effects import Stream
 from assistantd.errors import InvalidRequestError
 from assistantd.events.broker import parse_event_id
 from assistantd.pagination import PageParams, page_params
-from assistantd.responses import ObjectResponse, Serialisable
+from assistantd.responses import EventStream, ObjectResponse, Serialisable
 from assistantd.run_steps.include import Include
 from assistantd.runs import service
 from assistantd.runs.accepting import accepting_runs
@@ -44,7 +43,7 @@ def _respond(services: Services, change: service.RunChange) -> Response:
     """The run, or its stream when the request asked for one."""
     if change.stream is None:
         return _run_response(services, change.run)
-    return EventSourceResponse(change.stream.frames(), headers={"Cache-Control": "no-cache"})
+    return EventStream(change.stream.frames())
 
 
 @router.post("/threads/runs", dependencies=[Depends(accepting_runs)])
@@ -100,7 +99,7 @@ async def run_events(
     """Resumable streams, an extension beyond OpenAI (docs/streaming.md): the run's current
     stream segment, or with `after` (or `Last-Event-ID`) what followed that event, then live."""
     stream = await subscribe_events(request, project, thread_id, run_id, after)
-    return EventSourceResponse(stream.frames(), headers={"Cache-Control": "no-cache"})
+    return EventStream(stream.frames())
 
 
 async def subscribe_events(

@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from assistantd.assistants import store as assistants_store
 from assistantd.db.documents import RawPage
+from assistantd.responses import EventStream
 from assistantd.runs.service import RunChange
 from assistantd.services import get_services
 from assistantd.v1 import shapes
@@ -54,6 +54,4 @@ def respond(request: Request, change: RunChange, file_ids: list[str]) -> Respons
     declared what follows the commit: publish, schedule)."""
     if change.stream is None:
         return json_response(shapes.run(change.run, file_ids), poll=request)
-    return EventSourceResponse(
-        v1_frames(change.stream.frames(), file_ids), headers={"Cache-Control": "no-cache"}
-    )
+    return EventStream(v1_frames(change.stream.frames(), file_ids))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
 from assistantd.auth import Project
 from assistantd.body import json_body
 from assistantd.db.deps import ReadConn, WriteConn
 from assistantd.pagination import PageParams, page_params
+from assistantd.responses import EventStream
 from assistantd.run_steps import service as steps
 from assistantd.runs import service
 from assistantd.runs.accepting import accepting_runs
@@ -100,9 +100,7 @@ async def run_events(
     async with services.db.read() as conn:
         run = await service.get(conn, project, thread_id, run_id)
         file_ids = await file_ids_of(conn, project, run.assistant_id)
-    return EventSourceResponse(
-        v1_frames(stream.frames(), file_ids), headers={"Cache-Control": "no-cache"}
-    )
+    return EventStream(v1_frames(stream.frames(), file_ids))
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}")
