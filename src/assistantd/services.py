@@ -66,4 +66,10 @@ def get_services(request: Request) -> Services:
     return services
 
 
-AppServices = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    """`get_services` as a dependency: async, since FastAPI runs a plain function dependency in
+    a worker thread (a thread hop per request, milliseconds on a busy machine)."""
+    return get_services(request)
+
+
+AppServices = Annotated[Services, Depends(_services)]

@@ -48,7 +48,7 @@ def check(values: Iterable[str] | None, param: str = "include") -> frozenset[str
     return frozenset(given)
 
 
-def _from_query(request: Request) -> frozenset[str]:
+async def _from_query(request: Request) -> frozenset[str]:
     """`include[]=a&include[]=b` as the SDKs send it (or `include=a`)."""
     query = request.query_params
     return check([*query.getlist("include[]"), *query.getlist("include")])

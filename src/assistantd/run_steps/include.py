@@ -12,7 +12,7 @@ SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
 INCLUDABLE = (SEARCH_CONTENT,)
 
 
-def include_param(request: Request) -> list[str] | None:
+async def include_param(request: Request) -> list[str] | None:
     """The values of `include[]` (the SDKs' spelling; a bare `include` is taken too), each one
     OpenAI knows, else a 400."""
     query = request.query_params

@@ -32,7 +32,7 @@ async def create_thread(
 _METADATA_PARAM = re.compile(r"^metadata\[(?P<key>[^\]]*)\]$")
 
 
-def metadata_filter(request: Request) -> dict[str, str]:
+async def metadata_filter(request: Request) -> dict[str, str]:
     """`?metadata[key]=value` pairs (each must match); at most 16, sized like metadata."""
     found: dict[str, str] = {}
     for name, value in request.query_params.multi_items():
