@@ -22,6 +22,12 @@ from assistantd.run_steps.schemas import RunStep
 from assistantd.runs.schemas import Run
 from assistantd.tools.base import CODE_INTERPRETER_FUNCTION
 
+ON_LOOP_CHARS = 16_384
+"""Threads whose stored messages hold fewer characters than this (and no tool steps) are parsed,
+rendered and counted on the event loop: well under a millisecond there, while each hop to a
+worker thread and back costs more, up to the interpreter's 5 ms switch interval when the loop
+is busy (a 2-message thread's run paid two hops before its model call)."""
+
 
 async def load_context(
     db: Database,
@@ -36,12 +42,11 @@ async def load_context(
         rows = await messages_store.rows_of_thread(conn, run.thread_id)
         # parsing, rendering and counting a long thread happen off the event loop (each
         # took tens of ms there, during which every other stream of the process waited)
-        thread_messages = await asyncio.to_thread(
-            functools.partial(messages_store.parse_thread, shared=True),
-            rows,
-            run.thread_id,
-            keys,
+        small = sum(len(body) for _, body in rows) + len(run.instructions) < ON_LOOP_CHARS
+        parse = functools.partial(
+            messages_store.parse_thread, rows, run.thread_id, keys, shared=True
         )
+        thread_messages = parse() if small else await asyncio.to_thread(parse)
         steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)
         images = await _image_urls(conn, blobs, project, thread_messages)
 
@@ -65,6 +70,8 @@ async def load_context(
             context_windows=context_windows,
         )
 
+    if small and not steps and not images:
+        return render_and_count()
     return await asyncio.to_thread(render_and_count)
 
 
