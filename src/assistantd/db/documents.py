@@ -161,10 +161,13 @@ async def patch_doc(
     whatever another writer stored meanwhile. The row is locked while it is read (PostgreSQL;
     SQLite's writes are serialised already). `columns` derive indexed columns from the result.
     """
-    query = select(table.c.body).where(table.c.id == object_id)
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update()
-    body = (await conn.execute(query)).scalar_one_or_none()
+    raw = sqlite_connection(conn)
+    if raw is None:
+        query = select(table.c.body).where(table.c.id == object_id).with_for_update()
+        body = (await conn.execute(query)).scalar_one_or_none()
+    else:  # SQLite's writes are serialised: no row lock
+        row = raw.execute(f"SELECT body FROM {table.name} WHERE id = ?", (object_id,)).fetchone()
+        body = row[0] if row else None
     current = None if body is None else load(model, body, object_id)
     if current is None:
         return None
@@ -172,8 +175,36 @@ async def patch_doc(
         return None
     merged = current.model_copy(update=changes)
     values = {"body": merged.model_dump_json(), **{k: f(merged) for k, f in columns.items()}}
-    await conn.execute(update(table).where(table.c.id == object_id).values(**values))
+    if raw is None:
+        await conn.execute(update(table).where(table.c.id == object_id).values(**values))
+    else:
+        sets = ", ".join(f"{name} = ?" for name in values)
+        raw.execute(f"UPDATE {table.name} SET {sets} WHERE id = ?", (*values.values(), object_id))
     return merged
+
+
+async def select_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    *,
+    order_by: str | None = None,
+    **filters: str,
+) -> list[tuple[Any, ...]]:
+    """`columns` of the rows where every filter holds (equality), in `order_by` order."""
+    raw = sqlite_connection(conn)
+    if raw is None:
+        query = select(*(table.c[name] for name in columns)).where(
+            *(table.c[key] == value for key, value in filters.items())
+        )
+        if order_by is not None:
+            query = query.order_by(table.c[order_by])
+        return [tuple(row) for row in await conn.execute(query)]
+    sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {_where(list(filters))}"
+    if order_by is not None:
+        sql += f" ORDER BY {order_by}"
+    rows: list[tuple[Any, ...]] = raw.execute(sql, tuple(filters.values())).fetchall()
+    return rows
 
 
 async def delete_doc(

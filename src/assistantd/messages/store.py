@@ -74,12 +74,10 @@ async def of_thread(
 async def rows_of_thread(conn: AsyncConnection, thread_id: str) -> list[tuple[str, str]]:
     """(sort key, stored body) of every message of the thread, oldest first: parse them with
     `parse_thread`, off the event loop for a long thread."""
-    query = (
-        select(messages.c.ord, messages.c.body)
-        .where(messages.c.thread_id == thread_id)
-        .order_by(messages.c.ord)
+    rows = await documents.select_rows(
+        conn, messages, ("ord", "body"), order_by="ord", thread_id=thread_id
     )
-    return [(ord_, body) for ord_, body in await conn.execute(query)]
+    return [(ord_, body) for ord_, body in rows]
 
 
 def parse_thread(

@@ -80,13 +80,11 @@ async def tool_steps_of_thread(
 ) -> list[RunStep]:
     """Every tool step of the thread, oldest first (the transcript replays the tool calls);
     `keys` (if given) gets each one's sort key."""
-    query = (
-        select(run_steps.c.ord, run_steps.c.body)
-        .where(run_steps.c.thread_id == thread_id)
-        .order_by(run_steps.c.ord)
+    rows = await documents.select_rows(
+        conn, run_steps, ("ord", "body"), order_by="ord", thread_id=thread_id
     )
     steps = []
-    for ord_, body in await conn.execute(query):
+    for ord_, body in rows:
         step = documents.load(RunStep, body, thread_id)
         if step is not None and step.type == "tool_calls":
             if keys is not None:

@@ -33,11 +33,12 @@ async def get(conn: AsyncConnection, project: str, thread_id: str, run_id: str) 
 
 async def get_by_id(conn: AsyncConnection, run_id: str) -> tuple[str, Run] | None:
     """(project, run) for the executor, which works on behalf of the run's project."""
-    row = (
-        await conn.execute(select(runs.c.project, runs.c.body).where(runs.c.id == run_id))
-    ).first()
-    run = None if row is None else documents.load(Run, row.body, run_id)
-    return None if row is None or run is None else (row.project, run)
+    rows = await documents.select_rows(conn, runs, ("project", "body"), id=run_id)
+    if not rows:
+        return None
+    project, body = rows[0]
+    run = documents.load(Run, body, run_id)
+    return None if run is None else (project, run)
 
 
 async def save(conn: AsyncConnection, project: str, run: Run) -> None:
