@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.file_search import index
@@ -190,3 +191,14 @@ async def test_queries_without_terms_or_stores(loaded: AsyncEngine) -> None:
     assert not await _search(loaded, [], "orchard")
     assert not await _search(loaded, ["vs_a"], "?!", mode="keyword")
     assert await _search(loaded, ["vs_a"], "?!", mode="hybrid")  # the vector side still answers
+
+
+async def test_keyword_search_leaves_the_planner_settings_as_they_were(loaded: AsyncEngine) -> None:
+    async with loaded.connect() as conn:
+        hits = await index_of(conn).search(
+            conn, ["vs_a"], query_text="orchard harvest", query_vector=None, k=5, mode="keyword"
+        )
+        assert hits[0].file_id == "file-fruit"
+        if conn.dialect.name == "postgresql":
+            # The index scans forced for the keyword queries do not outlive them.
+            assert (await conn.execute(text("SHOW enable_seqscan"))).scalar() == "on"

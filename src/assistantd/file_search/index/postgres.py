@@ -160,11 +160,10 @@ async def _planner(conn: AsyncConnection, **settings: str) -> AsyncIterator[None
             names | values,
         )
     ).one()
-    try:
-        yield
-    finally:
-        put_back = dict(zip(values, previous[: len(names)], strict=True))
-        await conn.execute(text(f"SELECT {write}"), names | put_back)
+    yield
+    # Not after an error: the transaction is aborted then, and its rollback drops them anyway.
+    put_back = dict(zip(values, previous[: len(names)], strict=True))
+    await conn.execute(text(f"SELECT {write}"), names | put_back)
 
 
 # Keyword queries go through the GIN index: the planner costs a sequential scan by the heap's
