@@ -168,6 +168,18 @@ def test_a_prompt_cache_breakpoint_is_taken(http: httpx.Client) -> None:
             {"items": [{"type": "function_call_output", "call_id": "c", "output": [_cached({})]}]},
             "items[0].output[0].prompt_cache_breakpoint.mode",
         ),
+        (
+            {
+                "items": [
+                    {
+                        "type": "function_call_output",
+                        "call_id": "c",
+                        "output": [{"type": "input_file", "file_url": "https://x", "detail": "A"}],
+                    }
+                ]
+            },
+            "items[0].output[0].detail",
+        ),
     ],
 )
 def test_bad_bodies(http: httpx.Client, body: dict[str, object], param: str) -> None:

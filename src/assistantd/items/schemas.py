@@ -49,6 +49,7 @@ class InputFile(Sparse):
     filename: str | None = None
     file_data: str | None = None
     file_url: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
     prompt_cache_breakpoint: PromptCacheBreakpoint | None = Field(default=None, exclude=True)
 
 
