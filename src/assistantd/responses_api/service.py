@@ -17,11 +17,13 @@ from assistantd.containers.service import need_sandbox
 from assistantd.db.engine import Database
 from assistantd.errors import InvalidRequestError, NotFoundError
 from assistantd.files.blobs import BlobStore
+from assistantd.items import convert
 from assistantd.items.schemas import Item
 from assistantd.pagination import PageParams
 from assistantd.responses_api import attachments, context, store, threads
 from assistantd.responses_api import prompt as prompts
 from assistantd.responses_api import request as chat
+from assistantd.responses_api.attachments import Attachments
 from assistantd.responses_api.code import CodeState, resolve_container
 from assistantd.responses_api.durable import Durable
 from assistantd.responses_api.file_search import check_stores
@@ -65,26 +67,33 @@ async def prepare(
             param="background",
             code="invalid_value",
         )
-    async with db.read() as conn:
-        request = await prompts.apply(conn, project, request)
-        assert request.model is not None  # checked by apply()
-        conversation_id = context.conversation_id(request.conversation)
-        given_tools = request.tools or []
-        history, inputs, thread_stores = await context.load(
-            conn, project, request.previous_response_id, conversation_id, request.input
-        )
-        media = await attachments.load(conn, blobs, project, history, inputs)
-        if thread_stores:  # the thread's tool_resources join its file search
-            given_tools = [_with_stores(tool, thread_stores) for tool in given_tools]
-        container_id = None
-        for index, tool in enumerate(given_tools):
-            if isinstance(tool, FileSearchToolParam):
-                await check_stores(conn, project, tool)
-            elif isinstance(tool, CodeInterpreterToolParam):
-                if not sandbox:
-                    need_sandbox(None)
-                param = f"tools[{index}].container"
-                container_id = await resolve_container(conn, project, tool, history, param)
+    if _self_contained(request):  # (most requests: no database read before the model)
+        if not request.model:
+            raise prompts.missing_model()
+        conversation_id, given_tools, container_id = None, request.tools or [], None
+        history: list[Item] = []
+        inputs, media = convert.text_input(str(request.input)), Attachments()
+    else:
+        async with db.read() as conn:
+            request = await prompts.apply(conn, project, request)
+            assert request.model is not None  # checked by apply()
+            conversation_id = context.conversation_id(request.conversation)
+            given_tools = request.tools or []
+            history, inputs, thread_stores = await context.load(
+                conn, project, request.previous_response_id, conversation_id, request.input
+            )
+            media = await attachments.load(conn, blobs, project, history, inputs)
+            if thread_stores:  # the thread's tool_resources join its file search
+                given_tools = [_with_stores(tool, thread_stores) for tool in given_tools]
+            container_id = None
+            for index, tool in enumerate(given_tools):
+                if isinstance(tool, FileSearchToolParam):
+                    await check_stores(conn, project, tool)
+                elif isinstance(tool, CodeInterpreterToolParam):
+                    if not sandbox:
+                        need_sandbox(None)
+                    param = f"tools[{index}].container"
+                    container_id = await resolve_container(conn, project, tool, history, param)
     text = request.text or TextConfig()
     response = Response(
         id=ids.new_id(ids.RESPONSE),
@@ -153,6 +162,18 @@ async def prepare(
         stored=not (response.store and insert_later),
         durable=durable,
         lease=lease,
+    )
+
+
+def _self_contained(request: CreateResponseRequest) -> bool:
+    """Whether the request names nothing stored: a text input, no prompt, no earlier response
+    or conversation, function tools only."""
+    return (
+        isinstance(request.input, str)
+        and request.prompt is None
+        and request.previous_response_id is None
+        and request.conversation is None
+        and all(isinstance(tool, FunctionToolParam) for tool in request.tools or [])
     )
 
 
