@@ -84,7 +84,12 @@ def test_cancel_from_another_node_stops_the_generation_where_it_runs(
     assert wait_status(api_b, response.id, {"in_progress"}, 10).status == "in_progress"
     seen: list[str] = []
     stream = api_b.responses.retrieve(response.id, stream=True)
-    reader = threading.Thread(target=lambda: seen.extend(e.type for e in stream), daemon=True)
+
+    def read() -> None:
+        for event in stream:
+            seen.append(event.type)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     time.sleep(0.5)
     cancelled = api_c.responses.cancel(response.id)
@@ -96,7 +101,7 @@ def test_cancel_from_another_node_stops_the_generation_where_it_runs(
     assert fake.aborted == 1  # A hung up on the model
     reader.join(10)
     assert not reader.is_alive(), "B's stream did not end"
-    assert seen[:2] == ["response.created", "response.in_progress"]
+    assert seen[:2] == ["response.created", "response.in_progress"], seen
     # A finished response is returned as it is, from any node.
     assert api_b.responses.cancel(response.id).status == "cancelled"
 
@@ -124,7 +129,7 @@ def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
         assert found.status == "in_progress", (found.status, found.output_text)
     seen: list[Any] = []
     stream = api_b.responses.retrieve(streamed.id, stream=True)
-    reader = threading.Thread(target=lambda: seen.extend(stream), daemon=True)
+    reader = threading.Thread(target=lambda: seen.extend(iter(stream)), daemon=True)
     reader.start()
     time.sleep(1.0)
     process_a.send_signal(signal.SIGKILL)
@@ -151,8 +156,8 @@ def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
 ) -> None:
     """B starts while A generates a background response: the response goes on and completes
     (start-up used to fail every unfinished response, a live node's included)."""
-    words = " ".join(f"w{i}" for i in range(60))
-    fake.script(Turn(text=words, itl_s=0.25))  # 15 s: still under way while B starts
+    words = " ".join(f"w{i}" for i in range(80))
+    fake.script(Turn(text=words, itl_s=0.5))  # 40 s: still under way while B starts
     env = node_env(tmp_path, database, fake)
     with spawn_server(env) as (url_a, _):
         api_a = client(url_a)
@@ -161,6 +166,6 @@ def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
         with spawn_server(env) as (url_b, _):
             api_b = client(url_b)
             assert api_b.responses.retrieve(response.id).status == "in_progress"
-            done = wait_status(api_b, response.id, TERMINAL, 40)
+            done = wait_status(api_b, response.id, TERMINAL, 60)
         assert done.status == "completed", done.error
         assert done.output_text == words

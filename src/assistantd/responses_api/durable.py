@@ -155,6 +155,10 @@ class Durable:
                 if data is None:
                     continue  # a keep-alive
                 event: dict[str, Any] = orjson.loads(data[6:])
+                if "type" not in event:  # the broker's own error (Redis lost, events expired)
+                    message = str(event.get("message", "The stream of events was lost."))
+                    yield {"type": "error", "code": None, "message": message, "param": None}
+                    return
                 if event.get("sequence_number", after + 1) > after:
                     yield event
         finally:
