@@ -1,6 +1,6 @@
 """CPU per streamed text delta in the executor's hot path, without network or database.
 
-Upstream SSE bytes -> SSEDecoder -> orjson -> ChatAccumulator -> typed ThreadMessageDelta ->
+Upstream SSE bytes -> SSEDecoder -> orjson -> ChatAccumulator -> the text delta event ->
 Broker.publish (encode once) -> one subscriber drains the frame. Prints µs per delta; the
 target for the whole server is ≤ 40 µs per delta (issue 3), so this slice should be well below.
 
