@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import KEY_A, KEY_B
 from tests.fakes.upstream import Call, FakeUpstream, Turn
@@ -320,7 +321,10 @@ def test_thread_shows_images_and_citations_by_file_name(
     console.go(f"#/threads/{thread.id}")
     image = page.locator("#chat img.figure")
     image.wait_for()
-    page.wait_for_function("document.querySelector('#chat img.figure').naturalWidth === 24")
+    # The image's bytes arrived (24 px wide). Not `page.wait_for_function("...")`: when its
+    # first check fails it polls by evaluating the string in the page, which the console's CSP
+    # (script-src 'self', no 'unsafe-eval') refuses, so it failed whenever the image was slow.
+    expect(image).to_have_js_property("naturalWidth", 24)
     citation = page.locator("#chat .notes .citation")
     citation.wait_for()
     page.wait_for_selector("#chat .notes .citation:has-text('tea.txt')")
