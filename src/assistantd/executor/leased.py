@@ -4,12 +4,10 @@ share one database.
 * `schedule(run_id)` on a node that executes runs takes the run's lease (`run_leases`) and
   runs it here, so the node that accepted a streamed run also executes it; an API-only node
   offers it instead, and an executing node claims it within a heartbeat.
-* Each node's heartbeat (every `lease_heartbeat_s`) renews the leases of the runs it executes
-  (one whose task ended without giving its lease up, e.g. on a database outage, expires and
-  is taken over), notices runs a client asked to cancel on any node (the run's status is
-  `cancelling`: the task is cancelled, which aborts the upstream request and interrupts the
-  sandbox call), notices leases it lost, and claims runs whose lease expired (their node
-  died, or their task) with `FOR UPDATE SKIP LOCKED`.
+* Each node's heartbeat (every `lease_heartbeat_s`) renews its leases, notices runs a client
+  asked to cancel on any node (the run's status is `cancelling`: the task is cancelled, which
+  aborts the upstream request and interrupts the sandbox call), notices leases it lost, and
+  claims runs whose lease expired (their node died) with `FOR UPDATE SKIP LOCKED`.
 * A run taken over is executed again from what its last attempt committed when that is safe
   (nothing of it was under way: queued, cancelling, or between model calls), else failed with
   `server_error` (a model answer or a tool call was under way; re-running it could repeat a
@@ -205,7 +203,7 @@ class LeasedScheduler(Scheduler):
         self._beats += 1
         known = dict(self._fences)  # taken (committed) before the renewal below
         async with self._db.write() as conn:
-            held = await lease_store.renew(conn, self.node, self._ttl_s, list(known))
+            held = await lease_store.renew(conn, self.node, self._ttl_s)
             cancelling = await lease_store.cancelling(conn, list(known))
         for run_id, fence in known.items():
             if held.get(run_id) != fence.attempt and not fence.stopped:
