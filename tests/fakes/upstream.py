@@ -128,7 +128,6 @@ class FakeUpstream:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.peers: list[int] = []  # the client's port of each chat request (its connection)
         self.aborted = 0  # streams the client hung up on before the end
         self.hold_embeddings = threading.Event()  # set: embeddings requests wait until cleared
         self._script: deque[Scripted] = deque()
@@ -157,7 +156,6 @@ class FakeUpstream:
         self.aborted = 0
         self.requests.clear()
         self.headers.clear()
-        self.peers.clear()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -235,7 +233,6 @@ class FakeUpstream:
         body = orjson.loads(await request.body())
         self.requests.append(body)
         self.headers.append(dict(request.headers))
-        self.peers.append(request.client.port if request.client else 0)
         turn = self._next(body)
         if isinstance(turn, Fail):
             return turn.response()

@@ -13,8 +13,6 @@ call). A run's overall deadline is the executor's business (`expires_at`), not t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, cast
 
@@ -30,7 +28,6 @@ from assistantd.upstream.sse import SSEDecoder
 from assistantd.upstream.types import ChatChunk
 
 MODELS_TIMEOUT_S = 5.0
-DRAIN_S = 1.0
 
 
 class UpstreamClient:
@@ -165,37 +162,20 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[ChatChunk]:
     """Decode the SSE body into chunks; raise UpstreamError on garbage or a cut-off stream."""
     decoder = SSEDecoder()
     finished = False  # saw a finish_reason: the answer is whole even without [DONE]
-    batches = _payloads(response, decoder)
-    async with contextlib.aclosing(batches):
-        async for payloads in batches:
-            for data in payloads:
-                if data.startswith(b"[DONE]"):
-                    await _drain(batches)
-                    return
-                chunk = _decode(data)
-                finished = finished or _has_finish_reason(chunk)
-                yield chunk
+    async for payloads in _payloads(response, decoder):
+        for data in payloads:
+            if data.startswith(b"[DONE]"):
+                return
+            chunk = _decode(data)
+            finished = finished or _has_finish_reason(chunk)
+            yield chunk
     if not finished:
         raise UpstreamError(
             "server_error", "The model server's stream ended prematurely.", retryable=True
         )
 
 
-async def _drain(batches: AsyncIterator[list[bytes]]) -> None:
-    """Read the body to its end after `[DONE]` (what is left is the end of the chunked body,
-    usually received already), so that httpx returns the connection to its pool: a response
-    closed before its end closes its connection, and every model call then paid a new TCP (and,
-    with a real model server, TLS) connection. A server that does not end the body within
-    `DRAIN_S` gets its connection closed, as before."""
-    with contextlib.suppress(TimeoutError, UpstreamError):
-        async with asyncio.timeout(DRAIN_S):
-            async for _ in batches:
-                pass
-
-
-async def _payloads(
-    response: httpx.Response, decoder: SSEDecoder
-) -> AsyncGenerator[list[bytes], None]:
+async def _payloads(response: httpx.Response, decoder: SSEDecoder) -> AsyncIterator[list[bytes]]:
     """The SSE data payloads, batch by network read; transport failures become UpstreamError."""
     try:
         async for piece in response.aiter_raw():
