@@ -22,6 +22,7 @@ import openai
 import pytest
 
 from tests.conftest import API_KEYS, KEY_A, _database_url
+from tests.e2e.conftest import Connect
 from tests.fakes.upstream import Call, FakeUpstream, Turn
 from tests.support.process import ROOT, spawn_nodes, spawn_server
 from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
@@ -49,10 +50,6 @@ def node_env(tmp_path: Path, database: str, fake: FakeUpstream, **extra: str) ->
     }
 
 
-def client(url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=KEY_A, max_retries=0)
-
-
 def wait_terminal(api: openai.OpenAI, thread_id: str, run_id: str, within_s: float) -> Any:
     deadline = time.monotonic() + within_s
     while True:
@@ -72,7 +69,7 @@ def text_of(message: Any) -> str:
 
 
 def test_start_up_leaves_the_runs_of_live_nodes_alone(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """A node that starts while another executes a run does not touch that run (the single
     process scheduler failed every unfinished run at start-up)."""
@@ -80,7 +77,7 @@ def test_start_up_leaves_the_runs_of_live_nodes_alone(
     fake.script(Turn(text=words, itl_s=0.5))  # 40 s: running while B starts (slow to start)
     env = node_env(tmp_path, database, fake)
     with spawn_server(env) as (url_a, _):
-        api = client(url_a)
+        api = connect(url_a)
         assistant = api.beta.assistants.create(model="gpt-4o")
         thread = api.beta.threads.create(messages=[{"role": "user", "content": "x"}])
         run = api.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
@@ -89,21 +86,21 @@ def test_start_up_leaves_the_runs_of_live_nodes_alone(
                 "queued",
                 "in_progress",
             )
-            done = wait_terminal(client(url_b), thread.id, run.id, 60)
+            done = wait_terminal(connect(url_b), thread.id, run.id, 60)
         assert done.status == "completed", done.last_error
         [message] = assistant_messages(api, thread.id)
         assert text_of(message) == words
 
 
 def test_cancel_on_a_third_node_stops_the_run_where_it_executes(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """Created on A (API only), executed on B (the only worker), cancelled from C (API only):
     the run is cancelled and B's upstream request aborted."""
     fake.script(Turn(text="one two three four five", stall_after=2))
     env = node_env(tmp_path, database, fake)
     with spawn_nodes(env, ["api", "worker", "api"]) as [(url_a, _), _b, (url_c, _)]:
-        api_a, api_c = client(url_a), client(url_c)
+        api_a, api_c = connect(url_a), connect(url_c)
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
         run = api_a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
@@ -125,7 +122,7 @@ def test_cancel_on_a_third_node_stops_the_run_where_it_executes(
 
 
 def test_submit_tool_outputs_through_another_node_streams_the_rest(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """A run that A started waits for tool outputs; B continues it, and the SDK's stream
     helper sees the rest of the run complete and in order."""
@@ -133,7 +130,7 @@ def test_submit_tool_outputs_through_another_node_streams_the_rest(
     fake.script(Turn(text="the answer is 42", itl_s=0.01))
     env = node_env(tmp_path, database, fake)
     with spawn_nodes(env, ["all", "all"]) as [(url_a, _), (url_b, _)]:
-        api_a, api_b = client(url_a), client(url_b)
+        api_a, api_b = connect(url_a), connect(url_b)
         tool = {"type": "function", "function": {"name": "lookup"}}
         assistant = api_a.beta.assistants.create(model="gpt-4o", tools=[tool])  # type: ignore[list-item]
         thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
@@ -164,7 +161,9 @@ def test_submit_tool_outputs_through_another_node_streams_the_rest(
         assert second[-1] == {"role": "tool", "tool_call_id": "call_1", "content": "42"}
 
 
-def test_a_stale_attempt_is_fenced(tmp_path: Path, database: str, fake: FakeUpstream) -> None:
+def test_a_stale_attempt_is_fenced(
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
+) -> None:
     """A node that stops renewing its leases (here: a heartbeat slower than the lease) is
     presumed dead while it still runs a run: B takes the run over and executes it again
     (nothing of it was committed but its status). When A's model answer arrives, every write
@@ -174,7 +173,7 @@ def test_a_stale_attempt_is_fenced(tmp_path: Path, database: str, fake: FakeUpst
     env = node_env(tmp_path, database, fake)
     slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
     with spawn_server(slow) as (url_a, _), spawn_server(env) as (url_b, _):
-        api_a, api_b = client(url_a), client(url_b)
+        api_a, api_b = connect(url_a), connect(url_b)
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
         run = api_a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
@@ -207,7 +206,7 @@ def wait_idle(url: str, within_s: float) -> None:
 
 
 def test_a_stale_attempt_that_fails_closes_nothing_of_the_new_one(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """A's model call hangs and A's lease lapses (its heartbeat is slower than the lease); B
     takes the run over and runs it again (nothing of it was under way). While B's answer
@@ -220,8 +219,8 @@ def test_a_stale_attempt_that_fails_closes_nothing_of_the_new_one(
     with (
         spawn_server(slow) as (url_a, _),
         spawn_server(env) as (url_b, _),
-        client(url_a) as api_a,
-        client(url_b) as api_b,
+        connect(url_a) as api_a,
+        connect(url_b) as api_b,
     ):
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
@@ -245,7 +244,7 @@ def test_a_stale_attempt_that_fails_closes_nothing_of_the_new_one(
 
 
 def test_a_stale_file_search_writes_nothing(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """A's model streams a file_search call slowly; meanwhile A's lease lapses (its heartbeat
     is slower than the lease), and B takes the run over and fails it (a tool call was under
@@ -263,8 +262,8 @@ def test_a_stale_file_search_writes_nothing(
     with (
         spawn_server(slow) as (url_a, _),
         spawn_server(env) as (url_b, _),
-        client(url_a) as api_a,
-        client(url_b) as api_b,
+        connect(url_a) as api_a,
+        connect(url_b) as api_b,
     ):
         doc = api_a.files.create(
             file=("refunds.txt", b"The refund window is 30 days."), purpose="assistants"
@@ -321,7 +320,7 @@ def test_a_stale_file_search_writes_nothing(
 
 
 def test_three_nodes_with_redis_stream_created_executed_cancelled_apart(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """A and C serve the API only, B only executes, events go through Redis. The SDK's stream
     helper on A sees B's run complete and in order; a streamed run created on A, executed on B,
@@ -338,7 +337,7 @@ def test_three_nodes_with_redis_stream_created_executed_cancelled_apart(
         [(url_a, _), _b, (url_c, _)] = stack.enter_context(
             spawn_nodes(env, ["api", "worker", "api"])
         )
-        api_a, api_c = client(url_a), client(url_c)
+        api_a, api_c = connect(url_a), connect(url_c)
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
         names: list[str] = []
@@ -398,7 +397,7 @@ def _stream_run(url: str, thread_id: str, assistant_id: str, accepted: threading
 
 
 def test_kill_9_of_the_executing_node_under_load(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """50 runs in flight on A (half streamed, half polled); A is SIGKILLed. Every accepted run
     reaches a terminal status on B within 45 s, none has two assistant messages, and every
@@ -407,7 +406,7 @@ def test_kill_9_of_the_executing_node_under_load(
     fake.script(*[Turn(text=words, itl_s=0.1) for _ in range(50)])
     env = node_env(tmp_path, database, fake)
     with spawn_nodes(env, ["all", "all"]) as [(url_a, process_a), (url_b, _)]:
-        api_a, api_b = client(url_a), client(url_b)
+        api_a, api_b = connect(url_a), connect(url_b)
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         threads = [
             api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}]).id
@@ -452,7 +451,9 @@ def test_kill_9_of_the_executing_node_under_load(
             assert again.status == "completed"
 
 
-def test_sigterm_drains(tmp_path: Path, database: str, fake: FakeUpstream) -> None:
+def test_sigterm_drains(
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
+) -> None:
     """SIGTERM on A: new runs get 503 with Retry-After (OpenAI's error object) while the
     running ones finish and their streams end with the terminal events; a run longer than
     the drain window is handed to B and ends there; then A exits."""
@@ -466,7 +467,7 @@ def test_sigterm_drains(tmp_path: Path, database: str, fake: FakeUpstream) -> No
     fake.script(*[answer] * 5)
     env = node_env(tmp_path, database, fake, ASSISTANTD_DRAIN_WINDOW_S="4")
     with spawn_nodes(env, ["all", "all"]) as [(url_a, process_a), (url_b, _)]:
-        api_a, api_b = client(url_a), client(url_b)
+        api_a, api_b = connect(url_a), connect(url_b)
         assistant = api_a.beta.assistants.create(model="gpt-4o")
         threads = [
             api_a.beta.threads.create(messages=[{"role": "user", "content": content}]).id
@@ -547,11 +548,13 @@ def test_workers_need_postgresql(tmp_path: Path) -> None:
     assert "need PostgreSQL" in done.stderr
 
 
-def test_workers_share_one_port(tmp_path: Path, database: str, fake: FakeUpstream) -> None:
+def test_workers_share_one_port(
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
+) -> None:
     """`--workers 2`: two processes serve one port and execute runs on the shared database."""
     env = node_env(tmp_path, database, fake)
     with spawn_server(env, args=("--workers", "2")) as (url, process):
-        api = client(url)
+        api = connect(url)
         assistant = api.beta.assistants.create(model="gpt-4o")
         for _ in range(6):
             thread = api.beta.threads.create(messages=[{"role": "user", "content": "x"}])

@@ -17,7 +17,8 @@ import openai
 import pytest
 
 from tests.conftest import _database_url
-from tests.e2e.test_nodes import client, node_env
+from tests.e2e.conftest import Connect
+from tests.e2e.test_nodes import node_env
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.process import spawn_nodes, spawn_server
 from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
@@ -52,14 +53,14 @@ def wait_status(api: openai.OpenAI, response_id: str, statuses: set[str], within
 
 
 def test_a_background_response_streams_from_another_node_and_resumes(
-    nodes: list[tuple[str, Any]], fake: FakeUpstream
+    nodes: list[tuple[str, Any]], fake: FakeUpstream, connect: Connect
 ) -> None:
     """Created on A, streamed from B after event 3 while A generates it: B's stream has every
     later event in order and ends with `response.completed`; C reads it completed."""
     words = " ".join(f"w{i}" for i in range(40))
     fake.script(Turn(text=words, itl_s=0.03))
     [(url_a, _), (url_b, _), (url_c, _)] = nodes
-    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    api_a, api_b, api_c = connect(url_a), connect(url_b), connect(url_c)
     response = api_a.responses.create(model="gpt-4o", input="go", background=True)
     wait_status(api_b, response.id, {"in_progress"} | TERMINAL, 10)
     events = list(api_b.responses.retrieve(response.id, stream=True, starting_after=3))
@@ -73,13 +74,13 @@ def test_a_background_response_streams_from_another_node_and_resumes(
 
 
 def test_cancel_from_another_node_stops_the_generation_where_it_runs(
-    nodes: list[tuple[str, Any]], fake: FakeUpstream
+    nodes: list[tuple[str, Any]], fake: FakeUpstream, connect: Connect
 ) -> None:
     """Generated on A (its model stalls), cancelled from C: `cancelled`, A hangs up on the
     model, and a stream of it on B ends."""
     fake.script(Turn(text="one two three four five", stall_after=2))
     [(url_a, _), (url_b, _), (url_c, _)] = nodes
-    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    api_a, api_b, api_c = connect(url_a), connect(url_b), connect(url_c)
     response = api_a.responses.create(model="gpt-4o", input="go", background=True)
     assert wait_status(api_b, response.id, {"in_progress"}, 10).status == "in_progress"
     seen: list[str] = []
@@ -107,7 +108,7 @@ def test_cancel_from_another_node_stops_the_generation_where_it_runs(
 
 
 def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
-    nodes: list[tuple[str, Any]], fake: FakeUpstream
+    nodes: list[tuple[str, Any]], fake: FakeUpstream, connect: Connect
 ) -> None:
     """A is SIGKILLed while it generates a background response (B streams it) and a queued
     one: another node takes them over within the lease's time and ends them `failed`
@@ -121,7 +122,7 @@ def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
 
     fake.script(by_input, by_input)
     [(url_a, process_a), (url_b, _), (url_c, _)] = nodes
-    api_a, api_b, api_c = client(url_a), client(url_b), client(url_c)
+    api_a, api_b, api_c = connect(url_a), connect(url_b), connect(url_c)
     streamed = api_a.responses.create(model="gpt-4o", input="long", background=True)
     stalled = api_a.responses.create(model="gpt-4o", input="stall", background=True)
     for response in (streamed, stalled):
@@ -152,7 +153,7 @@ def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
 
 
 def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
-    tmp_path: Path, database: str, fake: FakeUpstream
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:
     """B starts while A generates a background response: the response goes on and completes
     (start-up used to fail every unfinished response, a live node's included)."""
@@ -160,11 +161,11 @@ def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
     fake.script(Turn(text=words, itl_s=0.5))  # 40 s: still under way while B starts
     env = node_env(tmp_path, database, fake)
     with spawn_server(env) as (url_a, _):
-        api_a = client(url_a)
+        api_a = connect(url_a)
         response = api_a.responses.create(model="gpt-4o", input="go", background=True)
         assert wait_status(api_a, response.id, {"in_progress"}, 10).status == "in_progress"
         with spawn_server(env) as (url_b, _):
-            api_b = client(url_b)
+            api_b = connect(url_b)
             assert api_b.responses.retrieve(response.id).status == "in_progress"
             done = wait_status(api_b, response.id, TERMINAL, 60)
         assert done.status == "completed", done.error
