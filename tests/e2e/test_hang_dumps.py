@@ -39,8 +39,11 @@ def test_sigusr1_dumps_threads_and_tasks_and_the_server_lives_on(
         "ASSISTANTD_UPSTREAM_BASE_URL": fake.base_url,
     }
     log = tmp_path / "stderr.log"
-    with log.open("wb") as sink, spawn_server(env, stderr=sink) as (url, process):
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY_A, max_retries=0)
+    with (
+        log.open("wb") as sink,
+        spawn_server(env, stderr=sink) as (url, process),
+        openai.OpenAI(base_url=f"{url}/v1", api_key=KEY_A, max_retries=0) as client,
+    ):
         _stalled_run(client, fake)
         time.sleep(0.5)  # the run is waiting for the model's next chunk
         process.send_signal(signal.SIGUSR1)

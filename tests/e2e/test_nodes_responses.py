@@ -92,7 +92,11 @@ def test_cancel_from_another_node_stops_the_generation_where_it_runs(
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while not fake.stalled:  # `in_progress` is stored before the model call starts
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.3)  # B's stream attaches
     cancelled = api_c.responses.cancel(response.id)
     assert cancelled.status == "cancelled"
     assert api_a.responses.retrieve(response.id).status == "cancelled"

@@ -39,6 +39,10 @@ def test_cancel_a_background_response(client: openai.OpenAI, fake: FakeUpstream)
     fake.script(Turn(text="never finished", stall_after=1))
     response = client.responses.create(model="gpt-4o", input="go", background=True)
     _wait(client, response.id, "in_progress")
+    deadline = time.monotonic() + 10
+    while not fake.stalled:  # `in_progress` is stored before the model call starts
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     cancelled = client.responses.cancel(response.id)
     assert cancelled.status == "cancelled"
     assert client.responses.retrieve(response.id).status == "cancelled"

@@ -183,8 +183,11 @@ def test_a_run_on_node_a_streams_from_node_b(
     stream (the same frames, ids included); a resume on B returns exactly the missing events."""
     node_a, node_b = two_nodes
     fake.script(Turn(text=WORDS, itl_s=0.02))  # short: well under a sweep of the other node
-    with node_http(node_a) as http_a, node_http(node_b) as http_b:
-        client = openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0)
+    with (
+        node_http(node_a) as http_a,
+        node_http(node_b) as http_b,
+        openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0) as client,
+    ):
         assistant_id, thread_id = start_thread(client)
         body = {"assistant_id": assistant_id, "stream": True}
         from_b: list[list[Frame]] = []
@@ -209,9 +212,11 @@ def test_cancel_sent_to_node_b_stops_the_run_on_node_a(
 ) -> None:
     node_a, node_b = two_nodes
     fake.script(Turn(text=" ".join(f"w{i}" for i in range(400)), itl_s=0.02))
-    with node_http(node_a) as http_a:
-        client_a = openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0)
-        client_b = openai.OpenAI(base_url=node_b.api, api_key=KEY_A, max_retries=0)
+    with (
+        node_http(node_a) as http_a,
+        openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0) as client_a,
+        openai.OpenAI(base_url=node_b.api, api_key=KEY_A, max_retries=0) as client_b,
+    ):
         assistant_id, thread_id = start_thread(client_a)
         body = {"assistant_id": assistant_id, "stream": True}
         with http_a.stream("POST", f"/threads/{thread_id}/runs", json=body) as response:
@@ -239,8 +244,11 @@ def test_tool_outputs_sent_to_node_b_continue_a_run_node_a_started(
         Turn(tool_calls=[Call("get_weather", '{"city": "Oslo"}', id="call_1")]), Turn(text=WORDS)
     )
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
-    with node_http(node_a) as http_a, node_http(node_b) as http_b:
-        client = openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0)
+    with (
+        node_http(node_a) as http_a,
+        node_http(node_b) as http_b,
+        openai.OpenAI(base_url=node_a.api, api_key=KEY_A, max_retries=0) as client,
+    ):
         assistant = client.beta.assistants.create(model="gpt-4o", tools=tools)  # type: ignore[list-item]
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
         body = {"assistant_id": assistant.id, "stream": True}

@@ -66,8 +66,10 @@ def test_crash_recovery(tmp_path: Path, database: str, fake: FakeUpstream) -> No
         "ASSISTANTD_UPSTREAM_BASE_URL": fake.base_url,
         "ASSISTANTD_UPSTREAM_MAX_RETRIES": "0",
     }
-    with spawn_server(env) as (url, process):
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY_A, max_retries=0)
+    with (
+        spawn_server(env) as (url, process),
+        openai.OpenAI(base_url=f"{url}/v1", api_key=KEY_A, max_retries=0) as client,
+    ):
         assistant = client.beta.assistants.create(model="gpt-4o")
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "x"}])
         run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)

@@ -129,6 +129,7 @@ class FakeUpstream:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.aborted = 0  # streams the client hung up on before the end
+        self.stalled = 0  # streams gone silent at their `stall_after` (the client holds them)
         self.hold_embeddings = threading.Event()  # set: embeddings requests wait until cleared
         self._script: deque[Scripted] = deque()
         self._stopping = False
@@ -154,6 +155,7 @@ class FakeUpstream:
         self.hold_embeddings.clear()
         self._script.clear()
         self.aborted = 0
+        self.stalled = 0
         self.requests.clear()
         self.headers.clear()
 
@@ -308,6 +310,7 @@ class FakeUpstream:
                 yield b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": "x\n\n'
                 return
             if sent == turn.stall_after:
+                self.stalled += 1
                 await self._sleep(turn.stall_s)
                 return
             if sent:

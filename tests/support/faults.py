@@ -47,7 +47,7 @@ def streamed_and_polled(server: RunningServer) -> Iterator[MidRun]:
     http = httpx.Client(
         base_url=server.api, headers={"Authorization": f"Bearer {KEY_A}"}, timeout=30
     )
-    with http:
+    with client, http:
         assistant_id, thread_id = start_thread(client)
         _, polled_thread = start_thread(client)
         polled = client.beta.threads.runs.create(thread_id=polled_thread, assistant_id=assistant_id)
