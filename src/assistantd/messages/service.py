@@ -27,7 +27,7 @@ from assistantd.messages.schemas import (
     TextPartParam,
 )
 from assistantd.pagination import PageParams
-from assistantd.schemas import DeletedObject
+from assistantd.schemas import DeletedObject, FileSearchResources, ToolResources
 from assistantd.thread_lock.service import check_unlocked
 from assistantd.threads import store as threads_store
 from assistantd.threads.schemas import Thread
@@ -114,7 +114,7 @@ async def add(
         if any(tool.type == "file_search" for tool in a.tools)
     ]
     if searchable:
-        await vector_stores.add_to_thread_store(conn, project, thread, searchable)
+        await _add_to_thread_store(conn, project, thread, searchable)
     message_id = ids.new_id(ids.MESSAGE)
     created_at = int(time.time())
     message = Message(
@@ -131,6 +131,28 @@ async def add(
     )
     await store.insert(conn, project, message)
     return message
+
+
+async def _add_to_thread_store(
+    conn: AsyncConnection, project: str, thread: Thread, file_ids: list[str]
+) -> None:
+    """Message attachments for file search go into the thread's first vector store, made on
+    demand and recorded in the thread's tool resources."""
+    resources = thread.tool_resources
+    current = (
+        resources.file_search.vector_store_ids
+        if resources is not None and resources.file_search is not None
+        else []
+    )
+    if current:
+        store_id = current[0]
+    else:
+        store_id = await vector_stores.create_thread_store(conn, project, thread.id)
+        if resources is None:  # (a thread stored with `null` tool resources)
+            resources = thread.tool_resources = ToolResources()
+        resources.file_search = FileSearchResources(vector_store_ids=[store_id])
+        await threads_store.update(conn, project, thread)
+    await vector_stores.attach_missing(conn, project, store_id, file_ids)
 
 
 async def _thread(conn: AsyncConnection, project: str, thread_id: str) -> Thread:

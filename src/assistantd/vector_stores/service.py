@@ -24,8 +24,7 @@ from assistantd.files import references
 from assistantd.files import store as files_store
 from assistantd.files.blobs import BlobStore
 from assistantd.pagination import PageParams
-from assistantd.schemas import ChunkingStrategyParam, DeletedObject, FileSearchResources, Page
-from assistantd.threads import store as threads_store
+from assistantd.schemas import ChunkingStrategyParam, DeletedObject, Page
 from assistantd.vector_stores import state as ingestion_state
 from assistantd.vector_stores import store
 from assistantd.vector_stores.ingestion import Job
@@ -148,31 +147,24 @@ async def touch(conn: AsyncConnection, project: str, vector_store: VectorStore) 
 THREAD_STORE_DAYS = 7
 
 
-async def add_to_thread_store(
-    conn: AsyncConnection, project: str, thread: Any, file_ids: list[str]
-) -> None:
-    """Message attachments for file search go into the thread's store, made on demand
-    (expiring 7 days after its last use, like OpenAI's)."""
-    resources = thread.tool_resources
-    current = (
-        resources.file_search.vector_store_ids
-        if resources is not None and resources.file_search is not None
-        else []
+async def create_thread_store(conn: AsyncConnection, project: str, thread_id: str) -> str:
+    """The store a thread's message attachments go into, made on demand (expiring 7 days
+    after its last use, like OpenAI's); its id."""
+    created = await create_store(
+        conn,
+        project,
+        CreateVectorStoreRequest(
+            name=f"{thread_id} files",
+            expires_after=ExpiresAfterParam(anchor="last_active_at", days=THREAD_STORE_DAYS),
+        ),
     )
-    if current:
-        store_id = current[0]
-    else:
-        created = await create_store(
-            conn,
-            project,
-            CreateVectorStoreRequest(
-                name=f"{thread.id} files",
-                expires_after=ExpiresAfterParam(anchor="last_active_at", days=THREAD_STORE_DAYS),
-            ),
-        )
-        store_id = created.id
-        resources.file_search = FileSearchResources(vector_store_ids=[store_id])
-        await threads_store.update(conn, project, thread)
+    return created.id
+
+
+async def attach_missing(
+    conn: AsyncConnection, project: str, store_id: str, file_ids: list[str]
+) -> None:
+    """Attach the files the store does not hold yet, with the default chunking."""
     strategy = _strategy(None, "chunking_strategy")
     for file_id in file_ids:
         if await store.get_file(conn, project, store_id, file_id) is None:
