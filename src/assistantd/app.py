@@ -116,8 +116,8 @@ def create_app(
         register_sqlite_extensions()  # sqlite-vec for file search, before any connection opens
         db = Database(
             settings.effective_database_url,
-            pool_size=settings.database_pool_size,
-            pool_timeout_s=settings.database_pool_timeout_s,
+            pool_size=settings.database.pool_size,
+            pool_timeout_s=settings.database.pool_timeout_s,
         )
         install_sqlite_extensions(db.engine)
         blobs = make_blob_store(settings)
@@ -126,7 +126,7 @@ def create_app(
         broker, cancels = make_events(settings)
         await broker.start()
         upstream = UpstreamClient(settings, transport=upstream_transport, metrics=metrics)
-        sandbox = sandbox_factory(settings) if settings.sandbox_enabled else None
+        sandbox = sandbox_factory(settings) if settings.sandbox.enabled else None
         runners: dict[str, ToolRunner] = {}
         if sandbox is not None:
             await sandbox.start()  # never raises for a missing engine: status() says why
@@ -280,8 +280,8 @@ def _scheduler(
         db,
         broker,
         executor,
-        ttl_s=settings.lease_ttl_s,
-        heartbeat_s=settings.lease_heartbeat_s,
+        ttl_s=settings.lease.ttl_s,
+        heartbeat_s=settings.lease.heartbeat_s,
         executes=settings.role != "api",
     )
 
@@ -296,8 +296,8 @@ def _durable_responses(
         db,
         broker,
         node=scheduler.node,
-        ttl_s=settings.lease_ttl_s,
-        heartbeat_s=settings.lease_heartbeat_s,
+        ttl_s=settings.lease.ttl_s,
+        heartbeat_s=settings.lease.heartbeat_s,
         cancel_local=responses_background.cancel_local,
     )
 

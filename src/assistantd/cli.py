@@ -101,7 +101,7 @@ def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def _sandbox_build(args: argparse.Namespace, settings: Settings) -> int:
     from assistantd.tools.code_interpreter.image import build_image
 
-    print(build_image(tag=args.tag or settings.sandbox_image, offline=args.offline))
+    print(build_image(tag=args.tag or settings.sandbox.image, offline=args.offline))
     return 0
 
 

@@ -162,8 +162,8 @@ def test_a_container_follows_to_another_node(
 def _s3(settings: Settings) -> Any:
     return boto3.client(
         "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
+        endpoint_url=settings.s3.endpoint_url,
+        region_name=settings.s3.region,
         aws_access_key_id=CREDENTIALS["s3_access_key_id"],
         aws_secret_access_key=CREDENTIALS["s3_secret_access_key"],
     )
@@ -171,8 +171,8 @@ def _s3(settings: Settings) -> Any:
 
 def _bucket_keys(settings: Settings) -> set[str]:
     """The objects in the nodes' bucket (keys without the store's prefix)."""
-    listed = _s3(settings).list_objects_v2(Bucket=settings.s3_bucket)
-    prefix = settings.s3_prefix or ""
+    listed = _s3(settings).list_objects_v2(Bucket=settings.s3.bucket)
+    prefix = settings.s3.prefix or ""
     return {item["Key"].removeprefix(prefix) for item in listed.get("Contents", [])}
 
 
@@ -254,7 +254,7 @@ def test_a_stale_attempt_leaves_no_code_interpreter_files(
             assert b.files.content(made.id).content == b"from B"
             manifest_key = f"sandbox-{thread.id}.json"
             assert _bucket_keys(settings_b) == {made.id, manifest_key}
-            key = f"{settings_b.s3_prefix}{manifest_key}"
-            stored = _s3(settings_b).get_object(Bucket=settings_b.s3_bucket, Key=key)
+            key = f"{settings_b.s3.prefix}{manifest_key}"
+            stored = _s3(settings_b).get_object(Bucket=settings_b.s3.bucket, Key=key)
             manifest = json.loads(stored["Body"].read())
             assert manifest["files"] == {"fresh.txt": made.id}

@@ -64,7 +64,7 @@ def test_a_large_file_goes_up_in_parts_and_streams_back_whole(
                 digest.update(chunk)
         assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
     settings = s3_server.settings
-    head = _bucket(s3_url).head_object(Bucket=settings.s3_bucket, Key=f"blobs/{file_id}")
+    head = _bucket(s3_url).head_object(Bucket=settings.s3.bucket, Key=f"blobs/{file_id}")
     assert head["ContentLength"] == len(data)
     assert head["ETag"].strip('"').endswith("-3")  # a multipart upload's ETag: its part count
 
@@ -73,7 +73,7 @@ def test_a_missing_object_is_an_openai_404(s3_server: RunningServer, s3_url: str
     with _client(s3_server.api) as http:
         file_id = _upload(http, b"here today")
         settings = s3_server.settings
-        _bucket(s3_url).delete_object(Bucket=settings.s3_bucket, Key=f"blobs/{file_id}")
+        _bucket(s3_url).delete_object(Bucket=settings.s3.bucket, Key=f"blobs/{file_id}")
         assert http.get(f"/files/{file_id}").status_code == 200  # the row is still there
         response = http.get(f"/files/{file_id}/content")
         assert response.status_code == 404

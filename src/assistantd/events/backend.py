@@ -14,15 +14,15 @@ from assistantd.settings import Settings
 
 def make_events(settings: Settings) -> tuple[Broker, CancelChannel]:
     # keepalive_s=None: sse-starlette sends the keep-alive pings of every stream
-    if not settings.redis_url:
-        return LocalBroker(keepalive_s=None, ttl_s=settings.events_ttl_s), LocalCancels()
+    if not settings.redis.url:
+        return LocalBroker(keepalive_s=None, ttl_s=settings.events.ttl_s), LocalCancels()
     from assistantd.events.redis_broker import RedisBroker, connect  # redis: only when used
 
-    client = connect(settings.redis_url)
+    client = connect(settings.redis.url)
     broker = RedisBroker(
         client,
-        prefix=settings.redis_prefix,
-        ttl_s=settings.events_ttl_s,
-        maxlen=settings.events_maxlen,
+        prefix=settings.redis.prefix,
+        ttl_s=settings.events.ttl_s,
+        maxlen=settings.events.maxlen,
     )
-    return broker, RedisCancels(client, settings.redis_prefix)
+    return broker, RedisCancels(client, settings.redis.prefix)

@@ -213,21 +213,21 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings choose: the packaged local model (`local`, the default), or
     an OpenAI-compatible `/embeddings` model of the upstream (`ASSISTANTD_EMBEDDING_MODEL`,
     with its `ASSISTANTD_EMBEDDING_DIMENSIONS`)."""
-    if settings.embedding_model == "local":
+    if settings.embedding.model == "local":
         return LocalEmbedder()
     headers = (
-        {"Authorization": f"Bearer {settings.upstream_api_key}"}
-        if (settings.upstream_api_key)
+        {"Authorization": f"Bearer {settings.upstream.api_key}"}
+        if (settings.upstream.api_key)
         else {}
     )
     client = httpx.AsyncClient(
-        base_url=settings.upstream_base_url.rstrip("/") + "/",
+        base_url=settings.upstream.base_url.rstrip("/") + "/",
         headers=headers,
-        timeout=settings.upstream_timeout_s,
+        timeout=settings.upstream.timeout_s,
     )
     return UpstreamEmbedder(
         client,
-        model=settings.embedding_model,
-        dimensions=settings.embedding_dimensions,
-        send_dimensions=settings.embedding_model.startswith("text-embedding-3"),
+        model=settings.embedding.model,
+        dimensions=settings.embedding.dimensions,
+        send_dimensions=settings.embedding.model.startswith("text-embedding-3"),
     )

@@ -88,17 +88,17 @@ class S3BlobStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3BlobStore:
-        if not settings.s3_bucket:
+        if not settings.s3.bucket:
             raise ValueError("ASSISTANTD_BLOB_STORE=s3 needs ASSISTANTD_S3_BUCKET")
         return cls(
-            settings.s3_bucket,
-            prefix=settings.s3_prefix,
-            endpoint_url=settings.s3_endpoint_url,
-            region=settings.s3_region,
-            access_key_id=settings.s3_access_key_id,
-            secret_access_key=settings.s3_secret_access_key,
-            addressing_style=settings.s3_addressing_style,
-            create_bucket=settings.s3_create_bucket,
+            settings.s3.bucket,
+            prefix=settings.s3.prefix,
+            endpoint_url=settings.s3.endpoint_url,
+            region=settings.s3.region,
+            access_key_id=settings.s3.access_key_id,
+            secret_access_key=settings.s3.secret_access_key,
+            addressing_style=settings.s3.addressing_style,
+            create_bucket=settings.s3.create_bucket,
         )
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -42,16 +42,16 @@ class UpstreamClient:
     ) -> None:
         self._settings = settings
         self._metrics = metrics
-        self._base_url = settings.upstream_base_url.rstrip("/")
+        self._base_url = settings.upstream.base_url.rstrip("/")
         self._backoff_base_s = backoff_base_s
-        self._max_retries = settings.upstream_max_retries
+        self._max_retries = settings.upstream.max_retries
         headers = {"content-type": "application/json"}
-        if settings.upstream_api_key:
-            headers["authorization"] = f"Bearer {settings.upstream_api_key}"
+        if settings.upstream.api_key:
+            headers["authorization"] = f"Bearer {settings.upstream.api_key}"
         # httpx's read timeout bounds the gap between two reads: exactly an idle timeout.
         timeout = httpx.Timeout(
-            idle_timeout_s if idle_timeout_s is not None else settings.upstream_timeout_s,
-            connect=settings.upstream_connect_timeout_s,
+            idle_timeout_s if idle_timeout_s is not None else settings.upstream.timeout_s,
+            connect=settings.upstream.connect_timeout_s,
             pool=None,
         )
         self._http = httpx.AsyncClient(

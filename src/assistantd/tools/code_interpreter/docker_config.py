@@ -25,7 +25,7 @@ POOL_SESSION = "-pool-"
 
 def environment(settings: Settings) -> dict[str, str]:
     """The allow-listed environment: nothing of the host's is passed on."""
-    threads = str(max(1, int(settings.sandbox_cpus)))
+    threads = str(max(1, int(settings.sandbox.cpus)))
     return {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "HOME": "/tmp",
@@ -38,32 +38,32 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 def host_config(settings: Settings, mount_dir: Path) -> dict[str, Any]:
-    memory = settings.sandbox_memory_bytes
+    memory = settings.sandbox.memory_bytes
     config: dict[str, Any] = HostConfig(
         version=API_VERSION,
         binds={str(mount_dir): {"bind": DATA_MOUNT, "mode": "rw"}},
         network_mode="none",
         read_only=True,
-        tmpfs={"/tmp": f"rw,nosuid,nodev,size={settings.sandbox_tmp_bytes}"},
+        tmpfs={"/tmp": f"rw,nosuid,nodev,size={settings.sandbox.tmp_bytes}"},
         cap_drop=["ALL"],
         security_opt=["no-new-privileges:true"],
-        pids_limit=settings.sandbox_pids_limit,
+        pids_limit=settings.sandbox.pids_limit,
         mem_limit=memory,
         memswap_limit=memory,  # no swap
-        nano_cpus=int(settings.sandbox_cpus * 1e9),
+        nano_cpus=int(settings.sandbox.cpus * 1e9),
         ulimits=[
-            Ulimit(name="nofile", soft=settings.sandbox_nofile, hard=settings.sandbox_nofile),
+            Ulimit(name="nofile", soft=settings.sandbox.nofile, hard=settings.sandbox.nofile),
             Ulimit(
                 name="fsize",
-                soft=settings.sandbox_max_file_bytes,
-                hard=settings.sandbox_max_file_bytes,
+                soft=settings.sandbox.max_file_bytes,
+                hard=settings.sandbox.max_file_bytes,
             ),
             Ulimit(name="core", soft=0, hard=0),
         ],
         log_config=LogConfig(type=LogConfig.types.NONE),
         init=True,
         ipc_mode="private",
-        runtime=settings.sandbox_runtime,
+        runtime=settings.sandbox.runtime,
     )
     return config
 
@@ -73,11 +73,11 @@ def create_kwargs(
 ) -> dict[str, Any]:
     """Arguments for `docker.APIClient.create_container`."""
     return {
-        "image": settings.sandbox_image,
+        "image": settings.sandbox.image,
         "command": COMMAND,
         "name": name,
         "hostname": "sandbox",
-        "user": f"{settings.sandbox_uid}:{settings.sandbox_gid}",
+        "user": f"{settings.sandbox.uid}:{settings.sandbox.gid}",
         "working_dir": DATA_MOUNT,
         "environment": environment(settings),
         "labels": labels,

@@ -58,13 +58,13 @@ class Engine:
         self._threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-docker")
         # Built once (no I/O); `api` is set only once the engine and the image were found.
         self.client = docker.APIClient(
-            base_url=settings.sandbox_docker_url, version=dc.API_VERSION, timeout=60
+            base_url=settings.sandbox.docker_url, version=dc.API_VERSION, timeout=60
         )
         self.api: docker.APIClient | None = None
         self.reason: str | None = "not started"
         self._warned: str | None = None  # the last reason logged, so each is logged once
         self.build: AutoBuild | None = None
-        self._start_slots = asyncio.Semaphore(settings.sandbox_start_concurrency)
+        self._start_slots = asyncio.Semaphore(settings.sandbox.start_concurrency)
         self._background: set[asyncio.Task[Any]] = set()
         self._inflight: set[asyncio.Future[Any]] = set()
         self._connecting = asyncio.Lock()
@@ -95,7 +95,7 @@ class Engine:
     def _labels(self, session: str) -> dict[str, str]:
         return {
             dc.LABEL_SANDBOX: "1",
-            dc.LABEL_INSTANCE: self._settings.sandbox_instance,
+            dc.LABEL_INSTANCE: self._settings.sandbox.instance,
             dc.LABEL_RUN: self.run_id,
             dc.LABEL_SESSION: session,
         }
@@ -106,7 +106,7 @@ class Engine:
         """Reach the engine and find the image; on failure record why (fail closed)."""
         settings = self._settings
         api = self.client
-        url = settings.sandbox_docker_url
+        url = settings.sandbox.docker_url
         socket_path = url.removeprefix("unix://")
         hint: str | None = NO_ENGINE_HINT
         if url.startswith("unix://") and not await self.call(os.path.exists, socket_path):
@@ -116,13 +116,13 @@ class Engine:
             return None
         try:
             await self.call(api.ping)
-            await self.call(api.inspect_image, settings.sandbox_image)
+            await self.call(api.inspect_image, settings.sandbox.image)
         except ImageNotFound:
             if self._follow_build():
                 return None
             hint = None
         except (DockerException, OSError) as exc:
-            self.reason = f"docker engine unreachable at {settings.sandbox_docker_url}: {exc}"
+            self.reason = f"docker engine unreachable at {settings.sandbox.docker_url}: {exc}"
             hint = NO_ACCESS_HINT if "ermission denied" in str(exc) else hint
         else:
             self.reason = None
@@ -140,13 +140,13 @@ class Engine:
     def _follow_build(self) -> bool:
         """The image is missing: start (once) its background build; False when that is off or
         the build failed (`reason` then says why)."""
-        tag = self._settings.sandbox_image
+        tag = self._settings.sandbox.image
         advice = "; build it with `assistantd sandbox build --offline`"
-        if not self._settings.sandbox_build:
+        if not self._settings.sandbox.build:
             self.reason = f"sandbox image {tag!r} not found{advice}"
             return False
         if self.build is None or self.build.state == "done":  # done, yet gone again: rebuild
-            self.build = AutoBuild(self._settings.sandbox_docker_url, tag)
+            self.build = AutoBuild(self._settings.sandbox.docker_url, tag)
             self.build.start()
             self.spawn(self._connect_after(self.build))
         self.reason = self.build.describe()
@@ -169,7 +169,7 @@ class Engine:
                 if api is None:
                     return False
                 # Sweep before anyone can use the engine: the sweep would take their containers.
-                await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox_instance}, api)
+                await self._sweep({dc.LABEL_INSTANCE: self._settings.sandbox.instance}, api)
                 await self.call(self._files.clear_pool_dirs)
                 self.api = api
         return True
@@ -260,7 +260,7 @@ class Engine:
                 raise
             container = Container(container_id, name, attach, mount_dir)
             try:
-                timeout = self._settings.sandbox_start_timeout_s
+                timeout = self._settings.sandbox.start_timeout_s
                 async with asyncio.timeout(timeout):
                     await container.ready
                     if warm:

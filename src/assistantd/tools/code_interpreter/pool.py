@@ -41,7 +41,7 @@ class WarmPool:
                 await asyncio.sleep(5.0)
                 continue
             self.containers = [c for c in self.containers if c.alive]
-            missing = self._settings.sandbox_pool_size - len(self.containers) - self._starting
+            missing = self._settings.sandbox.pool_size - len(self.containers) - self._starting
             for _ in range(max(0, missing)):
                 self._starting += 1
                 engine.spawn(self._add())

@@ -80,17 +80,17 @@ SANDBOX_LINK = re.compile(
 def done_note(done: Done, settings: Settings) -> str:
     if done.status == "timeout":
         return (
-            f"\n[The code ran longer than the {settings.sandbox_exec_timeout_s:g} s limit and "
+            f"\n[The code ran longer than the {settings.sandbox.exec_timeout_s:g} s limit and "
             "was stopped.]"
         )
     if done.status == "oom":
-        limit = settings.sandbox_memory_bytes / 1024**3
+        limit = settings.sandbox.memory_bytes / 1024**3
         return (
             f"\n[The code ran out of memory (limit {limit:g} GiB) and the Python session was "
             "restarted: variables are gone, files in /mnt/data are kept.]"
         )
     if done.quota_exceeded:
-        limit = settings.sandbox_data_bytes / 1024**2
+        limit = settings.sandbox.data_bytes / 1024**2
         return (
             f"\n[The files in /mnt/data grew past the {limit:g} MiB quota: the files this "
             "code wrote were removed.]"

@@ -47,7 +47,7 @@ class DockerSandbox:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self.files = SessionFiles(
-            settings.sandbox_files_dir, settings.sandbox_uid, settings.sandbox_gid
+            settings.sandbox_files_dir, settings.sandbox.uid, settings.sandbox.gid
         )
         self._engine = Engine(settings, self.files)
         self._warm = WarmPool(settings, self._engine, self.files)
@@ -76,7 +76,7 @@ class DockerSandbox:
         self._running = True
         await self._engine.ensure()
         loop = asyncio.get_running_loop()
-        interval = self._settings.sandbox_reap_interval_s
+        interval = self._settings.sandbox.reap_interval_s
         self._tasks = [
             loop.create_task(reap_loop(interval, self._live.reap), name="sandbox-reaper"),
             loop.create_task(self._warm.run(), name="sandbox-pool"),
@@ -112,7 +112,7 @@ class DockerSandbox:
             return {"available": False, "reason": unreachable}
         return {
             "available": True,
-            "image": self._settings.sandbox_image,
+            "image": self._settings.sandbox.image,
             "sessions": len(self._live.containers),
             "pool": len(self._warm.containers),
         }
@@ -126,7 +126,7 @@ class DockerSandbox:
             return
         build = engine.build
         if build is not None and build.state == "building":  # wait for it (bounded)
-            await build.wait(self._settings.sandbox_build_wait_s)
+            await build.wait(self._settings.sandbox.build_wait_s)
             if await engine.ensure():
                 return
         raise SandboxUnavailable(engine.reason or "docker engine unavailable")
@@ -150,7 +150,7 @@ class DockerSandbox:
         await self._live.put_file(session_key, name, data)
 
     async def read_file(self, session_key: str, relative_path: str) -> bytes:
-        max_bytes = self._settings.sandbox_max_read_bytes
+        max_bytes = self._settings.sandbox.max_read_bytes
         return await self._engine.call(self.files.read, session_key, relative_path, max_bytes)
 
     async def remove_file(self, session_key: str, relative_path: str) -> None:

@@ -86,8 +86,8 @@ class Sessions:
         """
         check_session_key(session_key)
         await self._check_available()
-        timeout = timeout_s if timeout_s is not None else self._settings.sandbox_exec_timeout_s
-        grace = self._settings.sandbox_kill_grace_s
+        timeout = timeout_s if timeout_s is not None else self._settings.sandbox.exec_timeout_s
+        grace = self._settings.sandbox.kill_grace_s
         lock = self._locks.setdefault(session_key, asyncio.Lock())
         await lock.acquire()
         container: Container | None = None
@@ -159,7 +159,7 @@ class Sessions:
         ]
         reset = bool(message.get("fresh")) and await self._has_run(key)
         final: DoneStatus = next((s for s in STATUSES if s == status), "error")
-        limit = self._settings.sandbox_data_bytes
+        limit = self._settings.sandbox.data_bytes
         over = await self._engine.call(enforce_quota, self._files, key, files, limit)
         return Done(final, [] if over else files, reset, over)
 
@@ -218,7 +218,7 @@ class Sessions:
     async def reap(self) -> int:
         """Remove idle, too old and dead session containers now; return how many."""
         settings = self._settings
-        idle, life = settings.sandbox_idle_timeout_s, settings.sandbox_max_life_s
+        idle, life = settings.sandbox.idle_timeout_s, settings.sandbox.max_life_s
         removed = 0
         for key in expired(self.containers, time.monotonic(), idle, life):
             lock = self._locks.get(key)
