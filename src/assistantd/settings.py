@@ -3,9 +3,9 @@
 Nothing reads the environment anywhere else; `create_app(settings)` and the CLI pass it down.
 The parts of the server with several settings have a group each (`settings.database`,
 `.upstream`, `.s3`, `.embedding`, `.redis`, `.events`, `.lease`, `.sandbox`); the rest are
-top-level. In the environment every setting keeps its flat
-name: `ASSISTANTD_UPSTREAM_BASE_URL` is `settings.upstream.base_url` (the first word after the
-prefix names the group), and `Settings(upstream_base_url=...)` is accepted the same way.
+top-level. In the environment every setting keeps its flat name: `ASSISTANTD_UPSTREAM_BASE_URL`
+is `settings.upstream.base_url` (the first word after the prefix names the group), and
+`Settings(upstream_base_url=...)` is accepted the same way.
 """
 
 from __future__ import annotations
