@@ -6,16 +6,19 @@ VARYING fallback of a PostgreSQL without it."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import pytest
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.engine import FileSearchEngine
 from assistantd.file_search.index import ChunkIndex, postgres
+from assistantd.file_search.index.rows import chunk_rows
 from assistantd.file_search.sqlite_extensions import install_sqlite_extensions
 from tests.file_search.schema import recreate_schema
 from tests.support.embedders import HashingEmbedder
@@ -54,6 +57,23 @@ def file_search(engine: AsyncEngine) -> FileSearchEngine:
 def index_of(conn: AsyncConnection) -> ChunkIndex:
     """The chunk index of the database `conn` is on."""
     return file_search(conn.engine).index
+
+
+async def add_file(
+    conn: AsyncConnection,
+    store_id: str,
+    file_id: str,
+    chunks: Sequence[Chunk],
+    vectors: Sequence[Sequence[float]],
+    *,
+    embedder: str,
+    attributes: Mapping[str, Any] | None = None,
+) -> None:
+    """Index a file's chunks with the given vectors, as ingestion does (`add_rows`)."""
+    rows = chunk_rows(chunks, vectors)
+    await index_of(conn).add_rows(
+        conn, store_id, file_id, rows, embedder=embedder, attributes=attributes
+    )
 
 
 async def close_file_search(engine: AsyncEngine) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.file_search import index
 from assistantd.file_search.chunking import StaticChunking, chunk_text
-from tests.file_search.conftest import index_of
+from tests.file_search.conftest import add_file, index_of
 from tests.support.embedders import HashingEmbedder
 
 EMBEDDER = HashingEmbedder(64)
@@ -26,7 +26,7 @@ async def _index(
     chunks = chunk_text(content, StaticChunking(100, 50))
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.begin() as conn:
-        await index_of(conn).add_file(
+        await add_file(
             conn, store, file_id, chunks, vectors, embedder=EMBEDDER.name, attributes=attrs
         )
 
@@ -167,9 +167,7 @@ async def test_a_rolled_back_file_is_never_visible(engine: AsyncEngine) -> None:
     vectors = await EMBEDDER.embed([c.text for c in chunks])
     async with engine.connect() as conn:
         transaction = await conn.begin()
-        await index_of(conn).add_file(
-            conn, "vs_a", "file-space", chunks, vectors, embedder=EMBEDDER.name
-        )
+        await add_file(conn, "vs_a", "file-space", chunks, vectors, embedder=EMBEDDER.name)
         await transaction.rollback()
     assert not await _search(engine, ["vs_a"], "rocket orbit")
 

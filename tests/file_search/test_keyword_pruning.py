@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from assistantd.file_search import keywords
 from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.index import sqlite_search
-from tests.file_search.conftest import close_file_search, index_of, open_engine
+from tests.file_search.conftest import add_file, close_file_search, index_of, open_engine
 
 COMMON = ["river", "stone", "market", "window", "garden", "letter"]
 RARE = ["lantern", "harbour", "quartz"]
@@ -41,7 +41,7 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
             text = " ".join(rng.choices(COMMON, k=4) * 3)
             chunks.append(Chunk(i, 0, len(text), text, 12))
         async with engine.begin() as conn:
-            await index_of(conn).add_file(
+            await add_file(
                 conn, "vs_p", f"file-{f}", chunks, [[1.0, 0.0]] * len(chunks), embedder="t"
             )
     yield engine

@@ -27,7 +27,7 @@ from assistantd.db.migrate import upgrade
 from assistantd.file_search import index
 from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.index import postgres
-from tests.file_search.conftest import PG_URL, index_of, open_engine
+from tests.file_search.conftest import PG_URL, add_file, index_of, open_engine
 from tests.file_search.schema import PGVECTOR, VERSIONS, recreate_schema
 from tests.support.server import fresh_postgres_database
 
@@ -66,9 +66,7 @@ def _vectors(count: int, seed: int) -> Vectors:
 async def _add(engine: AsyncEngine, store: str, file_id: str, vectors: Vectors) -> None:
     chunks = [Chunk(i, 0, 5, f"c{i:04d}", 1) for i in range(len(vectors))]
     async with engine.begin() as conn:
-        await index_of(conn).add_file(
-            conn, store, file_id, chunks, vectors.tolist(), embedder="test"
-        )
+        await add_file(conn, store, file_id, chunks, vectors.tolist(), embedder="test")
 
 
 async def _vector_search(

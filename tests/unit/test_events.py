@@ -150,7 +150,7 @@ async def test_fan_out_and_done_after_terminal() -> None:
     names = [parse(f)[0] for f in results[0]]
     assert names == ["thread.run.created", "thread.message.delta", "thread.run.completed", "done"]
     assert results[0] == results[1] == results[2]
-    assert not broker.is_open("run_1")
+    assert broker.subscribe("run_1").closed  # the segment ended: a new reader gets no live part
 
 
 async def test_late_subscriber_gets_history_then_live() -> None:
@@ -183,13 +183,13 @@ async def test_slow_subscriber_is_dropped_publisher_never_blocks() -> None:
     assert await collect(slow) == [SLOW_CONSUMER_FRAME, DONE_FRAME]
 
 
-async def test_keepalive_on_idle_and_unsubscribe() -> None:
+async def test_keepalive_on_idle_and_detach() -> None:
     broker = LocalBroker(keepalive_s=0.01)
     broker.open("run_1")
     sub = broker.subscribe("run_1")
     iterator = sub.__aiter__()
     assert await anext(iterator) == KEEPALIVE_FRAME
-    broker.unsubscribe("run_1", sub)
+    sub.detach()
     broker.publish("run_1", text_delta("x"))  # no longer delivered
     broker.close("run_1")
     sub.close()
@@ -206,7 +206,7 @@ async def test_reopen_starts_a_fresh_segment() -> None:
     broker = LocalBroker(keepalive_s=None)
     broker.open("run_1")
     broker.publish("run_1", run_events.ThreadRunRequiresAction.model_construct(data=make_run()))
-    assert not broker.is_open("run_1")
+    assert broker.subscribe("run_1").closed  # the segment ended: a new reader gets no live part
     broker.open("run_1")
     sub = broker.subscribe("run_1")
     broker.publish("run_1", run_events.ThreadRunQueued(data=make_run()))

@@ -229,9 +229,6 @@ class LocalBroker:
         self._segments[run_id] = Segment(new_segment_id())
         self._purge()
 
-    def is_open(self, run_id: str) -> bool:
-        return run_id in self._segments
-
     def subscribe(self, run_id: str, after: str | None = None) -> LocalSubscription:
         segment = self._segments.get(run_id)
         retained = self._closed.get(run_id)
@@ -256,10 +253,6 @@ class LocalBroker:
         )
         segment.subscribers.add(sub)
         return sub
-
-    def unsubscribe(self, run_id: str, sub: LocalSubscription) -> None:
-        """Detach (a client went away); the run is unaffected. Same as `sub.detach()`."""
-        sub.detach()
 
     def publish(self, run_id: str, event: StreamEvent) -> None:
         segment = self._segments.get(run_id)

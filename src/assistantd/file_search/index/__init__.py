@@ -18,7 +18,7 @@ per-file attributes, the embedder each store was built with) and the search over
 
 Scores are in [0, 1]: vector = cosine clamped at 0; keyword = BM25 divided by the best score of
 the query; hybrid = the fused score (RRF: the sum divided by the best possible sum).
-Writes never commit: `add_file` must run inside the caller's transaction, so a file's chunks
+Writes never commit: `add_rows` must run inside the caller's transaction, so a file's chunks
 become visible all at once or not at all; each change to a store bumps its `generation`, which
 tells caches of its chunks that they are stale. Dialect SQL lives in `sqlite.py` (writes),
 `sqlite_search.py` (SQLite searches, off the event loop) and `postgres.py`.
@@ -37,9 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import filters as attribute_filters
 from assistantd.file_search import keywords
-from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.index import postgres, sqlite, sqlite_search
-from assistantd.file_search.index.rows import ChunkRow, chunk_rows, unit_matrix
+from assistantd.file_search.index.rows import ChunkRow, unit_matrix
 
 SearchMode = Literal["hybrid", "keyword", "vector"]
 Fusion = Literal["relative", "rrf"]
@@ -261,25 +260,6 @@ class ChunkIndex:
             self._vector_path = await postgres.vector_path(conn)
         return self._vector_path == "pgvector"
 
-    async def add_file(
-        self,
-        conn: AsyncConnection,
-        store_id: str,
-        file_id: str,
-        chunks: Sequence[Chunk],
-        vectors: Sequence[Sequence[float]],
-        *,
-        embedder: str,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Index a file's chunks (replacing any earlier version), inside the caller's transaction.
-
-        Registers the store with `embedder` on first use (see `register_store`); `vectors` must
-        have the store's dimensions.
-        """
-        rows = chunk_rows(chunks, vectors)
-        await self.add_rows(conn, store_id, file_id, rows, embedder=embedder, attributes=attributes)
-
     async def add_rows(
         self,
         conn: AsyncConnection,
@@ -290,7 +270,9 @@ class ChunkIndex:
         embedder: str,
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
-        """`add_file` with the rows already made by `rows.chunk_rows`."""
+        """Index a file's chunks (replacing any earlier version), inside the caller's
+        transaction. Registers the store with `embedder` on first use (see `register_store`);
+        the rows' vectors must have the store's dimensions."""
         if not rows:
             raise ValueError("A file needs at least one chunk.")
         await register_store(conn, store_id, embedder, len(rows[0].embedding) // 4)
