@@ -76,7 +76,7 @@ class Observe:
                 # 500 still carries the ids.
                 errors.exception("unhandled error on %s %s", method, scope["path"])
                 if span is not None:
-                    span.span.record_exception(error)
+                    self.tracing.request_error(span, error)
                 if response_started:
                     raise
                 await ServerError().response()(scope, receive, send_with_ids)
