@@ -10,7 +10,9 @@
       window and while the idle streams open: collections per generation, the longest pause,
       the p99 pause and the share of wall time spent collecting;
   (e) with `--trace N`: what an open idle stream holds, by allocation site (tracemalloc with
-      N frames in the server, snapshots before and with the streams open), per stream.
+      N frames in the server, snapshots before and with the streams open), per stream; and
+      what grew between the soak's first and last windows, by site;
+  (f) the tracked objects that grew during the soak, by type (first to last window).
 
 RSS is read from /proc/<pid>/status (VmRSS, and its anonymous and file-backed parts) of the
 server process. Starts a fake upstream process (bench/stream_bench.py's) and an assistantd
@@ -107,8 +109,18 @@ def gc_text(stats: dict[str, Any], seconds: float) -> str:
     )
 
 
-def per_stream_sites(before: str, after: str, n: int, top: int = 25, depth: int = 5) -> None:
-    """The allocation sites that grew with the open streams, per stream (innermost frame
+def type_growth(before: dict[str, Any], after: dict[str, Any], top: int = 15) -> str:
+    """The types whose tracked objects grew most between two probes."""
+    old, new = before["types"], after["types"]
+    grown = {name: count - old.get(name, 0) for name, count in new.items()}
+    ranked = sorted(grown.items(), key=lambda item: item[1], reverse=True)[:top]
+    return ", ".join(f"{name} {diff:+d}" for name, diff in ranked if diff > 0)
+
+
+def per_stream_sites(
+    before: str, after: str, n: int, top: int = 25, depth: int = 5, unit: str = "stream"
+) -> None:
+    """The allocation sites that grew between two snapshots, per stream (innermost frame
     first)."""
     old, new = tracemalloc.Snapshot.load(before), tracemalloc.Snapshot.load(after)
     diffs = new.compare_to(old, "traceback")
@@ -118,7 +130,7 @@ def per_stream_sites(before: str, after: str, n: int, top: int = 25, depth: int 
         name = Path(diff.traceback[-1].filename).name
         by_file[name] = by_file.get(name, 0) + diff.size_diff
     files = sorted(by_file.items(), key=lambda item: item[1], reverse=True)[:12]
-    print(f"  traced (Python allocations): {total / n / 1024:.1f} KB per stream; by file:")
+    print(f"  traced (Python allocations): {total / n / 1024:.1f} KB per {unit}; by file:")
     print("    " + ", ".join(f"{name} {size / n:.0f} B" for name, size in files))
     print("  the top sites:")
     for diff in sorted(diffs, key=lambda d: d.size_diff, reverse=True)[:top]:
@@ -183,7 +195,12 @@ async def idle_streams(
 
 
 async def soak(
-    http: httpx.AsyncClient, assistant: str, probe: Probe, seconds: float, concurrency: int
+    http: httpx.AsyncClient,
+    assistant: str,
+    probe: Probe,
+    seconds: float,
+    concurrency: int,
+    trace: bool,
 ) -> None:
     pid = probe.pid
     window_s = max(5.0, seconds / 6)
@@ -202,12 +219,12 @@ async def soak(
 
     await probe.read()  # the pauses from here on
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    probes: list[dict[str, Any]] = []
     while time.monotonic() < end:
         began = time.monotonic()
         await asyncio.sleep(min(window_s, max(end - time.monotonic(), 0.1)))
-        windows.append(
-            (rss_mb(pid), ttfts[:], gc_text(await probe.read(), time.monotonic() - began))
-        )
+        probes.append(await probe.read())
+        windows.append((rss_mb(pid), ttfts[:], gc_text(probes[-1], time.monotonic() - began)))
         ttfts.clear()
     await asyncio.gather(*workers)
     print(f"soak: {seconds:.0f} s at {concurrency} concurrent streams, {errors} errors")
@@ -226,6 +243,10 @@ async def soak(
             f"  RSS growth first->last window {growth:+.1f}% (aim <= 5%), "
             f"p99 TTFT drift {drift:+.1f}% (aim <= 20%)"
         )
+    if len(probes) >= 2:  # what grew while the soak ran: types, and sites with --trace
+        print(f"  tracked objects grown, first->last window: {type_growth(probes[0], probes[-1])}")
+        if trace:
+            per_stream_sites(probes[0]["snapshot"], probes[-1]["snapshot"], 1, unit="soak")
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -258,7 +279,14 @@ async def main_async(args: argparse.Namespace) -> None:
                     f"(aim <= 150 MB); after a first run {rss_text(process.pid)}"
                 )
                 if args.soak_s > 0:  # first: the idle streams' runs keep waiting afterwards
-                    await soak(http, assistant["id"], probe, args.soak_s, args.concurrency)
+                    await soak(
+                        http,
+                        assistant["id"],
+                        probe,
+                        args.soak_s,
+                        args.concurrency,
+                        bool(args.trace),
+                    )
                     idle = rss_mb(process.pid)
                 open_rss = await idle_streams(
                     http, assistant["id"], probe, args.streams, bool(args.trace)

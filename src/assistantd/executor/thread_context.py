@@ -43,8 +43,11 @@ async def load_context(
         # parsing, rendering and counting a long thread happen off the event loop (each
         # took tens of ms there, during which every other stream of the process waited)
         small = sum(len(body) for _, body in rows) + len(run.instructions) < ON_LOOP_CHARS
+        # only a long thread's parsed messages are remembered (re-reading it is what costs):
+        # a short thread's are parsed again in well under a millisecond, and remembering
+        # every thread's made the cache grow over a soak of new threads to its bound
         parse = functools.partial(
-            messages_store.parse_thread, rows, run.thread_id, keys, shared=True
+            messages_store.parse_thread, rows, run.thread_id, keys, shared=not small
         )
         thread_messages = parse() if small else await asyncio.to_thread(parse)
         steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)

@@ -120,6 +120,9 @@ class _ParsedCache:
         self._items: OrderedDict[str, Message] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def get(self, body: str) -> Message | None:
         with self._lock:
             found = self._items.get(body)
