@@ -36,8 +36,13 @@ log = logging.getLogger(__name__)
 
 
 class RunScheduling(Protocol):
-    def submit(self, run_id: str) -> None:
-        """Run (or resume) `run_id`."""
+    def submit(self, run_id: str, attempt: int | None = None) -> None:
+        """Run (or resume) `run_id`; `attempt`: its lease was taken by `take_in`."""
+
+    async def take_in(self, conn: AsyncConnection, run_id: str) -> int | None:
+        """Take the run's lease in the transaction that queued the run (so it commits with
+        it, one commit fewer before the run starts): the attempt, or None (nothing taken,
+        `submit` takes it or offers it)."""
 
 
 class IngestionQueue(Protocol):
@@ -93,6 +98,8 @@ class Outbox:
         self._targets = targets
         self._effects: list[Effect] = []
         self._streamed: set[str] = set()
+        self._scheduled: list[str] = []  # runs to hand to the scheduler
+        self._taken: dict[str, int] = {}  # run id -> attempt of the lease taken in `prepare`
 
     def stream(self, run_id: str) -> Stream:
         """Open a fresh stream segment for `run_id` and subscribe to it."""
@@ -129,12 +136,13 @@ class Outbox:
         """Hand the run to the scheduler, after what was published for it (when it streams,
         those events come first, whichever process publishes the next ones)."""
         streamed = run_id in self._streamed
+        self._scheduled.append(run_id)
 
         async def schedule(targets: Targets) -> None:
             if streamed and targets.broker is not None:
                 await targets.broker.flush()
             if targets.scheduler is not None:
-                targets.scheduler.submit(run_id)
+                targets.scheduler.submit(run_id, self._taken.get(run_id))
 
         self._effects.append(schedule)
 
@@ -178,6 +186,17 @@ class Outbox:
                 await forget(targets.blobs, thread_id)
 
         self._effects.append(delete)
+
+    async def prepare(self, conn: AsyncConnection) -> None:
+        """The transaction's body is done, not committed yet: the leases of the runs it hands
+        to the scheduler are taken in it (rolled back with it if it fails)."""
+        scheduler = self._targets.scheduler if self._targets is not None else None
+        if scheduler is None:
+            return
+        for run_id in dict.fromkeys(self._scheduled):
+            attempt = await scheduler.take_in(conn, run_id)
+            if attempt is not None:
+                self._taken[run_id] = attempt
 
     async def deliver(self) -> None:
         """Do what was declared, in order. The transaction has committed, so one effect failing

@@ -59,6 +59,9 @@ OUTBOX = "assistantd.outbox"
 class Outbox(Protocol):
     """What a write transaction does once it has committed (assistantd.effects.Outbox)."""
 
+    async def prepare(self, conn: AsyncConnection) -> None:
+        """Last statements of the transaction, once its body is done (before the commit)."""
+
     async def deliver(self) -> None: ...
 
 
@@ -165,6 +168,7 @@ class Database:
             conn.info[OUTBOX] = outbox
             try:
                 yield conn
+                await outbox.prepare(conn)  # e.g. a run's lease, taken in its own transaction
             finally:
                 del conn.info[OUTBOX]
         await outbox.deliver()  # committed, and the connection (and SQLite's lock) released

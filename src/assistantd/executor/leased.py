@@ -29,6 +29,8 @@ import os
 import socket
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker, LocalBroker
 from assistantd.executor.loop import RunExecutor
@@ -85,6 +87,23 @@ class LeasedScheduler(Scheduler):
             self._spawn(run_id, self._offer(run_id))
         elif run_id not in self._tasks:
             self._spawn(run_id, self._take_and_run(run_id))
+
+    async def take_in(self, conn: AsyncConnection, run_id: str) -> int | None:
+        """Take the lease in the transaction that queues the run (it commits with the run:
+        one commit fewer before the model call). Nothing on an API-only or draining node, or
+        when this node already has a task for the run (`schedule` then decides, as before)."""
+        if not self._executes or self.draining or run_id in self._tasks:
+            return None
+        return await lease_store.take(conn, run_id, self.node, self._ttl_s)
+
+    def submit(self, run_id: str, attempt: int | None = None) -> None:
+        """Execute the run here; `attempt`: its lease was taken (committed) with the run."""
+        if attempt is None:
+            self.schedule(run_id)
+            return
+        fence = Fence(run_id, self.node, attempt)
+        self._fences[run_id] = fence  # held from now on: the heartbeat renews and checks it
+        self._spawn(run_id, self._run(fence))
 
     def cancel(self, run_id: str) -> None:
         """The run is `cancelling`: stop it here if it runs here; a node that runs it sees the

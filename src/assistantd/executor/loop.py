@@ -80,8 +80,17 @@ class RunExecutor:
             await self._load_and_execute(run_id, fence)
 
     async def _load_and_execute(self, run_id: str, fence: Fence | None) -> None:
-        async with self._db.read() as conn:
-            loaded = await store.get_by_id(conn, run_id)
+        try:
+            loaded = await self._transitions.start(run_id, fence)
+        except Fenced:
+            return  # another attempt owns the run
+        except asyncio.CancelledError:  # (a cancel, or shutdown) as if it came a moment later
+            await asyncio.shield(self._stopped_while_starting(run_id, fence))
+            raise
+        except Exception:  # e.g. the database a moment away: read it, the loop goes on
+            log.warning("run %s: could not start it in one transaction", run_id, exc_info=True)
+            async with self._db.read() as conn:
+                loaded = await store.get_by_id(conn, run_id)
         if loaded is None or state.is_terminal(loaded[1].status):
             return
         project, run = loaded
@@ -101,6 +110,18 @@ class RunExecutor:
                     status,
                     extra={"run_id": run_id, "thread_id": run.thread_id, "status": status},
                 )
+
+    async def _stopped_while_starting(self, run_id: str, fence: Fence | None) -> None:
+        if fence is not None and fence.stopped:
+            return
+        async with self._db.read() as conn:
+            loaded = await store.get_by_id(conn, run_id)
+        if loaded is None or state.is_terminal(loaded[1].status):
+            return
+        project, run = loaded
+        ctx = RunContext(project, run, WriteBehind(self._db, project, fence=fence), fence=fence)
+        with contextlib.suppress(Fenced):
+            await self._transitions.stopped(ctx)
 
     async def _execute(self, ctx: RunContext) -> None:
         run_id = ctx.run.id

@@ -18,6 +18,8 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker
 from assistantd.executor.loop import RunExecutor
@@ -75,9 +77,13 @@ class Scheduler:
         """Run (or resume) `run_id` in the background; its row is committed."""
         self._spawn(run_id, self._executor.execute(run_id))
 
-    def submit(self, run_id: str) -> None:
-        """The same as `schedule` (older name)."""
+    def submit(self, run_id: str, attempt: int | None = None) -> None:
+        """`schedule`, for the outbox (`attempt`: a lease `take_in` took; none here)."""
         self.schedule(run_id)
+
+    async def take_in(self, conn: AsyncConnection, run_id: str) -> int | None:
+        """One process: there are no leases to take."""
+        return None
 
     def _spawn(self, run_id: str, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work, name=f"run:{run_id}")

@@ -18,7 +18,8 @@ from assistantd.run_steps import service as steps_service
 from assistantd.run_steps.schemas import LastError, RunStep, RunStepStatus
 from assistantd.runs import endings, state, store
 from assistantd.runs import events as run_events
-from assistantd.runs.fence import Fenced
+from assistantd.runs import fence as fencing
+from assistantd.runs.fence import Fence, Fenced
 from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus
 from assistantd.runs.state import RunEnd
 
@@ -101,6 +102,26 @@ class RunTransitions:
         )
 
     # --- state and storage -----------------------------------------------------------------------
+
+    async def start(self, run_id: str, fence: Fence | None) -> tuple[str, Run] | None:
+        """Load the run and, if it is `queued`, mark it `in_progress` in the same (fenced)
+        transaction: one transaction before the model call instead of a read and a write.
+        (project, run as stored now), or None when the run is gone or over."""
+        async with fencing.write(self._db, fence) as conn:
+            loaded = await store.get_by_id(conn, run_id)
+            if loaded is None or state.is_terminal(loaded[1].status):
+                return None
+            project, run = loaded
+            if run.status != "queued":
+                return loaded  # e.g. `cancelling` (the loop finishes the cancel)
+            moved, name = state.advance(run, "in_progress", unix_now())
+            diff = documents.changed(run, moved)
+            stored = await store.patch(conn, run_id, diff, expected_status="queued")
+            if stored is None:  # changed since the read (a cancel): as it is now
+                return await store.get_by_id(conn, run_id)
+        self._broker.publish(run_id, run_events.run_event(name, stored))
+        self.observe_status("in_progress")
+        return project, stored
 
     async def advance(self, ctx: RunContext, to: RunStatus, **changes: Any) -> None:
         """Write the transition (compare-and-set), then publish it. If a cancel got in first,
