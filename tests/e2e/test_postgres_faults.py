@@ -1,10 +1,12 @@
 """PostgreSQL restarted mid-run: while it is down a client gets a 503 error object (never a 500
-and never a partial object); once it is back the attached stream ends cleanly, every run that
-was under way is terminal and its thread takes new runs. With a private PostgreSQL server
-that the test stops and starts again."""
+and never a partial object) and the attached stream stays open with keep-alive comments (so a
+proxy does not cut it); once it is back the stream ends with the run's terminal event, every
+run that was under way is terminal and its thread takes new runs. With a private PostgreSQL
+server that the test stops and starts again."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.e2e.test_run_events import WORDS
+from tests.e2e.test_run_events import WORDS, read_frames
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.faults import streamed_and_polled
 from tests.support.postgres import PrivatePostgres, private_postgres
@@ -51,6 +53,26 @@ def _status_after_restart(http: httpx.Client, thread_id: str, run_id: str) -> st
     raise AssertionError(f"run {run_id} was not terminal 45 s after PostgreSQL came back")
 
 
+def _until_keepalive(lines: Iterator[str], within_s: float) -> list[str]:
+    """Read the stream until a keep-alive comment (`: ping`, sse-starlette's, every 15 s of
+    silence); the lines before it. Fails if none comes within `within_s`."""
+    seen: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in lines:
+            if line.startswith(":"):
+                found.set()
+                return
+            seen.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert found.wait(within_s), f"no keep-alive in {within_s} s; read {seen[-5:]}"
+    reader.join(5)
+    return seen
+
+
 def test_postgres_restart_mid_run(
     node: tuple[RunningServer, PrivatePostgres], fake: FakeUpstream
 ) -> None:
@@ -66,9 +88,14 @@ def test_postgres_restart_mid_run(
         assert "id" not in down.json()  # never a partial object
         listed = http.get("/assistants")
         assert listed.status_code == 503, listed.text
+        before = read_frames(iter(_until_keepalive(mid.lines, 25)))  # still down meanwhile
+        assert http.get("/assistants").status_code == 503
         postgres.start()  # the restart: the stream ends once the run's end is written
         rest = mid.rest(45, "after PostgreSQL came back")
-        assert [event for _, event, _ in rest][-1:] == ["done"], rest[-3:]
+        events = [event for _, event, _ in [*before, *rest]]
+        assert events[-1:] == ["done"], events[-5:]
+        ended = {f"thread.run.{status}" for status in TERMINAL}
+        assert events[-2] in ended, events[-5:]  # the run's end, then the stream's
         assert _status_after_restart(http, mid.thread_id, mid.run_id) in TERMINAL
         assert _status_after_restart(http, mid.polled_thread, mid.polled_id) in TERMINAL
         # Neither thread stays locked: each takes a new run, which completes.

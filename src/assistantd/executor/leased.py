@@ -4,10 +4,13 @@ share one database.
 * `schedule(run_id)` on a node that executes runs takes the run's lease (`run_leases`) and
   runs it here, so the node that accepted a streamed run also executes it; an API-only node
   offers it instead, and an executing node claims it within a heartbeat.
-* Each node's heartbeat (every `lease_heartbeat_s`) renews its leases, notices runs a client
-  asked to cancel on any node (the run's status is `cancelling`: the task is cancelled, which
-  aborts the upstream request and interrupts the sandbox call), notices leases it lost, and
-  claims runs whose lease expired (their node died) with `FOR UPDATE SKIP LOCKED`.
+* Each node's heartbeat (every `lease_heartbeat_s`) renews the leases of the runs it executes
+  (a run stays one until its lease's release has committed or failed: one whose task ended
+  without giving its lease up, e.g. on a database outage, expires and is taken over), notices
+  runs a client asked to cancel on any node (the run's status is `cancelling`: the task is
+  cancelled, which aborts the upstream request and interrupts the sandbox call), notices
+  leases it lost, and claims runs whose lease expired (their node died, or their task) with
+  `FOR UPDATE SKIP LOCKED`.
 * A run taken over is executed again from what its last attempt committed when that is safe
   (nothing of it was under way: queued, cancelling, or between model calls), else failed with
   `server_error` (a model answer or a tool call was under way; re-running it could repeat a
@@ -130,11 +133,11 @@ class LeasedScheduler(Scheduler):
                 task.cancel()
         tasks = list(self._tasks.values())
         for fence in self._fences.values():
-            fence.released = True
+            fence.handed = True
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # The tasks' own releases were skipped (released): offer the leases in one transaction.
+        # The tasks' own releases were skipped (handed): offer the leases in one transaction.
         handed = list(self._fences.values())
         with contextlib.suppress(Exception):
             async with self._db.write() as conn:
@@ -176,13 +179,27 @@ class LeasedScheduler(Scheduler):
                 return
             await self._executor.execute(fence.run_id, fence)
         finally:
-            if self._fences.get(fence.run_id) is fence and not fence.stopped:
-                del self._fences[fence.run_id]
+            await self._let_go(fence)
+
+    async def _let_go(self, fence: Fence) -> None:
+        """The execution is over: give its lease up unless that was committed already (with
+        the run's last status) or is not ours to give (lost, or handed over by `stop`). The
+        run stays in `_fences`, so its lease is renewed, until that release has committed or
+        failed: dropped earlier, a release waiting for a pooled connection would let the
+        lease expire and this node take its own finished run over. Once dropped it is no
+        longer renewed: a run whose end and release both failed (a long database outage)
+        expires and is taken over when the database is back, its stream ended then."""
+        if fence.handed or self._fences.get(fence.run_id) is not fence:
+            return  # `stop` offers it
+        try:
+            if not fence.lost and not fence.let_go:
+                fence.released = True  # (the heartbeat no longer calls it lost meanwhile)
                 with background(), contextlib.suppress(Exception):
                     async with self._db.write() as conn:  # e.g. the run was already over
                         await lease_store.release(conn, fence.run_id, fence.node, fence.attempt)
-            elif self._fences.get(fence.run_id) is fence and not fence.released:
-                del self._fences[fence.run_id]  # lost: nothing of ours to release
+        finally:
+            if not fence.handed and self._fences.get(fence.run_id) is fence:
+                del self._fences[fence.run_id]
 
     async def _safe_to_resume(self, run_id: str) -> bool:
         """A run can run again from its committed state unless something of it was under way:
@@ -220,10 +237,19 @@ class LeasedScheduler(Scheduler):
 
     async def _beat(self) -> None:
         self._beats += 1
-        known = dict(self._fences)  # taken (committed) before the renewal below
+        if not self.draining and self._beats % 5 == 1:
+            async with self._db.write() as conn:
+                await lease_store.adopt_unleased(conn, ADOPT_GRACE_S)
         async with self._db.write() as conn:
-            held = await lease_store.renew(conn, self.node, self._ttl_s)
+            # Read once the connection is ours (it may wait long for one under load): every
+            # lease in it is committed, and one taken later expires a full TTL after this, so
+            # the claim just below, in the same transaction, cannot take this node's own runs.
+            known = dict(self._fences)
+            held = await lease_store.renew(conn, self.node, self._ttl_s, list(known))
             cancelling = await lease_store.cancelling(conn, list(known))
+            claimed = []
+            if not self.draining:
+                claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
         for run_id, fence in known.items():
             if held.get(run_id) != fence.attempt and not fence.stopped:
                 log.warning("lost the lease of run %s (attempt %d)", run_id, fence.attempt)
@@ -231,13 +257,6 @@ class LeasedScheduler(Scheduler):
                 self._cancel_task(run_id)
         for run_id in cancelling:
             self._cancel_task(run_id)
-        if self.draining:
-            return
-        if self._beats % 5 == 1:
-            async with self._db.write() as conn:
-                await lease_store.adopt_unleased(conn, ADOPT_GRACE_S)
-        async with self._db.write() as conn:
-            claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
         for run_id, attempt in claimed:
             log.info("took over run %s (attempt %d)", run_id, attempt)
             fence = Fence(run_id, self.node, attempt)

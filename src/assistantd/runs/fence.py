@@ -33,12 +33,14 @@ class Fence:
     node: str
     attempt: int
     lost: bool = False  # a write was refused, or the heartbeat found the lease gone
-    released: bool = False  # handed back (shutdown): stop without writing
+    released: bool = False  # its release was written (in a transaction not yet committed)
+    let_go: bool = False  # that release committed: the lease is no longer this node's
+    handed: bool = False  # handed back (shutdown): stop without writing
 
     @property
     def stopped(self) -> bool:
         """Nothing more may be written by this execution."""
-        return self.lost or self.released
+        return self.lost or self.released or self.handed
 
     async def check(self, conn: AsyncConnection) -> None:
         """Call first in every write transaction of the execution (locks the lease row)."""
@@ -50,7 +52,8 @@ class Fence:
 
     async def release(self, conn: AsyncConnection, *, offer: bool = False) -> None:
         """The run stopped running (or is handed to other nodes, `offer`): give the lease up in
-        the transaction that wrote its status. Later writes of this execution are refused."""
+        the transaction that wrote its status. Later writes of this execution are refused;
+        `let_go` says once that transaction has committed (`write`)."""
         await lease_store.release(conn, self.run_id, self.node, self.attempt, offer=offer)
         self.released = True
 
@@ -66,3 +69,5 @@ async def write(db: Database, fence: Fence | None) -> AsyncIterator[AsyncConnect
         if fence is not None:
             await fence.check(conn)
         yield conn
+    if fence is not None and fence.released:  # released in it (check refused it before)
+        fence.let_go = True

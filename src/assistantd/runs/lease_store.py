@@ -62,7 +62,7 @@ _OFFER = text(
 _RENEW = text(
     """
     UPDATE run_leases SET expires_at = now() + make_interval(secs => :ttl)
-    WHERE node = :node RETURNING run_id, attempt
+    WHERE node = :node AND run_id = ANY(:ids) RETURNING run_id, attempt
     """
 )
 
@@ -125,9 +125,16 @@ async def offer(conn: AsyncConnection, run_id: str, delay_s: float = 0.0) -> Non
     await conn.execute(_OFFER, {"run_id": run_id, "delay": delay_s})
 
 
-async def renew(conn: AsyncConnection, node: str, ttl_s: float) -> dict[str, int]:
-    """Extend every lease `node` holds; run id -> attempt of what it still holds."""
-    rows = await conn.execute(_RENEW, {"node": node, "ttl": ttl_s})
+async def renew(
+    conn: AsyncConnection, node: str, ttl_s: float, run_ids: Sequence[str]
+) -> dict[str, int]:
+    """Extend the leases `node` holds of `run_ids` (the runs it still executes: a lease whose
+    task is gone, e.g. it died on a database outage before it could end the run or give the
+    lease up, expires and is taken over like a dead node's); run id -> attempt of those it
+    still holds."""
+    if not run_ids:
+        return {}
+    rows = await conn.execute(_RENEW, {"node": node, "ttl": ttl_s, "ids": list(run_ids)})
     return {row[0]: int(row[1]) for row in rows}
 
 
