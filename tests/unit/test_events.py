@@ -241,3 +241,18 @@ async def test_closed_segments_are_kept_for_resumes_within_bounds() -> None:
     expiring.publish("run_1", run_events.ThreadRunCompleted(data=make_run("completed")))
     await asyncio.sleep(0.01)
     assert await collect(expiring.subscribe("run_1")) == [DONE_FRAME]  # past its TTL
+
+
+async def test_closed_segments_are_kept_within_a_byte_bound() -> None:
+    # a count alone bounds little: one segment holds every frame of its runs' stretch
+    broker = LocalBroker(keepalive_s=None, max_retained_bytes=20_000)
+    for n in range(20):
+        run_id = f"run_{n}"
+        broker.open(run_id)
+        for _ in range(10):
+            broker.publish(run_id, text_delta("x" * 900))  # ~1 KB a frame, ~10 KB a segment
+        broker.publish(run_id, run_events.ThreadRunCompleted(data=make_run("completed")))
+    assert broker._retained_bytes <= 20_000
+    assert broker._retained_bytes == sum(s.size for s, _ in broker._closed.values())
+    assert len(await collect(broker.subscribe("run_19"))) == 12  # the newest: replayed
+    assert await collect(broker.subscribe("run_0")) == [DONE_FRAME]  # the oldest: let go

@@ -190,6 +190,7 @@ class Segment:
     def __init__(self, segment_id: str) -> None:
         self.id = segment_id
         self.history: list[bytes] = []
+        self.size = 0  # bytes of `history`
         self.subscribers: set[LocalSubscription] = set()
         self.closed = False
 
@@ -206,6 +207,7 @@ class LocalBroker:
         keepalive_s: float | None = 15.0,
         ttl_s: float = 600.0,
         max_retained: int = 1000,
+        max_retained_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self._segments: dict[str, Segment] = {}
         # closed segments kept for resumes: run id -> (segment, monotonic expiry), oldest first
@@ -214,6 +216,11 @@ class LocalBroker:
         self._keepalive_s = keepalive_s
         self._ttl_s = ttl_s
         self._max_retained = max_retained  # closed segments kept at most (memory bound)
+        # and their frames' bytes at most: a segment holds every frame of its stretch (each run,
+        # step and message event a whole object; tens of KB for a short run, a delta per
+        # token for a long one), so a count alone bounds little
+        self._max_retained_bytes = max_retained_bytes
+        self._retained_bytes = 0
 
     async def start(self) -> None:
         return None
@@ -260,6 +267,7 @@ class LocalBroker:
             return
         frame = frame_id(segment.id, len(segment.history) + 1) + encode(event)
         segment.history.append(frame)
+        segment.size += len(frame)
         dropped = [sub for sub in segment.subscribers if not sub.push(frame)]
         segment.subscribers.difference_update(dropped)
         if event.ends_stream:
@@ -273,10 +281,19 @@ class LocalBroker:
         for sub in segment.subscribers:
             sub.close()
         segment.subscribers.clear()
-        self._closed.pop(run_id, None)
+        self._forget(run_id)
         self._closed[run_id] = (segment, time.monotonic() + self._ttl_s)
-        while len(self._closed) > self._max_retained:
-            self._closed.popitem(last=False)
+        self._retained_bytes += segment.size
+        while self._closed and (
+            len(self._closed) > self._max_retained
+            or self._retained_bytes > self._max_retained_bytes
+        ):
+            self._forget(next(iter(self._closed)))
+
+    def _forget(self, run_id: str) -> None:
+        retained = self._closed.pop(run_id, None)
+        if retained is not None:
+            self._retained_bytes -= retained[0].size
 
     def _purge(self) -> None:
         now = time.monotonic()
@@ -284,4 +301,4 @@ class LocalBroker:
             run_id, (_, expires) = next(iter(self._closed.items()))
             if expires >= now:
                 break
-            del self._closed[run_id]
+            self._forget(run_id)
