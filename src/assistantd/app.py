@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -201,22 +201,24 @@ def create_app(
         finally:
             expiry.cancel()
             reaper.cancel()
-            await responses_background.stop_all()
+            # In this order, each step even if one before it failed (the first failure is
+            # raised at the end): the tasks that call the model (responses, runs, ingestion)
+            # end before the HTTP clients close their pooled connections (the upstream's; the
+            # embedder's, in file_search), and the database is disposed of in any case.
+            steps: list[Callable[[], Awaitable[object]]] = [responses_background.stop_all]
             if durable is not None:
-                await durable.stop()
-            await ingestor.stop()
-            await scheduler.stop()
-            await cancels.aclose()
-            await broker.aclose()
-            await file_search.aclose()
+                steps.append(durable.stop)
+            steps += [ingestor.stop, scheduler.stop, cancels.aclose, broker.aclose]
+            steps.append(file_search.aclose)
             if sandbox is not None:
-                await sandbox.stop()
-            await upstream.aclose()
-            await db.dispose()
-            await blobs.close()
-            if lag_watch is not None:
-                lag_watch.cancel()
-            telemetry.tracing.shutdown()
+                steps.append(sandbox.stop)
+            steps += [upstream.aclose, db.dispose, blobs.close]
+            async with AsyncExitStack() as closing:  # runs them last to first
+                closing.callback(telemetry.tracing.shutdown)
+                if lag_watch is not None:
+                    closing.callback(lag_watch.cancel)
+                for step in reversed(steps):
+                    closing.push_async_callback(step)
 
     app = FastAPI(
         title="assistantd",

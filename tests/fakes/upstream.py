@@ -128,6 +128,7 @@ class FakeUpstream:
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.peers: list[int] = []  # the client's port of each chat request (its connection)
         self.aborted = 0  # streams the client hung up on before the end
         self.stalled = 0  # streams gone silent at their `stall_after` (the client holds them)
         self.hold_embeddings = threading.Event()  # set: embeddings requests wait until cleared
@@ -158,6 +159,17 @@ class FakeUpstream:
         self.stalled = 0
         self.requests.clear()
         self.headers.clear()
+        self.peers.clear()
+
+    def open_connections(self) -> set[int]:
+        """The client ports of the connections open to this server now (its side of them)."""
+        assert self._server is not None
+        while True:
+            try:  # the server's thread changes the set meanwhile
+                connections = list(self._server.server_state.connections)
+            except RuntimeError:
+                continue
+            return {conn.client[1] for conn in connections if getattr(conn, "client", None)}
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -235,6 +247,7 @@ class FakeUpstream:
         body = orjson.loads(await request.body())
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.peers.append(request.client.port if request.client else 0)
         turn = self._next(body)
         if isinstance(turn, Fail):
             return turn.response()

@@ -83,8 +83,12 @@ async def cancel(db: Database, project: str, response_id: str) -> Response:
 
 async def stop_all() -> None:
     """The server stops: responses under way end `failed` (and are stored so) now, rather
-    than being cut off with their connections open."""
-    tasks = list(_running.values())
+    than being cut off with their connections open. Only this app's (this event loop's):
+    another app in the process (tests run several) keeps its own, and a task of another loop
+    can be neither cancelled from here safely nor awaited (its app's shutdown then broke off
+    before closing its upstream connections and its database)."""
+    loop = asyncio.get_running_loop()
+    tasks = [task for task in _running.values() if task.get_loop() is loop]
     for task in tasks:
         task.cancel(SHUTDOWN)
     await asyncio.gather(*tasks, return_exceptions=True)
