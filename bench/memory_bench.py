@@ -186,6 +186,7 @@ async def idle_streams(
     print(
         f"{n} idle streams opened: RSS {rss_parts}; {gc_text(opened, time.monotonic() - opened_at)}"
     )
+    print(f"  tracked objects grown with them: {type_growth(before, opened)}")
     if trace:
         per_stream_sites(before["snapshot"], opened["snapshot"], n)
     for task in tasks:
