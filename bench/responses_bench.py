@@ -12,6 +12,12 @@ official SDK the time to the first text token and the total time of:
 Bounded loops; prints figures; never asserts on time.
 
     PYTHONPATH=src:. .venv/bin/python bench/responses_bench.py [--rounds 7]
+
+With checkouts (`name=path`, e.g. a `git worktree` of the commit before a change), one server
+per checkout on the same fake, all measured in turn round by round (a before/after on a busy
+machine):
+
+    PYTHONPATH=src:. .venv/bin/python bench/responses_bench.py before=/tmp/before after=.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import openai
 
@@ -61,15 +70,33 @@ def compare(clients: dict[str, tuple[openai.OpenAI, Measure]], model: str, round
     for name, values in samples.items():
         ttft, total = med(x[0] for x in values), med(x[1] for x in values)
         print(
-            f"    {name:9s} TTFT p50 {ttft * 1000:8.2f} ms (ratio {ttft / base_ttft:.3f},"
+            f"    {name:16s} TTFT p50 {ttft * 1000:8.2f} ms (ratio {ttft / base_ttft:.3f},"
             f" p99 {p99([x[0] for x in values]) * 1000:.2f} ms)"
             f"   total p50 {total * 1000:8.2f} ms (ratio {total / base_total:.3f})"
         )
 
 
+@contextmanager
+def _server(env: dict[str, str], root: Path | None) -> Iterator[str]:
+    """A server of this tree, or of the checkout at `root`; its base URL."""
+    if root is None:
+        with spawn_server(env, quiet=True) as (url, _process):
+            yield url
+        return
+
+    def command(port: int) -> list[str]:
+        python_path = f"PYTHONPATH={root / 'src'}{os.pathsep}{root}"
+        serve = ["-m", "assistantd", "serve", "--port", str(port), "--log-level", "warning"]
+        return ["env", python_path, sys.executable, *serve]
+
+    with spawn_server(env, quiet=True, command=command, cwd=root) as (url, _process):
+        yield url
+
+
 def main() -> None:
     warnings.simplefilter("ignore", DeprecationWarning)
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("checkouts", nargs="*", help="name=path of a checkout, e.g. before=/tmp/b")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -79,14 +106,19 @@ def main() -> None:
             "ASSISTANTD_API_KEYS": KEY,
             "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
         }
-        with spawn_server(env, quiet=True) as (url, _process):
+        with ExitStack() as stack:
             direct_client = openai.OpenAI(base_url=upstream, api_key=KEY, max_retries=0)
-            client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
-            clients: dict[str, tuple[openai.OpenAI, Measure]] = {
-                "direct": (direct_client, direct),
-                "relay": (client, direct),
-                "responses": (client, responses),
-            }
+            clients: dict[str, tuple[openai.OpenAI, Measure]] = {"direct": (direct_client, direct)}
+            for name, path in (c.split("=", 1) for c in args.checkouts or ["="]):
+                served = {
+                    **env,
+                    "ASSISTANTD_DATA_DIR": stack.enter_context(tempfile.TemporaryDirectory()),
+                }
+                url = stack.enter_context(_server(served, Path(path).resolve() if path else None))
+                client = openai.OpenAI(base_url=f"{url}/v1", api_key=KEY, max_retries=0)
+                prefix = f"{name} " if name else ""
+                clients[f"{prefix}relay"] = (client, direct)
+                clients[f"{prefix}responses"] = (client, responses)
             compare(clients, "bench-300-20-200", args.rounds)
             compare(clients, "bench-0-0-200", args.rounds * 3)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
