@@ -129,14 +129,25 @@ async def generate(
         sequence += 1
 
     response = generation.response
-    inserting = None if generation.stored else asyncio.create_task(_insert(db, generation))
-    numbered({"type": "response.created", "response": response.model_dump(mode="json")})
+    inserting: asyncio.Task[None] | None = None
+
+    def insert() -> None:
+        """Write the row not written yet, once the model has the request: before, the write
+        (on SQLite a transaction on the loop) ran ahead of the request's send."""
+        nonlocal inserting
+        if not generation.stored and inserting is None:
+            inserting = asyncio.create_task(_insert(db, generation))
+
+    shown = response.model_dump(mode="json")
+    numbered({"type": "response.created", "response": shown})
     if response.status == "queued":  # a background response: it starts now
         response = response.model_copy(update={"status": "in_progress"})
         async with db.write() as conn:
             if await _may_write(conn, generation, final=False):
                 await store.update(conn, generation.project, response)
-    numbered({"type": "response.in_progress", "response": response.model_dump(mode="json")})
+        shown = response.model_dump(mode="json")
+    # (else the same response: one dump for both events, which are only ever serialised)
+    numbered({"type": "response.in_progress", "response": shown})
     search = next((t for t in generation.tools if isinstance(t, FileSearchToolParam)), None)
     coder = next((t for t in generation.tools if isinstance(t, CodeInterpreterToolParam)), None)
     server_tools = frozenset(
@@ -171,7 +182,7 @@ async def generate(
                 body = {**body, "messages": messages}
             if calls_left == 0:
                 body = chat.without_server_tools(body)
-            async with aclosing(upstream.stream_chat(body)) as chunks:
+            async with aclosing(upstream.stream_chat(body, insert)) as chunks:
                 async for chunk in chunks:
                     builder.feed(acc.add(chunk), _logprobs(chunk))
             usage.append(usages.of_call(acc, body, builder.output))
@@ -227,6 +238,7 @@ async def generate(
             update["completed_at"] = int(time.time())
         response = response.model_copy(update=update)
         event = "response.incomplete" if reason else "response.completed"
+    insert()  # the model call failed before it was sent
     if inserting is not None:
         await inserting
     await _save(db, generation, response)

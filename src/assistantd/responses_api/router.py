@@ -86,12 +86,16 @@ def _stream(
     include: frozenset[str],
     after: int = -1,
 ) -> StreamingResponse:
-    """The events of this process's log, or those another node publishes (`follow`)."""
-    found = log.follow(after) if isinstance(log, events.EventLog) else log
+    """The events of this process's log (those there at once in one write), or those another
+    node publishes (`follow`)."""
 
     async def frames() -> AsyncIterator[bytes]:
-        async for event in found:
-            yield events.frame(shown.event_json(event, include))
+        if isinstance(log, events.EventLog):
+            async for batch in log.batches(after):
+                yield b"".join(events.frame(shown.event_json(event, include)) for event in batch)
+        else:
+            async for event in log:
+                yield events.frame(shown.event_json(event, include))
 
     return StreamingResponse(
         frames(), media_type="text/event-stream", headers={"cache-control": "no-cache"}

@@ -64,8 +64,12 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def stream_chat(self, body: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
+    async def stream_chat(
+        self, body: dict[str, Any], sent: Callable[[], None] | None = None
+    ) -> AsyncGenerator[ChatChunk, None]:
         """POST `/chat/completions` with streaming on; yield decoded chunks until `[DONE]`.
+        `sent()` is called when the model server has taken the request (its success status
+        in, the answer to come: the time for the caller's own writes), at each attempt.
 
         Consume it inside `contextlib.aclosing(...)` so that leaving early closes the response.
         """
@@ -75,6 +79,8 @@ class UpstreamClient:
         async for attempt in self._retrying(lambda: not received, count=True):  # noqa: B023
             with attempt:
                 response = await self._send(payload)
+                if sent is not None:
+                    sent()
                 try:
                     async for chunk in _chunks(response):
                         received = True
