@@ -38,11 +38,13 @@ from assistantd.db.engine import Database, background
 from assistantd.events.broker import Broker, LocalBroker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
+from assistantd.leases.heartbeat import Heartbeat
 from assistantd.messages import store as messages_store
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import LastError
 from assistantd.runs import lease_store, store
 from assistantd.runs.fence import Fence
+from assistantd.runs.lease_store import LEASES
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,15 @@ class LeasedScheduler(Scheduler):
         self._heartbeat_s = heartbeat_s
         self._executes = executes
         self._fences: dict[str, Fence] = {}
-        self._heart: asyncio.Task[None] | None = None
+        self._heart = Heartbeat(
+            db,
+            LEASES,
+            node=self.node,
+            ttl_s=ttl_s,
+            interval_s=heartbeat_s,
+            name="run-heartbeat",
+            claim_batch=CLAIM_BATCH,
+        )
         self._beats = 0
         self._stopping: set[asyncio.Task[None]] = set()  # tasks already told to stop
 
@@ -83,7 +93,7 @@ class LeasedScheduler(Scheduler):
         # No recovery: what another node holds is its own; what a dead node held expires.
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="run-expiry-sweeper")
         if self._executes:
-            self._heart = asyncio.create_task(self._heartbeat_forever(), name="run-heartbeat")
+            self._heart.start(self._beat)
 
     def schedule(self, run_id: str) -> None:
         if not self._executes:
@@ -97,7 +107,7 @@ class LeasedScheduler(Scheduler):
         when this node already has a task for the run (`schedule` then decides, as before)."""
         if not self._executes or self.draining or run_id in self._tasks:
             return None
-        return await lease_store.take(conn, run_id, self.node, self._ttl_s)
+        return await LEASES.take(conn, run_id, self.node, self._ttl_s)
 
     def submit(self, run_id: str, attempt: int | None = None) -> None:
         """Execute the run here; `attempt`: its lease was taken (committed) with the run."""
@@ -128,9 +138,9 @@ class LeasedScheduler(Scheduler):
     async def stop(self) -> None:
         """Hand what is still running to the other nodes (offered now), without writing."""
         self.draining = True
-        for task in (self._sweeper, self._heart):
-            if task is not None:
-                task.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await self._heart.stop()
         tasks = list(self._tasks.values())
         for fence in self._fences.values():
             fence.handed = True
@@ -142,9 +152,7 @@ class LeasedScheduler(Scheduler):
         with contextlib.suppress(Exception):
             async with self._db.write() as conn:
                 for fence in handed:
-                    await lease_store.release(
-                        conn, fence.run_id, fence.node, fence.attempt, offer=True
-                    )
+                    await LEASES.release(conn, fence.run_id, fence.node, fence.attempt, offer=True)
         self._fences.clear()
         if isinstance(self._broker, LocalBroker):  # its streams are served here only: they end
             for fence in handed:  # cleanly (with a shared broker they go on from the next node)
@@ -158,12 +166,12 @@ class LeasedScheduler(Scheduler):
     async def _offer(self, run_id: str) -> None:
         with background():
             async with self._db.write() as conn:
-                await lease_store.offer(conn, run_id)
+                await LEASES.offer(conn, run_id)
 
     async def _take_and_run(self, run_id: str) -> None:
         with background():
             async with self._db.write() as conn:
-                attempt = await lease_store.take(conn, run_id, self.node, self._ttl_s)
+                attempt = await LEASES.take(conn, run_id, self.node, self._ttl_s)
         if attempt is None:
             return  # a live node holds it (it sees a cancel through its heartbeat)
         await self._run(Fence(run_id, self.node, attempt))
@@ -196,7 +204,7 @@ class LeasedScheduler(Scheduler):
                 fence.released = True  # (the heartbeat no longer calls it lost meanwhile)
                 with background(), contextlib.suppress(Exception):
                     async with self._db.write() as conn:  # e.g. the run was already over
-                        await lease_store.release(conn, fence.run_id, fence.node, fence.attempt)
+                        await LEASES.release(conn, fence.run_id, fence.node, fence.attempt)
         finally:
             if not fence.handed and self._fences.get(fence.run_id) is fence:
                 del self._fences[fence.run_id]
@@ -224,43 +232,35 @@ class LeasedScheduler(Scheduler):
 
     # --- heartbeat --------------------------------------------------------------------------------
 
-    async def _heartbeat_forever(self) -> None:
-        with background():
-            while True:
-                try:
-                    await self._beat()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the database may be away a moment: try again next beat
-                    log.exception("run heartbeat failed")
-                await asyncio.sleep(self._heartbeat_s)
-
     async def _beat(self) -> None:
         self._beats += 1
         if not self.draining and self._beats % 5 == 1:
             async with self._db.write() as conn:
                 await lease_store.adopt_unleased(conn, ADOPT_GRACE_S)
-        async with self._db.write() as conn:
-            # Read once the connection is ours (it may wait long for one under load): every
-            # lease in it is committed, and one taken later expires a full TTL after this, so
-            # the claim just below, in the same transaction, cannot take this node's own runs.
-            known = dict(self._fences)
-            held = await lease_store.renew(conn, self.node, self._ttl_s, list(known))
-            cancelling = await lease_store.cancelling(conn, list(known))
-            claimed = []
-            if not self.draining:
-                claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
-        for run_id, fence in known.items():
-            if held.get(run_id) != fence.attempt and not fence.stopped:
+        cancelling: list[str] = []
+
+        async def also(conn: AsyncConnection, run_ids: list[str]) -> None:
+            cancelling.extend(await lease_store.cancelling(conn, run_ids))
+
+        fences: dict[str, Fence] = {}
+
+        def held() -> dict[str, int]:
+            fences.update(self._fences)  # (their leases are committed: see leases/heartbeat.py)
+            return {run_id: fence.attempt for run_id, fence in fences.items()}
+
+        beat = await self._heart.renew_and_claim(held, claim=not self.draining, also=also)
+        for run_id in beat.lost():
+            fence = fences[run_id]
+            if not fence.stopped:
                 log.warning("lost the lease of run %s (attempt %d)", run_id, fence.attempt)
                 fence.lost = True
                 self._cancel_task(run_id)
         for run_id in cancelling:
             self._cancel_task(run_id)
-        for run_id, attempt in claimed:
-            log.info("took over run %s (attempt %d)", run_id, attempt)
-            fence = Fence(run_id, self.node, attempt)
-            self._spawn(run_id, self._run(fence, taken_over=True))
+        for claimed in beat.claimed:
+            log.info("took over run %s (attempt %d)", claimed.key, claimed.attempt)
+            fence = Fence(claimed.key, self.node, claimed.attempt)
+            self._spawn(claimed.key, self._run(fence, taken_over=True))
 
     def _cancel_task(self, run_id: str) -> None:
         """Cancel the run's task once (a second cancel would cut its shielded clean-up off)."""

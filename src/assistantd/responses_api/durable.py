@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,11 +28,13 @@ import orjson
 from pydantic import RootModel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from assistantd.db.engine import Database, background
+from assistantd.db.engine import Database
 from assistantd.events.broker import Broker
 from assistantd.events.models import StreamEvent
 from assistantd.events.sse import DONE_FRAME
+from assistantd.leases.heartbeat import Heartbeat
 from assistantd.responses_api import lease_store, store
+from assistantd.responses_api.lease_store import LEASES
 from assistantd.responses_api.schemas import Response, ResponseError
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,18 @@ class Durable:
         self._heartbeat_s = heartbeat_s
         self._cancel_local = cancel_local
         self._held: dict[str, Lease] = {}
-        self._heart: asyncio.Task[None] | None = None
+        # Every lease of this node is renewed: a response's lease is taken in the transaction
+        # that inserts it, before that commits (see `take`).
+        self._heart = Heartbeat(
+            db,
+            LEASES,
+            node=node,
+            ttl_s=ttl_s,
+            interval_s=heartbeat_s,
+            name="response-heartbeat",
+            renew_held_only=False,
+            claim_batch=CLAIM_BATCH,
+        )
         self._ending: set[asyncio.Task[None]] = set()
 
     @property
@@ -101,32 +113,28 @@ class Durable:
         async with self.db.write() as conn:  # left by a server from before the leases
             for response_id in await lease_store.unleased(conn):
                 await _end(conn, response_id, "failed")
-        self._heart = asyncio.create_task(self._heartbeat_forever(), name="response-heartbeat")
+        self._heart.start(self._beat)
 
     async def stop(self) -> None:
-        heart, self._heart = self._heart, None
-        if heart is not None:
-            heart.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await heart
+        await self._heart.stop()
         await asyncio.gather(*self._ending, return_exceptions=True)
 
     # --- one response -------------------------------------------------------------------------
 
     async def take(self, conn: AsyncConnection, response_id: str) -> Lease:
         """The lease of a response inserted in `conn`'s transaction."""
-        await lease_store.take(conn, response_id, self.node, self._ttl_s)
+        await LEASES.take(conn, response_id, self.node, self._ttl_s)
         lease = Lease(response_id, self.node, 1)
         self._held[response_id] = lease
         return lease
 
     async def hold(self, conn: AsyncConnection, lease: Lease, *, final: bool) -> bool:
         """Whether this node may still write the response (and, `final`, lets the lease go)."""
-        if not await lease_store.hold(conn, lease.response_id, lease.node, lease.attempt):
+        if not await LEASES.hold(conn, lease.response_id, lease.node, lease.attempt):
             log.warning("lost the lease of response %s: not writing it", lease.response_id)
             return False
         if final:
-            await lease_store.release(conn, lease.response_id, lease.node, lease.attempt)
+            await LEASES.release(conn, lease.response_id, lease.node, lease.attempt)
             self._held.pop(lease.response_id, None)
         return True
 
@@ -180,46 +188,33 @@ class Durable:
 
     # --- heartbeat ----------------------------------------------------------------------------
 
-    async def _heartbeat_forever(self) -> None:
-        with background():
-            while True:
-                try:
-                    await self._beat()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # the database may be away a moment: try again next beat
-                    if self._heart is None:
-                        raise  # (stopping)
-                    log.exception("response heartbeat failed")
-                await asyncio.sleep(self._heartbeat_s)
-
     async def _beat(self) -> None:
-        known = dict(self._held)  # taken (committed) before the renewal below
-        async with self.db.write() as conn:
-            held = await lease_store.renew(conn, self.node, self._ttl_s)
-            claimed = await lease_store.claim(conn, self.node, self._ttl_s, CLAIM_BATCH)
-        for response_id, lease in known.items():
-            state = held.get(response_id)
-            if state is None or state[0] != lease.attempt:
-                if response_id in self._held:  # (not ended meanwhile)
-                    log.warning("lost the lease of response %s", response_id)
-                    self._cancel_local(response_id)
-            elif state[1]:
+        beat = await self._heart.renew_and_claim(
+            lambda: {key: lease.attempt for key, lease in self._held.items()}
+        )
+        lost = beat.lost()
+        for response_id in lost:
+            if response_id in self._held:  # (not ended meanwhile)
+                log.warning("lost the lease of response %s", response_id)
                 self._cancel_local(response_id)
-        for response_id, attempt, cancel in claimed:
-            log.info("took over response %s (attempt %d)", response_id, attempt)
-            lease = Lease(response_id, self.node, attempt)
-            task = asyncio.create_task(self._end_taken_over(lease, cancel))
+        for response_id in beat.held:
+            held = beat.renewed.get(response_id)
+            if held is not None and held.flag and response_id not in lost:
+                self._cancel_local(response_id)  # a client asked (on any node)
+        for claimed in beat.claimed:
+            log.info("took over response %s (attempt %d)", claimed.key, claimed.attempt)
+            lease = Lease(claimed.key, self.node, claimed.attempt)
+            task = asyncio.create_task(self._end_taken_over(lease, claimed.flag))
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
 
     async def _end_taken_over(self, lease: Lease, cancel: bool) -> None:
         status = "cancelled" if cancel else "failed"
         async with self.db.write() as conn:
-            if not await lease_store.hold(conn, lease.response_id, lease.node, lease.attempt):
+            if not await LEASES.hold(conn, lease.response_id, lease.node, lease.attempt):
                 return
             ended = await _end(conn, lease.response_id, status)
-            await lease_store.release(conn, lease.response_id, lease.node, lease.attempt)
+            await LEASES.release(conn, lease.response_id, lease.node, lease.attempt)
         if ended is None or not self._broker.shared:
             return
         from assistantd.events.redis_broker import RedisBroker  # redis: only when used

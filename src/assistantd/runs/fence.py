@@ -46,7 +46,7 @@ class Fence:
         """Call first in every write transaction of the execution (locks the lease row)."""
         if self.stopped:
             raise Fenced(self.run_id)
-        if not await lease_store.hold(conn, self.run_id, self.node, self.attempt):
+        if not await lease_store.LEASES.hold(conn, self.run_id, self.node, self.attempt):
             self.lost = True
             raise Fenced(self.run_id)
 
@@ -54,7 +54,7 @@ class Fence:
         """The run stopped running (or is handed to other nodes, `offer`): give the lease up in
         the transaction that wrote its status. Later writes of this execution are refused;
         `let_go` says once that transaction has committed (`write`)."""
-        await lease_store.release(conn, self.run_id, self.node, self.attempt, offer=offer)
+        await lease_store.LEASES.release(conn, self.run_id, self.node, self.attempt, offer=offer)
         self.released = True
 
 
