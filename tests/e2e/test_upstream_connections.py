@@ -1,15 +1,27 @@
-"""Upstream connections: a server's shutdown closes them, also when another app of the same
-process has a response under way (tests run several apps in one process; an unclosed socket is
-a ResourceWarning, an error of the suite)."""
+"""Upstream connections: model calls one after another reuse one kept-alive connection (a new
+TCP, with a real model server TLS, connection per call cost every run's first token), and a
+server's shutdown closes them, also when another app of the same process has a response under
+way (tests run several apps in one process; an unclosed socket is a ResourceWarning, an error
+of the suite)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
-from tests.conftest import make_settings, sdk
+import pytest
+
+from tests.conftest import BACKENDS, _database_url, make_settings, sdk
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.server import run_server
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with ExitStack() as stack:
+        yield _database_url(request.param, stack, tmp_path)
 
 
 def _closed(fake: FakeUpstream, ports: set[int], within_s: float = 10) -> bool:
@@ -20,6 +32,29 @@ def _closed(fake: FakeUpstream, ports: set[int], within_s: float = 10) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def test_model_calls_reuse_one_connection_closed_at_shutdown(
+    tmp_path: Path, database: str, fake: FakeUpstream
+) -> None:
+    settings = make_settings(tmp_path, database, upstream_base_url=fake.base_url)
+    with run_server(settings) as server, sdk(server) as client:
+        assistant = client.beta.assistants.create(model="gpt-4o")
+        for word in ("one", "two"):
+            fake.script(Turn(text=f"run {word}"))
+            run = client.beta.threads.create_and_run_poll(
+                assistant_id=assistant.id,
+                thread={"messages": [{"role": "user", "content": word}]},
+            )
+            assert run.status == "completed"
+        fake.script(Turn(text="a response"))
+        response = client.responses.create(model="gpt-4o", input="three")
+        assert response.output_text == "a response"
+        assert len(fake.peers) == 3
+        assert len(set(fake.peers)) == 1, fake.peers  # one connection for the three calls
+        used = set(fake.peers)
+        assert used <= fake.open_connections()  # kept alive in the server's pool
+    assert _closed(fake, used), "the server's shutdown left its upstream connection open"
 
 
 def test_shutdown_leaves_another_apps_response_alone(tmp_path: Path, fake: FakeUpstream) -> None:

@@ -40,6 +40,17 @@ async def test_streams_text_and_usage(fake: FakeUpstream, client: UpstreamClient
     assert fake.headers[0]["authorization"] == "Bearer sk-test"
 
 
+async def test_streamed_calls_reuse_one_connection(
+    fake: FakeUpstream, client: UpstreamClient
+) -> None:
+    """The body is read to its end after `[DONE]`, so the connection goes back to the pool: a
+    new TCP (with a real model server, TLS) connection per model call cost CPU and TTFT."""
+    for _ in range(3):
+        fake.script(Turn(text="Hello there friend"))
+        assert text_of(await collect(client)) == "Hello there friend"
+    assert len(fake.peers) == 3 and len(set(fake.peers)) == 1
+
+
 async def test_streams_parallel_tool_calls(fake: FakeUpstream, client: UpstreamClient) -> None:
     calls = [Call("a", '{"x": 1}'), Call("b", '{"y": 2}')]
     fake.script(Turn(tool_calls=calls, interleave=True))

@@ -13,6 +13,8 @@ call). A run's overall deadline is the executor's business (`expires_at`), not t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, cast
 
@@ -28,6 +30,7 @@ from assistantd.upstream.sse import SSEDecoder
 from assistantd.upstream.types import ChatChunk
 
 MODELS_TIMEOUT_S = 5.0
+DRAIN_S = 1.0
 
 
 class UpstreamClient:
@@ -82,11 +85,13 @@ class UpstreamClient:
                 if sent is not None:
                     sent()
                 try:
-                    async for chunk in _chunks(response):
-                        received = True
-                        yield chunk
+                    # closed here, not by the garbage collector (maybe after the loop's end)
+                    async with contextlib.aclosing(_chunks(response)) as chunks:
+                        async for chunk in chunks:
+                            received = True
+                            yield chunk
                 finally:
-                    await response.aclose()
+                    await _close(response)
 
     async def relay(self, path: str, payload: bytes) -> httpx.Response:
         """POST `payload` as is to `path` (e.g. `/embeddings`); the open response, once its status
@@ -164,27 +169,47 @@ async def _read_all(response: httpx.Response) -> bytes:
         ) from exc
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[ChatChunk]:
+async def _chunks(response: httpx.Response) -> AsyncGenerator[ChatChunk, None]:
     """Decode the SSE body into chunks; raise UpstreamError on garbage or a cut-off stream."""
     decoder = SSEDecoder()
     finished = False  # saw a finish_reason: the answer is whole even without [DONE]
-    async for payloads in _payloads(response, decoder):
-        for data in payloads:
-            if data.startswith(b"[DONE]"):
-                return
-            chunk = _decode(data)
-            finished = finished or _has_finish_reason(chunk)
-            yield chunk
+    batches = _payloads(response, decoder)
+    async with contextlib.aclosing(batches):
+        async for payloads in batches:
+            for data in payloads:
+                if data.startswith(b"[DONE]"):
+                    await _drain(batches)
+                    return
+                chunk = _decode(data)
+                finished = finished or _has_finish_reason(chunk)
+                yield chunk
     if not finished:
         raise UpstreamError(
             "server_error", "The model server's stream ended prematurely.", retryable=True
         )
 
 
-async def _payloads(response: httpx.Response, decoder: SSEDecoder) -> AsyncIterator[list[bytes]]:
+async def _drain(batches: AsyncIterator[list[bytes]]) -> None:
+    """Read the body to its end after `[DONE]` (what is left is the end of the chunked body,
+    usually received already), so that httpx returns the connection to its pool: a response
+    closed before its end closes its connection, and every model call then paid a new TCP (and,
+    with a real model server, TLS) connection. A server that does not end the body within
+    `DRAIN_S` gets its connection closed, as before."""
+    with contextlib.suppress(TimeoutError, UpstreamError):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in batches:
+                pass
+
+
+async def _payloads(
+    response: httpx.Response, decoder: SSEDecoder
+) -> AsyncGenerator[list[bytes], None]:
     """The SSE data payloads, batch by network read; transport failures become UpstreamError."""
+    # The stream itself, not `aiter_raw()`, which closes the response at the body's end: the
+    # close must not run under `_drain`'s timeout (see `_close`).
+    stream = cast(httpx.AsyncByteStream, response.stream)
     try:
-        async for piece in response.aiter_raw():
+        async for piece in stream:
             yield decoder.feed(piece)
     except httpx.TimeoutException as exc:
         raise UpstreamError(
@@ -195,6 +220,19 @@ async def _payloads(response: httpx.Response, decoder: SSEDecoder) -> AsyncItera
             "server_error", f"The model server's stream broke off: {exc!r}", retryable=True
         ) from exc
     yield decoder.flush()
+
+
+async def _close(response: httpx.Response) -> None:
+    """Close the response (its connection goes back to the pool, or is closed) even if the task
+    is cancelled meanwhile: in that call httpx's pool also closes the connections it drops
+    (expired, past the keep-alive limit), one await each, and a cancellation (a run cancelled,
+    the server stopping, a timeout) cut it short and left those open, out of the pool."""
+    closing = asyncio.ensure_future(response.aclose())
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        await asyncio.shield(closing)  # then the cancellation goes on
+        raise
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:
