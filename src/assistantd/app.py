@@ -66,6 +66,7 @@ from assistantd.observability.middleware import Observe
 from assistantd.observability.tracing import make_tracing
 from assistantd.relay.router import router as relay_router
 from assistantd.responses_api import background as responses_background
+from assistantd.responses_api import takeover as responses_takeover
 from assistantd.responses_api.durable import Durable
 from assistantd.responses_api.router import router as responses_router
 from assistantd.run_steps.router import router as run_steps_router
@@ -182,6 +183,7 @@ def create_app(
         durable = _durable_responses(settings, db, broker, scheduler)
         responses_background.configure(durable)
         if durable is not None:  # leases say which responses are another live node's
+            durable.resume = responses_takeover.resumer(services, durable)
             await durable.start()
         else:
             async with db.write() as conn:  # what a stopped server left unfinished

@@ -1,6 +1,7 @@
 """Background responses across nodes (three `assistantd serve` processes on one PostgreSQL
 database, events through Redis): streamed from another node with `starting_after`, cancelled
-from any node, and ended cleanly by another node when the one generating them is SIGKILLed.
+from any node, and, when the node generating them is SIGKILLed, generated again by another
+node if nothing of an answer was seen yet, else ended cleanly.
 """
 
 from __future__ import annotations
@@ -154,6 +155,45 @@ def test_kill_9_of_the_generating_node_ends_its_responses_cleanly(
     again = api_c.responses.create(model="gpt-4o", input="go")
     assert again.output_text == "after the kill"
     assert api_b.responses.retrieve(stalled.id).status == "cancelled"
+
+
+def test_kill_9_before_any_output_generates_the_response_again_on_another_node(
+    nodes: list[tuple[str, Any]], fake: FakeUpstream, connect: Connect
+) -> None:
+    """A is SIGKILLed while its model has not answered yet (B streams the response): nothing
+    of an answer was seen, so the node that takes it over generates it again, in the same
+    stream. B's stream goes on in order to `response.completed` and shows one output, the new
+    one; the response is `completed` with it."""
+    fake.script(Turn(text="never seen", stall_after=0), Turn(text="the answer, again"))
+    [(url_a, process_a), (url_b, _), (url_c, _)] = nodes
+    api_a, api_b, api_c = connect(url_a), connect(url_b), connect(url_c)
+    response = api_a.responses.create(model="gpt-4o", input="go", background=True)
+    assert wait_status(api_b, response.id, {"in_progress"}, 10).status == "in_progress"
+    deadline = time.monotonic() + 10
+    while not fake.stalled:  # A's model call is under way, with nothing answered
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    seen: list[Any] = []
+    stream = api_b.responses.retrieve(response.id, stream=True)
+    reader = threading.Thread(target=lambda: seen.extend(iter(stream)), daemon=True)
+    reader.start()
+    time.sleep(0.5)  # B's stream attaches
+    process_a.send_signal(signal.SIGKILL)
+    process_a.wait()
+    done = wait_status(api_c, response.id, TERMINAL, 30)
+    assert done.status == "completed", (done.status, done.error)
+    assert done.output_text == "the answer, again"
+    assert len(fake.requests) == 2  # generated again, once
+    reader.join(10)
+    assert not reader.is_alive(), "B's stream did not end"
+    types = [event.type for event in seen]
+    assert types[:2] == ["response.created", "response.in_progress"], types
+    assert types.count("response.created") == 1 and types[-1] == "response.completed", types
+    numbers = [event.sequence_number for event in seen]
+    assert numbers == list(range(len(seen))), numbers
+    deltas = "".join(e.delta for e in seen if e.type == "response.output_text.delta")
+    assert deltas == "the answer, again"
+    assert api_b.responses.retrieve(response.id).output_text == "the answer, again"
 
 
 def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(

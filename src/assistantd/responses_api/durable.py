@@ -5,10 +5,15 @@
 * Its final state is written only while the lease is still this node's (`hold`, in the same
   transaction that deletes the lease), so a node that was taken for dead (a long stall) can
   never overwrite what the node that took it over wrote.
-* A heartbeat also claims the leases of dead nodes (expired, `FOR UPDATE SKIP LOCKED`) and ends
-  those responses cleanly: `failed` with `server_error` (the model's answer was under way on
-  the dead node and its stream already seen, so it is not generated again), or `cancelled`
-  when a client had asked. Their stream on the shared event broker gets its last event.
+* A heartbeat also claims the leases of dead nodes (expired, `FOR UPDATE SKIP LOCKED`). A
+  background response is generated again here, from its stored request (`resume`), when that
+  is safe, as a run taken over between model calls is executed again: its stream on the shared
+  event broker shows nothing of an answer yet (only `response.created` and `in_progress`), so
+  no output was seen and no tool call (a code execution, say) was under way. The new attempt
+  goes on in the same stream, numbered after what was published, so a client that resumes it
+  sees one output. Otherwise (an answer was under way, or the events are not shared: nothing
+  says what was under way) it is ended cleanly: `failed` with `server_error`, or `cancelled`
+  when a client had asked; its stream gets its last event.
 * A cancel sent to any node marks the lease (`cancel`); the node that holds it sees that at
   its next heartbeat and cancels its task, and the cancelling node waits for the final state.
 * Background responses publish their events to the broker as well, so that
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -50,6 +55,13 @@ class Lease:
     response_id: str
     node: str
     attempt: int
+
+
+# Generate a taken-over response again on this node: (lease, project, response, the number of
+# its events already published) -> whether it was started (takeover.py).
+Resume = Callable[[Lease, str, Response, int], Awaitable[bool]]
+
+PRE_OUTPUT = 2  # events a stream has before any output: response.created, .in_progress
 
 
 class _Data(RootModel[dict[str, Any]]):
@@ -103,6 +115,7 @@ class Durable:
             claim_batch=CLAIM_BATCH,
         )
         self._ending: set[asyncio.Task[None]] = set()
+        self.resume: Resume | None = None  # set by the lifespan once the services are built
 
     @property
     def shared_events(self) -> bool:
@@ -140,6 +153,20 @@ class Durable:
 
     def forget(self, response_id: str) -> None:
         self._held.pop(response_id, None)
+
+    def adopt(self, lease: Lease) -> None:
+        """Hold a claimed lease for a generation of this node (renewed, fenced like a new one)."""
+        self._held[lease.response_id] = lease
+
+    def publisher(self, response_id: str, after: int) -> Callable[[dict[str, Any]], None]:
+        """A publisher to the response's current stream (a taken-over one's: no new segment) of
+        the events numbered `after` and later (the others were published by the last node)."""
+
+        def publish(event: dict[str, Any]) -> None:
+            if event["sequence_number"] >= after:
+                self._broker.publish(response_id, _as_stream_event(event))
+
+        return publish
 
     def open_stream(self, response_id: str) -> Callable[[dict[str, Any]], None] | None:
         """A publisher of the response's events to the shared broker, if there is one."""
@@ -204,9 +231,36 @@ class Durable:
         for claimed in beat.claimed:
             log.info("took over response %s (attempt %d)", claimed.key, claimed.attempt)
             lease = Lease(claimed.key, self.node, claimed.attempt)
-            task = asyncio.create_task(self._end_taken_over(lease, claimed.flag))
+            task = asyncio.create_task(self._take_over(lease, claimed.flag))
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
+
+    async def _take_over(self, lease: Lease, cancel: bool) -> None:
+        if not cancel and self.resume is not None and self._broker.shared:
+            found = await self._resumable(lease.response_id)
+            if found is not None:
+                project, response, published = found
+                try:
+                    if await self.resume(lease, project, response, published):
+                        log.info("generating response %s again", lease.response_id)
+                        return
+                except Exception:
+                    log.exception("could not generate response %s again", lease.response_id)
+        await self._end_taken_over(lease, cancel)
+
+    async def _resumable(self, response_id: str) -> tuple[str, Response, int] | None:
+        """(project, response, events published) if the response may be generated again."""
+        async with self.db.read() as conn:
+            found = await store.get_by_id(conn, response_id)
+        if found is None or not found[1].background or found[1].status in TERMINAL:
+            return None
+        from assistantd.events.redis_broker import RedisBroker  # redis: only when used
+
+        assert isinstance(self._broker, RedisBroker)
+        published = await self._broker.published(response_id)
+        if not 0 < published <= PRE_OUTPUT:  # (none: the stream is lost, it says nothing)
+            return None  # an answer was under way (and seen): not generated a second time
+        return found[0], found[1], published
 
     async def _end_taken_over(self, lease: Lease, cancel: bool) -> None:
         status = "cancelled" if cancel else "failed"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from assistantd import ids, tokens
 from assistantd.containers.service import need_sandbox
 from assistantd.db.engine import Database
-from assistantd.errors import InvalidRequestError, NotFoundError
+from assistantd.errors import APIError, InvalidRequestError, NotFoundError
 from assistantd.files.blobs import BlobStore
 from assistantd.items import convert
 from assistantd.items.schemas import Item
@@ -25,7 +25,7 @@ from assistantd.responses_api import prompt as prompts
 from assistantd.responses_api import request as chat
 from assistantd.responses_api.attachments import Attachments
 from assistantd.responses_api.code import CodeState, resolve_container
-from assistantd.responses_api.durable import Durable
+from assistantd.responses_api.durable import Durable, Lease
 from assistantd.responses_api.file_search import check_stores
 from assistantd.responses_api.generate import Generation, fitted
 from assistantd.responses_api.schemas import (
@@ -163,6 +163,77 @@ async def prepare(
         durable=durable,
         lease=lease,
     )
+
+
+async def resume(
+    db: Database,
+    blobs: BlobStore,
+    project: str,
+    response: Response,
+    *,
+    context_windows: Mapping[str, int],
+    durable: Durable,
+    lease: Lease,
+) -> Generation | None:
+    """The generation of a stored response again, as its request made it (from what the
+    response keeps: its input, its chain or conversation, its tools and settings), for the
+    node that took it over; None when that context can no longer be loaded (the earlier
+    response was deleted meanwhile, say). The `include` of the request is not kept: logprobs
+    are not asked for again."""
+    conversation_id = response.conversation.id if response.conversation else None
+    tools = [_given(tool) for tool in response.tools]
+    try:
+        async with db.read() as conn:
+            inputs = await store.get_input(conn, project, response.id)
+            if inputs is None:
+                return None
+            history, _inputs, _stores = await context.load(
+                conn, project, response.previous_response_id, conversation_id, None
+            )
+            media = await attachments.load(conn, blobs, project, history, inputs)
+            container_id = None
+            for tool in tools:
+                if isinstance(tool, CodeInterpreterToolParam):
+                    container_id = await resolve_container(conn, project, tool, history, "tools")
+    except APIError:
+        return None
+    messages = fitted(response.instructions, history + inputs, media, response, context_windows)
+    if messages is None:
+        return None
+    body = chat.chat_body(
+        model=response.model,
+        messages=messages,
+        function_tools=tools,
+        tool_choice=response.tool_choice,
+        parallel_tool_calls=response.parallel_tool_calls,
+        text=response.text,
+        max_output_tokens=response.max_output_tokens,
+        temperature=response.temperature,
+        top_p=response.top_p,
+        reasoning=response.reasoning,
+        logprobs=False,
+        top_logprobs=response.top_logprobs,
+    )
+    return Generation(
+        project,
+        response,
+        inputs,
+        history + inputs,
+        body,
+        tools,
+        CodeState(container_id),
+        media,
+        context_windows,
+        durable=durable,
+        lease=lease,
+    )
+
+
+def _given(tool: ResponseTool) -> ResponseToolParam:
+    """A tool as the request gave it, from the response's copy (`_shown`'s reverse)."""
+    if isinstance(tool, FunctionTool):
+        return FunctionToolParam(**tool.model_dump(exclude_none=True))
+    return tool
 
 
 def _self_contained(request: CreateResponseRequest) -> bool:
