@@ -179,8 +179,27 @@ class Durable:
         if self.shared_events:
             self._broker.close(response_id)  # (after an ending event it was closed already)
 
-    async def follow(self, response_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
-        """The events of a response generated on another node, from the broker."""
+    async def follow(
+        self, project: str, response_id: str, after: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The events of a response generated on another node, from the broker. A reader can
+        come before the stream does (the generating node's broker writes its opening in the
+        background, and `in_progress` may be read first): while the response is not over and
+        nothing came, it asks again."""
+        while True:
+            seen = False
+            async for event in self._read(response_id, after):
+                seen = True
+                yield event
+            if seen:
+                return
+            async with self.db.read() as conn:
+                response = await store.get(conn, project, response_id)
+            if response is None or response.status in TERMINAL:
+                return
+            await asyncio.sleep(min(self._heartbeat_s / 2, 0.1))
+
+    async def _read(self, response_id: str, after: int) -> AsyncIterator[dict[str, Any]]:
         subscription = self._broker.subscribe(response_id)
         try:
             async for frame in subscription:

@@ -135,7 +135,7 @@ async def get_response(
     log = events.find(response_id)
     shared = background.durable()
     if log is None and shared is not None and shared.shared_events:
-        return _stream(shared.follow(response_id, after), include)
+        return _stream(shared.follow(project, response_id, after), include)
     if log is None:
         raise InvalidRequestError(
             "The events of this response are no longer available on this server.",
