@@ -8,7 +8,8 @@ stored response is leased (durable.py), so it outlives its node and any node can
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -128,19 +129,8 @@ async def prepare(
             param="input",
             code="context_length_exceeded",
         )
-    body = chat.chat_body(
-        model=request.model,
-        messages=messages,
-        function_tools=given_tools,
-        tool_choice=request.tool_choice,
-        parallel_tool_calls=request.parallel_tool_calls,
-        text=request.text,
-        max_output_tokens=request.max_output_tokens,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        reasoning=request.reasoning,
-        logprobs=LOGPROBS in (request.include or []),
-        top_logprobs=request.top_logprobs,
+    body = _chat_body(
+        request, request.model, messages, given_tools, logprobs=LOGPROBS in (request.include or [])
     )
     lease = None
     if response.store and not insert_later:
@@ -162,6 +152,32 @@ async def prepare(
         stored=not (response.store and insert_later),
         durable=durable,
         lease=lease,
+    )
+
+
+def _chat_body(
+    source: CreateResponseRequest | Response,
+    model: str,
+    messages: list[dict[str, Any]],
+    tools: Sequence[ResponseToolParam],
+    *,
+    logprobs: bool,
+) -> dict[str, Any]:
+    """The model request of a response's settings: a new request's, or on a takeover the
+    stored response's (the same names)."""
+    return chat.chat_body(
+        model=model,
+        messages=messages,
+        function_tools=tools,
+        tool_choice=source.tool_choice,
+        parallel_tool_calls=source.parallel_tool_calls,
+        text=source.text,
+        max_output_tokens=source.max_output_tokens,
+        temperature=source.temperature,
+        top_p=source.top_p,
+        reasoning=source.reasoning,
+        logprobs=logprobs,
+        top_logprobs=source.top_logprobs,
     )
 
 
@@ -200,20 +216,7 @@ async def resume(
     messages = fitted(response.instructions, history + inputs, media, response, context_windows)
     if messages is None:
         return None
-    body = chat.chat_body(
-        model=response.model,
-        messages=messages,
-        function_tools=tools,
-        tool_choice=response.tool_choice,
-        parallel_tool_calls=response.parallel_tool_calls,
-        text=response.text,
-        max_output_tokens=response.max_output_tokens,
-        temperature=response.temperature,
-        top_p=response.top_p,
-        reasoning=response.reasoning,
-        logprobs=False,
-        top_logprobs=response.top_logprobs,
-    )
+    body = _chat_body(response, response.model, messages, tools, logprobs=False)
     return Generation(
         project,
         response,
