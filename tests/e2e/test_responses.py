@@ -276,6 +276,21 @@ def test_upstream_failure_makes_it_failed(
     assert validate_response_events(events)[-1] == "response.failed"
 
 
+def test_a_stream_whose_model_call_is_retried_streams_one_answer(
+    http: httpx.Client, fake: FakeUpstream
+) -> None:
+    """A stream starts once the model server took the request (or after a bound): a first
+    attempt refused and retried still gives every event once, in order, with the answer."""
+    fake.script(Fail(503), Turn(text="Hello there"))
+    events = post_stream(http, "/responses", {"model": "gpt-4o", "input": "x"})
+    names = validate_response_events(events)
+    assert names[:2] == ["response.created", "response.in_progress"]
+    assert names[-1] == "response.completed"
+    deltas = [data["delta"] for name, data in events if name == "response.output_text.delta"]
+    assert "".join(deltas) == "Hello there"
+    assert len(fake.requests) == 2
+
+
 def test_sampling_and_formats_reach_the_upstream(client: openai.OpenAI, fake: FakeUpstream) -> None:
     response = client.responses.create(
         model="gpt-4o",

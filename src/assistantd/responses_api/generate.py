@@ -65,6 +65,9 @@ class Generation:
     stored: bool = True  # the row exists (else generate() writes it while the model starts)
     durable: Durable | None = None  # PostgreSQL: stored responses are leased (durable.py)
     lease: Lease | None = None  # taken with the insert
+    # Set once the model server took the first request (or the generation ended before): a
+    # stream starts then (router.py).
+    requested: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class ContextFull(APIError):
@@ -135,6 +138,7 @@ async def generate(
         """Write the row not written yet, once the model has the request: before, the write
         (on SQLite a transaction on the loop) ran ahead of the request's send."""
         nonlocal inserting
+        generation.requested.set()
         if not generation.stored and inserting is None:
             inserting = asyncio.create_task(_insert(db, generation))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -29,6 +30,8 @@ from assistantd.responses_api.schemas import (
 from assistantd.services import get_services
 
 router = APIRouter(prefix="/responses", tags=["responses"])
+
+REQUEST_WAIT_S = 0.25  # at most, before a stream starts (see `_requested`)
 
 
 @router.post("")
@@ -69,11 +72,27 @@ async def create_response(
     work = generate.generate(generation, state.upstream, state.db, tools, emit)
     task = background.spawn(response, work)
     if log is not None and body.stream:
+        await _requested(generation, task)
         return _stream(log, include)
     if body.background:
         return ObjectResponse(response)  # queued: poll it, or stream it with starting_after
     done = await asyncio.shield(task)  # a hang-up does not stop it
     return ObjectResponse(_shown(done, include))
+
+
+async def _requested(generation: generate.Generation, task: asyncio.Task[Response]) -> None:
+    """Until the model server took the request (or the generation ended, or `REQUEST_WAIT_S`
+    passed): the stream starts then. Started at once, its headers and first events
+    (`response.created`, `.in_progress`) went out while the request was being sent, each send a
+    turn of the loop ahead of the request's, and the client's parsing of them competed with
+    the model server for a core; now they go out while the model thinks. The events are the
+    same; a model server that holds its headers back delays them by at most the bound."""
+    if task.done():
+        return
+    task.add_done_callback(lambda _task: generation.requested.set())
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REQUEST_WAIT_S):
+            await generation.requested.wait()
 
 
 def _shown(response: Response, include: frozenset[str]) -> Response:
