@@ -6,7 +6,8 @@ other nodes (PostgreSQL) or ends them (SQLite), which ends their open streams; o
 uvicorn's own shutdown run. A second signal stops at once.
 
 With `workers` > 1 (PostgreSQL only) uvicorn's supervisor runs that many processes on one
-socket; each is a node of its own (its own leases). Migrations run once, here, before them.
+socket; each is a node of its own (its own leases). Migrations run once, before them, in a
+child process (`db/migrate.py`).
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import gc
 import logging
 import socket
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import uvicorn.supervisors.multiprocess as uvicorn_multiprocess
-from fastapi import FastAPI
 
 from assistantd.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +88,15 @@ def freeze_startup_heap() -> None:
 
 
 def serve(settings: Settings, host: str, port: int, log_level: str) -> int:
-    from assistantd.app import create_app
-    from assistantd.db.migrate import upgrade
+    from assistantd.db.migrate import MigrationError, upgrade_in_child
 
+    # Before the app (whose start would otherwise migrate in this process), and once for all
+    # the workers: alembic stays out of the processes that serve.
+    try:
+        asyncio.run(upgrade_in_child(settings.effective_database_url))
+    except MigrationError as error:
+        log.error("not serving: %s", error)
+        return 1
     json_logs = settings.log_format == "json"
     options: dict[str, Any] = {
         "host": host,
@@ -100,13 +109,21 @@ def serve(settings: Settings, host: str, port: int, log_level: str) -> int:
         "access_log": not json_logs,
     }
     if settings.workers == 1:
-        app = create_app(settings)
+        from assistantd.app import create_app  # not in the supervisor of workers: it serves none
+
+        app = create_app(settings, migrate=False)
         _apps.append(app)
         DrainingServer(uvicorn.Config(app, **options), settings.drain_window_s).run()
         return 0
-    upgrade(settings.effective_database_url)
     config = uvicorn.Config(
-        "assistantd.serving:app_from_env", factory=True, workers=settings.workers, **options
+        "assistantd.serving:app_from_env",
+        factory=True,
+        workers=settings.workers,
+        # The supervisor kills a worker that does not answer its ping in time. A starting
+        # worker (imports, the tokenizer's build) can miss uvicorn's 5 s on a loaded machine
+        # and was then killed and restarted over and over; a hung one is still replaced.
+        timeout_worker_healthcheck=30,
+        **options,
     )
     # uvicorn's supervisor makes its worker processes' servers in `Process.server`: ours drain.
     uvicorn_multiprocess.Process = _DrainingProcess  # type: ignore[misc]

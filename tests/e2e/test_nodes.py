@@ -553,7 +553,9 @@ def test_workers_share_one_port(
 ) -> None:
     """`--workers 2`: two processes serve one port and execute runs on the shared database."""
     env = node_env(tmp_path, database, fake)
-    with spawn_server(env, args=("--workers", "2")) as (url, process):
+    # Three processes start one after another (the supervisor, then both workers at once):
+    # on a loaded 2-core machine that alone takes most of a minute.
+    with spawn_server(env, args=("--workers", "2"), start_s=150) as (url, process):
         api = connect(url)
         assistant = api.beta.assistants.create(model="gpt-4o")
         for _ in range(6):
