@@ -21,6 +21,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any, Protocol
 
+from assistantd.pages import drop_clean_pages
+
 
 class Encoding(Protocol):
     """What chunking needs of a full bpe_openai encoding (token ids and their bytes)."""
@@ -105,7 +107,10 @@ def tokenizer(name: str) -> Tokenizer:
         return known
     with _loading:
         if name not in _tokenizers:
-            _tokenizers[name] = _bindings().tokenizer_for_encoding(name)
+            bindings = _bindings()
+            _tokenizers[name] = bindings.tokenizer_for_encoding(name)
+            # The build read its tables out of the module's file: its pages are not needed.
+            drop_clean_pages(str(bindings.__file__))
         return _tokenizers[name]
 
 
