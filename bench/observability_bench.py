@@ -17,10 +17,12 @@ went) for
   stream  M streaming runs (POST /threads/runs, stream=true, read to `done`).
 
 Prints CPU per call and the ratios to `off` (the median of the per-round ratios, and the ratio
-of the least rounds); never asserts on time.
+of the least rounds); never asserts on time. `--before DIR` adds a fourth server, `before`:
+`tracing` run from another checkout (DIR/src, e.g. a `git worktree` of the commit before a
+change), interleaved with the others, so a change's before and after meet the same load.
 
     PYTHONPATH=src:. .venv/bin/python bench/observability_bench.py \
-        [--rounds 101] [--calls 120] [--runs 5]
+        [--rounds 101] [--calls 120] [--runs 5] [--before ../assistantd-before]
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -168,11 +172,25 @@ def report(title: str, cpu: dict[str, list[float]], per: int, unit: str) -> None
         )
 
 
+def _served_from(checkout: Path) -> Callable[[int], list[str]]:
+    """`python -m assistantd serve` with `checkout`'s code first on the path (env(1) execs
+    Python in its place, so the pid measured is the server's)."""
+    root = checkout.resolve()
+    path = f"PYTHONPATH={root / 'src'}{os.pathsep}{root}"
+
+    def command(port: int) -> list[str]:
+        serve = ["-m", "assistantd", "serve", "--port", str(port), "--log-level", "warning"]
+        return ["env", path, sys.executable, *serve]
+
+    return command
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=101)
     parser.add_argument("--calls", type=int, default=120)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", type=Path, help="a checkout to run `tracing` from too")
     args = parser.parse_args()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average at start: {load}, cpus {os.cpu_count()}")
@@ -184,6 +202,8 @@ def main() -> None:
             "metrics": {"ASSISTANTD_METRICS": "open"},
             "tracing": {"ASSISTANTD_METRICS": "open", "OTEL_EXPORTER_OTLP_ENDPOINT": sink},
         }
+        if args.before is not None:
+            configs["before"] = configs["tracing"]
         targets = []
         for name, extra in configs.items():
             data = stack.enter_context(tempfile.TemporaryDirectory())
@@ -193,7 +213,8 @@ def main() -> None:
                 "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
                 **extra,
             }
-            url, process = stack.enter_context(spawn_server(env, quiet=True))
+            command = _served_from(args.before) if name == "before" else None
+            url, process = stack.enter_context(spawn_server(env, quiet=True, command=command))
             targets.append(Target(name, url, process.pid))
         report(
             f"crud: {args.calls} sequential calls x {args.rounds} rounds",
@@ -210,7 +231,8 @@ def main() -> None:
         scraped = httpx.get(f"{targets[1].url}/metrics").text
         print(
             f"checks: /metrics of `metrics` is {len(scraped)} bytes;"
-            f" the sink got {len(exported)} OTLP exports ({sum(exported)} bytes) from `tracing`"
+            f" the sink got {len(exported)} OTLP exports ({sum(exported)} bytes)"
+            " from the tracing servers"
         )
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
