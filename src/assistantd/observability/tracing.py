@@ -183,11 +183,11 @@ def make_tracing(settings: Settings, exporter: SpanExporter | None = None) -> Tr
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from assistantd.observability.otlp import WireSpanExporter
 
         base = (settings.otlp_endpoint or "http://127.0.0.1:4318").rstrip("/")
         endpoint = base if base.endswith("/v1/traces") else f"{base}/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        provider.add_span_processor(BatchSpanProcessor(WireSpanExporter(endpoint=endpoint)))
     return Tracing(provider, content=settings.trace_content)
 
 
