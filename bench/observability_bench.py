@@ -170,6 +170,13 @@ def report(title: str, cpu: dict[str, list[float]], per: int, unit: str) -> None
             f"   ratio to off: {paired:6.3f} (median of rounds),"
             f" {min(values) / min(cpu['off']):6.3f} (least)"
         )
+    if "before" in cpu:  # the change itself, paired by round as above
+        after, before = cpu["tracing"], cpu["before"]
+        paired = statistics.median(a / b for a, b in zip(after, before, strict=True))
+        print(
+            f"  tracing / before: {paired:6.3f} (median of rounds),"
+            f" {min(after) / min(before):6.3f} (least)"
+        )
 
 
 def _served_from(checkout: Path) -> Callable[[int], list[str]]:
