@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assistantd.db.engine import Database
@@ -38,6 +39,7 @@ from assistantd.file_search import index
 from assistantd.file_search.chunking import AUTO, Chunk
 from assistantd.file_search.embeddings import Embedder, LimitedEmbedder, LocalEmbedder
 from assistantd.file_search.engine import FileSearchEngine
+from assistantd.file_search.index.rows import chunk_rows
 from assistantd.file_search.retrieval import prepare
 from assistantd.file_search.sqlite_extensions import (
     install_sqlite_extensions,
@@ -98,13 +100,24 @@ def make_files(count: int, kilobytes: int) -> list[bytes]:
     return [text.encode()[: kilobytes * 1024] for text in make_texts(count, words, seed=1)]
 
 
-async def _database(url: str | None, directory: Path) -> Database:
-    """A fresh index schema, on the server's own engine setup (SQLite runs on the loop)."""
+async def _database(url: str | None, directory: Path, *, keep: bool = False) -> Database:
+    """A fresh index schema, on the server's own engine setup (SQLite runs on the loop); with
+    `keep`, the database as it is (its schema migrated beforehand, e.g. by `alembic upgrade`)."""
     register_sqlite_extensions()
     db = Database(url or f"sqlite+aiosqlite:///{directory / 'bench.db'}")
     install_sqlite_extensions(db.engine)
-    await recreate_schema(db.engine)
+    if not keep:
+        await recreate_schema(db.engine)
     return db
+
+
+async def _stored(engine: AsyncEngine) -> int:
+    """Chunks already in the search store (a kept database is filled only up to each size)."""
+    async with engine.connect() as conn:
+        found = await conn.execute(
+            text("SELECT count(*) FROM vector_store_chunks WHERE store_id = 'vs_search'")
+        )
+        return int(found.scalar_one())
 
 
 async def _bounded(
@@ -165,20 +178,19 @@ async def _fill(
         vectors = centers[topics] + 0.8 * rng.standard_normal((1000, DIMENSIONS), np.float32)
         chunks = [Chunk(i, 0, len(t), t, words) for i, t in enumerate(texts)]
         async with engine.begin() as conn:
-            await chunk_index.add_file(
-                conn, "vs_search", f"file-{first}", chunks, vectors.tolist(), embedder="bench"
-            )
+            rows = chunk_rows(chunks, vectors.tolist())
+            await chunk_index.add_rows(conn, "vs_search", f"file-{first}", rows, embedder="bench")
 
 
 async def bench_search(engine: AsyncEngine, sizes: list[int], queries: int, words: int) -> None:
     rng = np.random.default_rng(7)
     query_vectors = rng.standard_normal((queries, DIMENSIONS)).astype(np.float32).tolist()
-    have = 0
+    have = await _stored(engine)
     chunk_index = index.ChunkIndex()  # the server's FileSearchEngine keeps one per database
     for size in sizes:
         start = time.perf_counter()
         await _fill(engine, chunk_index, size, have, words)
-        have = size
+        have = max(have, size)
         print(f"search [{engine.dialect.name}] {size:,} chunks (filled in "
               f"{time.perf_counter() - start:.0f} s, {words} words each), k=20:")  # fmt: skip
         query_sets = {
@@ -219,6 +231,13 @@ async def main() -> None:
     parser.add_argument("--skip-ingestion", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true", help="with --postgres")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="search the databases as they are (migrated beforehand), filling only what is "
+        "missing, so one fill serves many runs; SQLite then needs --sqlite-file",
+    )
+    parser.add_argument("--sqlite-file", type=Path, help="the SQLite database file to use")
     args = parser.parse_args()
     if args.quick:
         args.files, args.local_files, args.sizes, args.queries = 50, 5, "2000", 20
@@ -233,7 +252,9 @@ async def main() -> None:
                 "local USE-m-v3", LocalEmbedder(), files[: args.local_files], url, directory
             )
         for url in [] if args.skip_search else urls:
-            db = await _database(url, directory)
+            if url is None and args.sqlite_file is not None:
+                url = f"sqlite+aiosqlite:///{args.sqlite_file}"
+            db = await _database(url, directory, keep=args.keep)
             await bench_search(db.engine, sizes, args.queries, args.chunk_words)
             await db.dispose()
 
