@@ -1,5 +1,6 @@
 """Builds the file-search index schema on a fresh database by running the upgrades of
-migrations 0100 (the index tables) and 0102 (pgvector on PostgreSQL, when it can be had).
+migrations 0100 (the index tables), 0102 (pgvector on PostgreSQL, when it can be had), 0103
+(store generations) and 0430 (keyword postings on PostgreSQL).
 
 Tests apply these revisions on their own through alembic's Operations API, so they exercise
 exactly the DDL that ships without the rest of the chain. `pgvector=False` leaves 0102 out:
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 INDEX, PGVECTOR = "0100_vector_store_index", "0102_pgvector"
 GENERATION = "0103_index_generation"
+POSTINGS = "0430_keyword_postings"
 
 
 def _migration(name: str) -> ModuleType:
@@ -38,6 +40,6 @@ def _run(sync_conn: Connection, names: list[str], step: str) -> None:
 
 async def recreate_schema(engine: AsyncEngine, *, pgvector: bool = True) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_run, [PGVECTOR, INDEX], "downgrade")
+        await conn.run_sync(_run, [POSTINGS, PGVECTOR, INDEX], "downgrade")
         upgrades = [INDEX, PGVECTOR] if pgvector else [INDEX]
-        await conn.run_sync(_run, [*upgrades, GENERATION], "upgrade")
+        await conn.run_sync(_run, [*upgrades, GENERATION, POSTINGS], "upgrade")

@@ -3,9 +3,10 @@
 Owns the index tables of migration 0100 (chunks with offsets and embeddings, keyword terms,
 per-file attributes, the embedder each store was built with) and the search over them:
 
-* keyword: BM25 on SQLite FTS5 / idf-weighted ts_rank on PostgreSQL, over `keywords.terms`
-  (CJK bigrams); query terms found in more than half the chunks are left out unless nothing
-  else is left (their idf is floored to ~0, so they would only widen the candidate set);
+* keyword: BM25 over `keywords.terms` (CJK bigrams), by SQLite FTS5's `bm25()`, on PostgreSQL
+  by the same formula over per-file packed postings (`postings`); query terms found in more
+  than half the chunks are left out unless nothing else is left (their idf is floored to ~0,
+  so they would only widen the candidate set);
 * vector: on SQLite, a Hamming pre-selection on the embeddings' sign bits (numpy over an
   in-memory copy, see `sqlite_search`), then exact cosine re-scoring of those candidates by
   sqlite-vec in SQL; on PostgreSQL, see `postgres`;

@@ -1,8 +1,11 @@
-"""The PostgreSQL half of the chunk index: tsvector + GIN for keywords, pgvector for vectors.
+"""The PostgreSQL half of the chunk index: keyword postings for keywords, pgvector for vectors.
 
-Owns the dialect-specific SQL only; the shared logic is in the package `__init__`. The tsvector
-and tsquery are built from `keywords` terms as literals (cast from text), so PostgreSQL's own
-text-search parser and its locale never decide what a Japanese word is.
+Owns the dialect-specific SQL only; the shared logic is in the package `__init__`. Keyword
+search reads the per-file, per-term postings rows (migration 0430) and ranks by BM25 as SQLite's
+FTS5 does (`postings` packs and scores them); the terms are `keywords` terms, so PostgreSQL's
+own text-search parser and its locale never decide what a Japanese word is. Chunk rows still
+carry their `terms` tsvector (GIN-indexed, built as a literal), which a downgrade of 0430
+searches again.
 
 Vectors take one of two paths, chosen per database (by `ChunkIndex`) by whether migration 0102
 could make the `vector_store_chunk_vectors` table (it does when pgvector 0.8+ is installed or
@@ -36,7 +39,6 @@ a working fallback index.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -47,6 +49,7 @@ from sqlalchemy import Row, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.file_search import keywords
+from assistantd.file_search.index import postings
 from assistantd.file_search.index.rows import (
     ChunkRow,
     bit_string,
@@ -124,12 +127,14 @@ async def insert_chunks(
         for row in rows
     ]
     await conn.execute(text(_INSERT_CHUNK_AND_VECTOR if pgvector else _INSERT_CHUNK), params)
+    await _insert_postings(conn, store_id, file_id, rows)
 
 
 async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | None) -> int:
     """Delete a file's chunks (or, with file_id None, a whole store's); returns how many."""
     scope = "store_id = :store_id" + ("" if file_id is None else " AND file_id = :file_id")
     params = {"store_id": store_id, "file_id": file_id} if file_id else {"store_id": store_id}
+    await conn.execute(text(f"DELETE FROM vector_store_keyword_postings WHERE {scope}"), params)
     result = await conn.execute(text(f"DELETE FROM vector_store_chunks WHERE {scope}"), params)
     return int(result.rowcount)
 
@@ -166,47 +171,79 @@ async def _planner(conn: AsyncConnection, **settings: str) -> AsyncIterator[None
     await conn.execute(text(f"SELECT {write}"), names | put_back)
 
 
-# Keyword queries go through the GIN index: the planner costs a sequential scan by the heap's
-# pages only, but its every row's `terms` is a TOASTed tsvector to fetch before `@@` can be
-# checked (100k chunks: 1 s for one term's count, against 15 ms through the index).
-_KEYWORD_PLANNER = {"enable_seqscan": "off"}
+_INSERT_POSTING = """INSERT INTO vector_store_keyword_postings
+        (store_id, file_id, term, chunks, occurrences, postings)
+    VALUES (:store_id, :file_id, :term, :chunks, :occurrences, :postings)"""
 
 
-# Keyword ranking close to SQLite FTS5's BM25: each query term contributes its BM25 idf,
-# ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, times PostgreSQL's ts_rank of the chunk for that
-# term alone, which saturates with the term's frequency as BM25's tf part does (and divides by
-# 1 + log(length) with normalization 1). Plain ts_rank has no idf: rare terms would weigh no
-# more than common ones. Everything is computed by PostgreSQL's C functions, per matching row.
-# The inner query fetches each matching row's tsvector once (`setweight` to D, the weight every
-# position already has, returns it detoasted): the ts_rank calls would each fetch it again.
-_RANKED = """
-SELECT id, {score} AS score FROM (
-    SELECT id, setweight(terms, 'D') AS terms FROM vector_store_chunks
-    WHERE store_id IN :stores AND terms @@ CAST(CAST(:match AS TEXT) AS TSQUERY){files}
-    OFFSET 0
-) AS matching
-ORDER BY score DESC, id LIMIT :limit
-"""
+async def _insert_postings(
+    conn: AsyncConnection, store_id: str, file_id: str, rows: Sequence[ChunkRow]
+) -> None:
+    """The file's keyword postings (see `postings`), from its chunks just inserted."""
+    ids = await conn.execute(
+        text(
+            "SELECT chunk_index, id FROM vector_store_chunks "
+            "WHERE store_id = :store_id AND file_id = :file_id"
+        ),
+        {"store_id": store_id, "file_id": file_id},
+    )
+    chunk_ids = {int(index): int(chunk_id) for index, chunk_id in ids}
+    packed = postings.file_postings([(chunk_ids[row.index], row.terms) for row in rows])
+    params = [
+        {
+            "store_id": store_id,
+            "file_id": file_id,
+            "term": p.term,
+            "chunks": p.chunks,
+            "occurrences": p.occurrences,
+            "postings": p.postings,
+        }
+        for p in packed
+    ]
+    await conn.execute(text(_INSERT_POSTING), params)
 
 
 async def _term_statistics(
-    conn: AsyncConnection, store_ids: Sequence[str], query: list[str]
-) -> tuple[int, list[int]]:
-    """(chunks in the stores, chunks containing each term), counted through the GIN index; the
-    chunk total is the files' chunk counts (written in the same transactions as the chunks)."""
-    counts = ", ".join(
-        "(SELECT count(*) FROM vector_store_chunks WHERE store_id IN :stores "
-        f"AND terms @@ CAST(CAST(:t{i} AS TEXT) AS TSQUERY))"
-        for i in range(len(query))
+    conn: AsyncConnection, store_ids: Sequence[str], exact: list[str]
+) -> tuple[int, int, dict[str, int]]:
+    """(chunks in the stores, their summed lengths, chunks holding each of the `exact` terms),
+    from the postings rows' counts (one statement, so one snapshot)."""
+    statement = text(
+        "SELECT term, sum(chunks), sum(occurrences) FROM vector_store_keyword_postings "
+        "WHERE store_id IN :stores AND term IN :terms GROUP BY term"
+    ).bindparams(bindparam("stores", expanding=True), bindparam("terms", expanding=True))
+    found = await conn.execute(
+        statement, {"stores": list(store_ids), "terms": [postings.ALL_CHUNKS, *exact]}
     )
-    params: dict[str, object] = {"stores": list(store_ids)}
-    params.update({f"t{i}": keywords.tsquery_literal([t]) for i, t in enumerate(query)})
-    total = (
-        "SELECT coalesce(sum(chunk_count), 0) FROM vector_store_index_files "
-        "WHERE store_id IN :stores"
+    counts = {str(term): (int(chunks), int(occurrences)) for term, chunks, occurrences in found}
+    total, length = counts.pop(postings.ALL_CHUNKS, (0, 0))
+    return total, length, {term: chunks for term, (chunks, _) in counts.items()}
+
+
+async def _term_postings(
+    conn: AsyncConnection,
+    store_ids: Sequence[str],
+    file_ids: Collection[str] | None,
+    term: str,
+) -> npt.NDArray[np.void]:
+    """The postings of a term in the stores (and files), or for a prefix term, those of every
+    term it begins (a range: `term` is in the C collation, ordered by code point)."""
+    if keywords.is_prefix(term):
+        condition, params = "term >= :low AND term < :high", {"low": term, "high": _next(term)}
+    else:
+        condition, params = "term = :term", {"term": term}
+    files = "" if file_ids is None else " AND file_id IN :files"
+    sql = (
+        "SELECT string_agg(postings, ''::bytea) FROM vector_store_keyword_postings "
+        f"WHERE store_id IN :stores AND {condition}{files}"
     )
-    [row] = await _rows(conn, f"SELECT ({total}), {counts}", params, None)
-    return int(row[0]), [int(n) for n in row[1:]]
+    [row] = await _rows(conn, sql, {"stores": list(store_ids), **params}, file_ids)
+    return postings.unpack(row[0])
+
+
+def _next(prefix: str) -> str:
+    """The first string after every string that starts with the one-character `prefix`."""
+    return chr(ord(prefix) + 1)
 
 
 async def keyword_ranked(
@@ -216,38 +253,32 @@ async def keyword_ranked(
     query: list[str],
     limit: int,
 ) -> list[tuple[int, float]]:
-    """(chunk id, idf-weighted ts_rank, higher is better) for chunks matching any term."""
-    async with _planner(conn, **_KEYWORD_PLANNER):
-        return await _keyword_ranked(conn, store_ids, file_ids, query, limit)
-
-
-async def _keyword_ranked(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    file_ids: Collection[str] | None,
-    query: list[str],
-    limit: int,
-) -> list[tuple[int, float]]:
-    total, frequencies = await _term_statistics(conn, store_ids, query)
-    present = [(t, n) for t, n in zip(query, frequencies, strict=True) if n > 0]
-    # As on SQLite: terms in more than half the chunks (idf floored) only widen the candidates.
-    present = [(t, n) for t, n in present if n <= total / 2 or keywords.is_prefix(t)] or present
-    if not present:
+    """(chunk id, BM25 as SQLite's FTS5 computes it, higher is better) of the best `limit`
+    chunks with any query term, scored from the terms' postings (see `postings`)."""
+    exact = [t for t in query if not keywords.is_prefix(t)]
+    total, length, counts = await _term_statistics(conn, store_ids, exact)
+    if not total:
         return []
-    score = " + ".join(
-        f"ts_rank(terms, CAST(CAST(:q{i} AS TEXT) AS TSQUERY), 1) * :idf{i}"
-        for i in range(len(present))
-    )
-    params: dict[str, object] = {
-        "stores": list(store_ids),
-        "match": keywords.tsquery_literal([t for t, _ in present]),
-        "limit": limit,
-    }
-    for i, (term, n) in enumerate(present):
-        params[f"q{i}"] = keywords.tsquery_literal([term])
-        params[f"idf{i}"] = max(math.log((total - n + 0.5) / (n + 0.5)), 1e-6)
-    sql = _RANKED.format(score=score, files="" if file_ids is None else " AND file_id IN :files")
-    return [(int(r[0]), float(r[1])) for r in await _rows(conn, sql, params, file_ids)]
+    prefixed: dict[str, npt.NDArray[np.void]] = {}
+    for term in query:
+        if keywords.is_prefix(term):
+            # A prefix term's chunks are counted over the stores, as an exact term's are.
+            merged = postings.prefix_postings(await _term_postings(conn, store_ids, None, term))
+            prefixed[term], counts[term] = merged, len(merged)
+    # As on SQLite: terms in more than half the chunks (idf floored) only widen the candidates.
+    present = [t for t in query if counts.get(t, 0) > 0]
+    selective = [t for t in present if keywords.is_prefix(t) or counts[t] <= total / 2]
+    scored: list[tuple[float, npt.NDArray[np.void]]] = []
+    for term in selective or present:
+        if term in prefixed:
+            found = prefixed[term]
+            if file_ids is not None:
+                every = await _term_postings(conn, store_ids, file_ids, postings.ALL_CHUNKS)
+                found = found[np.isin(found["id"], every["id"])]
+        else:
+            found = await _term_postings(conn, store_ids, file_ids, term)
+        scored.append((postings.idf(total, counts[term]), found))
+    return postings.bm25_top(scored, length / total, limit)
 
 
 async def vector_ranked(
