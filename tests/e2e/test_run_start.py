@@ -1,8 +1,9 @@
 """What the start of a run costs the database before its model call (the fixed work that
 bounds how many runs a process starts at once): on PostgreSQL the run's lease is taken in the
-transaction that creates the run, and the executor reads the run in the transaction that marks
-it `in_progress`. The statements are recorded on the server's engine, grouped by transaction;
-only the transactions that name the run or its thread count (not the heartbeat's or sweeps')."""
+transaction that creates the run, and the executor reads the run, and the thread's context, in
+the transaction that marks it `in_progress`. The statements are recorded on the server's engine,
+grouped by transaction; only the transactions that name the run or its thread count (not the
+heartbeat's or sweeps')."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from tests.support.server import RunningServer, run_server
 
 @pytest.fixture
 def node(tmp_path: Path, fake: FakeUpstream) -> Iterator[Any]:
-    """PostgreSQL (on SQLite the executor's queries run straight on the driver, unseen by
-    SQLAlchemy's events; the code path is the same)."""
+    """PostgreSQL (SQLite takes no lease and reads the context in a transaction of its own)."""
     with ExitStack() as stack:
         url = _database_url("postgres", stack, tmp_path)
         settings = make_settings(
@@ -89,7 +89,10 @@ def test_a_run_starts_in_two_write_transactions(node: RunningServer, fake: FakeU
     assert not any("run_leases" in s for t in before_call if t is not create for s in t[1:])
     # the run is read in the transaction that marks it in_progress, fenced first
     assert "FOR KEY SHARE" in start[0], start
-    assert any(s.startswith("SELECT runs.project, runs.body") for s in start), start
+    assert any(s.startswith("SELECT project, body FROM runs ") for s in start), start
     assert any(s.startswith("UPDATE runs ") and "in_progress" in s for s in start), start
+    # and the thread's context (its messages and steps) is read in it too
+    assert any(s.startswith("SELECT ord, body FROM messages ") for s in start), start
+    assert any(s.startswith("SELECT ord, body FROM run_steps ") for s in start), start
     reads = [t for t in before_call if t not in writes]
-    assert len(reads) <= 1, reads  # the thread's context, nothing more
+    assert not reads, reads  # no other transaction before the model call

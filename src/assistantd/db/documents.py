@@ -4,10 +4,11 @@ Stores call these with their table, their schema class and equality filters on i
 (`thread_id=...`); this is the only place the paging and project-scoping SQL is written.
 Objects go in and come out as API schemas.
 
-On SQLite the statements run straight on the driver connection (see db/sqlite_inloop.py), in
-the transaction SQLAlchemy opened: building and executing a SQLAlchemy statement costs ~10x
-more than the indexed SQLite query itself, and requests make several. The SQL is the same
-text SQLAlchemy would send; PostgreSQL goes through SQLAlchemy Core.
+The statements of a single object (insert, read, update, patch, delete) and `select_rows` run
+straight on the driver connection, in the transaction SQLAlchemy opened (db/direct.py):
+building and executing a SQLAlchemy statement costs several times the indexed query itself,
+and requests make several. The SQL is the same text SQLAlchemy would send. Pages go through
+SQLAlchemy Core on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import JSON, Table, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assistantd.db import direct as db_direct
 from assistantd.pagination import PageParams
 from assistantd.schemas import Page
 
@@ -66,13 +68,7 @@ def _page_class(model: type[M]) -> type[Page[M]]:
 
 def sqlite_connection(conn: AsyncConnection) -> sqlite3.Connection | None:
     """The raw sqlite3 connection under `conn` (None on other databases)."""
-    if conn.dialect.name != "sqlite":
-        return None
-    sync = conn.sync_connection
-    if sync is None:
-        return None
-    driver = sync.connection.driver_connection
-    return getattr(driver, "raw", None)
+    return db_direct.sqlite_connection(conn)
 
 
 def _where(names: Sequence[str]) -> str:
@@ -85,13 +81,36 @@ async def insert_doc(
     values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}
     if "ord" in table.c and "ord" not in values:
         values["ord"] = values["id"]  # our ids sort by creation (see tables._ord)
-    raw = sqlite_connection(conn)
-    if raw is None:
+    if not db_direct.direct(conn):
         await conn.execute(insert(table).values(**values))
         return
     names = ", ".join(values)
     marks = ", ".join("?" for _ in values)
-    raw.execute(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", tuple(values.values()))
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+    await db_direct.execute(conn, sql, tuple(values.values()))
+
+
+async def upsert_doc(
+    conn: AsyncConnection, table: Table, project: str, obj: Document, **columns: Any
+) -> None:
+    """Insert the object, or replace the body of the one stored with its id (in `project`):
+    one statement where the database takes it, else an update and, if it found nothing, an
+    insert (what the writers of a growing message or step did before)."""
+    if not db_direct.direct(conn):
+        query = update(table).where(table.c.id == obj.id).values(body=obj.model_dump_json())
+        if not (await conn.execute(query.where(table.c.project == project))).rowcount:
+            await insert_doc(conn, table, project, obj, **columns)
+        return
+    values = {"id": obj.id, "project": project, "body": obj.model_dump_json(), **columns}
+    if "ord" in table.c and "ord" not in values:
+        values["ord"] = values["id"]
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE "
+        f"SET body = excluded.body WHERE {table.name}.project = excluded.project"
+    )
+    await db_direct.execute(conn, sql, tuple(values.values()))
 
 
 async def get_doc(
@@ -103,15 +122,13 @@ async def get_doc(
     **filters: str,
 ) -> M | None:
     where = {"id": object_id, "project": project, **filters}
-    raw = sqlite_connection(conn)
-    if raw is None:
+    if not db_direct.direct(conn):
         query = select(table.c.body).where(*(table.c[k] == v for k, v in where.items()))
         body = (await conn.execute(query)).scalar_one_or_none()
     else:
-        row = raw.execute(
-            f"SELECT body FROM {table.name} WHERE {_where(list(where))}", tuple(where.values())
-        ).fetchone()
-        body = row[0] if row else None
+        sql = f"SELECT body FROM {table.name} WHERE {_where(list(where))}"
+        found = await db_direct.rows(conn, sql, tuple(where.values()))
+        body = found[0][0] if found else None
     return None if body is None else load(model, body, f"{table.name}:{object_id}")
 
 
@@ -121,8 +138,7 @@ async def update_doc(
     """Replace the stored object; False if there was none."""
     values = {"body": obj.model_dump_json(), **columns}
     object_id = obj.id
-    raw = sqlite_connection(conn)
-    if raw is None:
+    if not db_direct.direct(conn):
         query = (
             update(table)
             .where(table.c.id == object_id, table.c.project == project)
@@ -130,11 +146,8 @@ async def update_doc(
         )
         return bool((await conn.execute(query)).rowcount)
     sets = ", ".join(f"{name} = ?" for name in values)
-    cursor = raw.execute(
-        f"UPDATE {table.name} SET {sets} WHERE id = ? AND project = ?",
-        (*values.values(), object_id, project),
-    )
-    return bool(cursor.rowcount)
+    sql = f"UPDATE {table.name} SET {sets} WHERE id = ? AND project = ?"
+    return bool(await db_direct.execute(conn, sql, (*values.values(), object_id, project)))
 
 
 def changed(old: BaseModel, new: BaseModel) -> dict[str, Any]:
@@ -154,33 +167,54 @@ async def patch_doc(
     changes: dict[str, Any],
     *,
     expect: dict[str, Any] | None = None,
+    read: M | None = None,
     **columns: Callable[[M], Any],
 ) -> M | None:
     """Compare-and-set on what a writer changes: set only `changes` on the stored object, and
     only if its fields still hold `expect`; None (nothing written) otherwise. Other fields keep
     whatever another writer stored meanwhile. The row is locked while it is read (PostgreSQL;
     SQLite's writes are serialised already). `columns` derive indexed columns from the result.
+
+    `read`: the object as this writer last read or wrote it. While the stored body is still
+    exactly that one's, nobody changed anything meanwhile, so the result is `read` with
+    `changes`: one UPDATE on that condition writes it, without reading the row first (a round
+    trip and a parse fewer). Only if it changed meanwhile is the row read as above.
     """
-    raw = sqlite_connection(conn)
-    if raw is None:
+    fast = db_direct.direct(conn)
+    if fast and read is not None and _holds(read, expect):
+        merged = read.model_copy(update=changes)
+        values = {"body": merged.model_dump_json(), **{k: f(merged) for k, f in columns.items()}}
+        sets = ", ".join(f"{name} = ?" for name in values)
+        sql = f"UPDATE {table.name} SET {sets} WHERE id = ? AND body = ?"
+        args = (*values.values(), object_id, read.model_dump_json())
+        if await db_direct.execute(conn, sql, args) == 1:
+            return merged
+    if not fast:
         query = select(table.c.body).where(table.c.id == object_id).with_for_update()
         body = (await conn.execute(query)).scalar_one_or_none()
-    else:  # SQLite's writes are serialised: no row lock
-        row = raw.execute(f"SELECT body FROM {table.name} WHERE id = ?", (object_id,)).fetchone()
-        body = row[0] if row else None
+    else:  # SQLite's writes are serialised: no row lock there
+        lock = "" if sqlite_connection(conn) is not None else " FOR UPDATE"
+        sql = f"SELECT body FROM {table.name} WHERE id = ?{lock}"
+        found = await db_direct.rows(conn, sql, (object_id,))
+        body = found[0][0] if found else None
     current = None if body is None else load(model, body, object_id)
     if current is None:
         return None
-    if any(getattr(current, name) != value for name, value in (expect or {}).items()):
+    if not _holds(current, expect):
         return None
     merged = current.model_copy(update=changes)
     values = {"body": merged.model_dump_json(), **{k: f(merged) for k, f in columns.items()}}
-    if raw is None:
+    if not fast:
         await conn.execute(update(table).where(table.c.id == object_id).values(**values))
     else:
         sets = ", ".join(f"{name} = ?" for name in values)
-        raw.execute(f"UPDATE {table.name} SET {sets} WHERE id = ?", (*values.values(), object_id))
+        sql = f"UPDATE {table.name} SET {sets} WHERE id = ?"
+        await db_direct.execute(conn, sql, (*values.values(), object_id))
     return merged
+
+
+def _holds(obj: BaseModel, expect: dict[str, Any] | None) -> bool:
+    return all(getattr(obj, name) == value for name, value in (expect or {}).items())
 
 
 async def select_rows(
@@ -192,8 +226,7 @@ async def select_rows(
     **filters: str,
 ) -> list[tuple[Any, ...]]:
     """`columns` of the rows where every filter holds (equality), in `order_by` order."""
-    raw = sqlite_connection(conn)
-    if raw is None:
+    if not db_direct.direct(conn):
         query = select(*(table.c[name] for name in columns)).where(
             *(table.c[key] == value for key, value in filters.items())
         )
@@ -203,22 +236,18 @@ async def select_rows(
     sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {_where(list(filters))}"
     if order_by is not None:
         sql += f" ORDER BY {order_by}"
-    rows: list[tuple[Any, ...]] = raw.execute(sql, tuple(filters.values())).fetchall()
-    return rows
+    return [tuple(row) for row in await db_direct.rows(conn, sql, tuple(filters.values()))]
 
 
 async def delete_doc(
     conn: AsyncConnection, table: Table, project: str, object_id: str, **filters: str
 ) -> bool:
     where = {"id": object_id, "project": project, **filters}
-    raw = sqlite_connection(conn)
-    if raw is None:
+    if not db_direct.direct(conn):
         query = delete(table).where(*(table.c[k] == v for k, v in where.items()))
         return bool((await conn.execute(query)).rowcount)
-    cursor = raw.execute(
-        f"DELETE FROM {table.name} WHERE {_where(list(where))}", tuple(where.values())
-    )
-    return bool(cursor.rowcount)
+    sql = f"DELETE FROM {table.name} WHERE {_where(list(where))}"
+    return bool(await db_direct.execute(conn, sql, tuple(where.values())))
 
 
 async def page_docs(

@@ -123,6 +123,7 @@ class Database:
             self.engine = create_async_engine(
                 url, echo=echo, pool_size=kept, max_overflow=extra, pool_timeout=pool_timeout_s
             )
+            _replace_closed_connections(self.engine)
         self._write_lock = asyncio.Lock()
         self.outboxes: Callable[[], Outbox] | None = None
         """Makes each write transaction's outbox (set by the app; None: effects are dropped)."""
@@ -207,6 +208,19 @@ def ensure_sqlite_dir(url: str) -> None:
     database = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    """A pooled connection that the driver has seen closed (the server restarted: asyncpg
+    notices the socket's end while the connection is idle) is replaced at checkout, without a
+    round trip. SQLAlchemy notices it too once a statement of its own fails on it, but the
+    statements that go straight to the driver (db/direct.py) bypass that."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.is_closed():
+            raise sa_exc.DisconnectionError("the connection was closed")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -28,7 +28,7 @@ from assistantd.executor.request import UnsupportedTool, chat_request
 from assistantd.executor.run_context import RunContext, RunEnded
 from assistantd.executor.thread_context import load_context
 from assistantd.executor.tool_calls import SERVER_TOOL_DEFINITIONS, ToolCalls
-from assistantd.executor.transitions import RunTransitions
+from assistantd.executor.transitions import RunTransitions, Started
 from assistantd.executor.turn import ModelTurn
 from assistantd.executor.writeback import WriteBehind
 from assistantd.files.blobs import BlobStore
@@ -81,7 +81,7 @@ class RunExecutor:
 
     async def _load_and_execute(self, run_id: str, fence: Fence | None) -> None:
         try:
-            loaded = await self._transitions.start(run_id, fence)
+            started = await self._transitions.start(run_id, fence)
         except Fenced:
             return  # another attempt owns the run
         except asyncio.CancelledError:  # (a cancel, or shutdown) as if it came a moment later
@@ -91,11 +91,12 @@ class RunExecutor:
             log.warning("run %s: could not start it in one transaction", run_id, exc_info=True)
             async with self._db.read() as conn:
                 loaded = await store.get_by_id(conn, run_id)
-        if loaded is None or state.is_terminal(loaded[1].status):
+            started = None if loaded is None else Started(*loaded)
+        if started is None or state.is_terminal(started.run.status):
             return
-        project, run = loaded
+        project, run = started.project, started.run
         writer = WriteBehind(self._db, project, fence=fence)
-        ctx = RunContext(project, run, writer, fence=fence)
+        ctx = RunContext(project, run, writer, fence=fence, thread=started.thread)
         with self._tracing.span("run", run_attributes(run)) as span:
             try:
                 await self._execute(ctx)
@@ -217,6 +218,9 @@ class RunExecutor:
     async def _context(
         self, ctx: RunContext, prompt_left: int | None
     ) -> tuple[list[dict[str, Any]], int]:
+        thread, ctx.thread = ctx.thread, None  # as read at the start: good while it wrote nothing
+        if ctx.writer.pending:
+            thread = None
         await ctx.writer.flush()
         built = await load_context(
             self._db,
@@ -225,6 +229,7 @@ class RunExecutor:
             ctx.run,
             prompt_left,
             self._settings.context_windows,
+            thread,
         )
         if not built.fits:
             if ctx.run.max_prompt_tokens is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from assistantd.executor.thread_context import ThreadRows
 from assistantd.executor.turn import ModelTurn
 from assistantd.executor.writeback import WriteBehind
 from assistantd.runs.fence import Fence
@@ -25,6 +26,7 @@ class RunContext:
     tool: tuple[ToolRunner, ToolContext] | None = None  # the server tool call under way
     stored: Run | None = None  # the run as last read or written: writes set what differs
     fence: Fence | None = None  # several nodes: the lease this execution must hold to write
+    thread: ThreadRows | None = None  # read when the run started, for its first context only
 
     def __post_init__(self) -> None:
         if self.stored is None:

@@ -7,7 +7,9 @@ import asyncio
 import base64
 import functools
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db.engine import Database
 from assistantd.executor.context import ContextResult, build_context
@@ -29,6 +31,21 @@ worker thread and back costs more, up to the interpreter's 5 ms switch interval 
 is busy (a 2-message thread's run paid two hops before its model call)."""
 
 
+@dataclass(frozen=True)
+class ThreadRows:
+    """A thread's stored messages and steps, (sort key, body) each, oldest first."""
+
+    messages: list[tuple[str, str]]
+    steps: list[tuple[str, str]]
+
+
+async def read_thread(conn: AsyncConnection, thread_id: str) -> ThreadRows:
+    """What a context is built from (in `conn`'s transaction: the run's start reads it in
+    its own on PostgreSQL, one transaction fewer before the model call)."""
+    messages = await messages_store.rows_of_thread(conn, thread_id)
+    return ThreadRows(messages, await steps_store.rows_of_thread(conn, thread_id))
+
+
 async def load_context(
     db: Database,
     blobs: BlobStore,
@@ -36,22 +53,27 @@ async def load_context(
     run: Run,
     prompt_left: int | None,
     context_windows: Mapping[str, int],
+    thread: ThreadRows | None = None,
 ) -> ContextResult:
-    async with db.read() as conn:
-        keys: dict[str, str] = {}  # id -> sort key (imported objects keep foreign ids)
-        rows = await messages_store.rows_of_thread(conn, run.thread_id)
-        # parsing, rendering and counting a long thread happen off the event loop (each
-        # took tens of ms there, during which every other stream of the process waited)
-        small = sum(len(body) for _, body in rows) + len(run.instructions) < ON_LOOP_CHARS
-        # only a long thread's parsed messages are remembered (re-reading it is what costs):
-        # a short thread's are parsed again in well under a millisecond, and remembering
-        # every thread's made the cache grow over a soak of new threads to its bound
-        parse = functools.partial(
-            messages_store.parse_thread, rows, run.thread_id, keys, shared=not small
-        )
-        thread_messages = parse() if small else await asyncio.to_thread(parse)
-        steps = await steps_store.tool_steps_of_thread(conn, run.thread_id, keys)
-        images = await _image_urls(conn, blobs, project, thread_messages)
+    """The context of the run's next call, from `thread` if it was read already (nothing
+    was written to the thread since), else read now."""
+    if thread is None:
+        async with db.read() as conn:
+            thread = await read_thread(conn, run.thread_id)
+    keys: dict[str, str] = {}  # id -> sort key (imported objects keep foreign ids)
+    rows = thread.messages
+    # parsing, rendering and counting a long thread happen off the event loop (each
+    # took tens of ms there, during which every other stream of the process waited)
+    small = sum(len(body) for _, body in rows) + len(run.instructions) < ON_LOOP_CHARS
+    # only a long thread's parsed messages are remembered (re-reading it is what costs):
+    # a short thread's are parsed again in well under a millisecond, and remembering
+    # every thread's made the cache grow over a soak of new threads to its bound
+    parse = functools.partial(
+        messages_store.parse_thread, rows, run.thread_id, keys, shared=not small
+    )
+    thread_messages = parse() if small else await asyncio.to_thread(parse)
+    steps = steps_store.tool_steps(thread.steps, run.thread_id, keys)
+    images = await _image_urls(db, blobs, project, thread_messages)
 
     def render_and_count() -> ContextResult:
         items: list[Message | RunStep] = [*thread_messages, *steps]
@@ -79,7 +101,7 @@ async def load_context(
 
 
 async def _image_urls(
-    conn: Any, blobs: BlobStore, project: str, messages: list[Message]
+    db: Database, blobs: BlobStore, project: str, messages: list[Message]
 ) -> dict[str, str]:
     """Data URLs for the image files in the thread (vision models get the pixels)."""
     ids = {
@@ -89,7 +111,11 @@ async def _image_urls(
         if isinstance(part, ImageFileContentBlock)
     }
     urls: dict[str, str] = {}
-    for file in await files_store.get_many(conn, project, sorted(ids)):
+    if not ids:
+        return urls
+    async with db.read() as conn:
+        files = await files_store.get_many(conn, project, sorted(ids))
+    for file in files:
         if is_placeholder(file):
             continue  # imported without its bytes
         data = await blobs.read(file.id)

@@ -5,6 +5,7 @@ so a concurrent cancel is never lost, written before their event is published), 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from assistantd.clock import unix_now
@@ -13,6 +14,7 @@ from assistantd.db.engine import Database
 from assistantd.events import models as ev
 from assistantd.events.broker import Broker
 from assistantd.executor.run_context import RunContext, RunEnded
+from assistantd.executor.thread_context import ThreadRows, read_thread
 from assistantd.observability import Metrics
 from assistantd.run_steps import service as steps_service
 from assistantd.run_steps.schemas import LastError, RunStep, RunStepStatus
@@ -22,6 +24,15 @@ from assistantd.runs import fence as fencing
 from assistantd.runs.fence import Fence, Fenced
 from assistantd.runs.schemas import IncompleteDetails, Run, RunStatus
 from assistantd.runs.state import RunEnd
+
+
+@dataclass(frozen=True)
+class Started:
+    """A run as its execution found it (`RunTransitions.start`)."""
+
+    project: str
+    run: Run
+    thread: ThreadRows | None = None  # the thread as read at the start, for the first context
 
 
 class RunTransitions:
@@ -103,25 +114,31 @@ class RunTransitions:
 
     # --- state and storage -----------------------------------------------------------------------
 
-    async def start(self, run_id: str, fence: Fence | None) -> tuple[str, Run] | None:
+    async def start(self, run_id: str, fence: Fence | None) -> Started | None:
         """Load the run and, if it is `queued`, mark it `in_progress` in the same (fenced)
-        transaction: one transaction before the model call instead of a read and a write.
-        (project, run as stored now), or None when the run is gone or over."""
+        transaction: one transaction before the model call instead of a read and a write. On
+        PostgreSQL the thread's messages and steps are read in it too, for the first model
+        call (a read transaction fewer; the thread takes no message while its run is active).
+        The run as stored now, or None when the run is gone or over."""
+        thread = None
         async with fencing.write(self._db, fence) as conn:
             loaded = await store.get_by_id(conn, run_id)
             if loaded is None or state.is_terminal(loaded[1].status):
                 return None
             project, run = loaded
             if run.status != "queued":
-                return loaded  # e.g. `cancelling` (the loop finishes the cancel)
+                return Started(project, run)  # e.g. `cancelling` (the loop finishes the cancel)
             moved, name = state.advance(run, "in_progress", unix_now())
             diff = documents.changed(run, moved)
-            stored = await store.patch(conn, run_id, diff, expected_status="queued")
+            stored = await store.patch(conn, run_id, diff, expected_status="queued", read=run)
             if stored is None:  # changed since the read (a cancel): as it is now
-                return await store.get_by_id(conn, run_id)
+                again = await store.get_by_id(conn, run_id)
+                return None if again is None else Started(*again)
+            if not self._db.is_sqlite:  # (SQLite: not under its one write lock)
+                thread = await read_thread(conn, run.thread_id)
         self._broker.publish(run_id, run_events.run_event(name, stored))
         self.observe_status("in_progress")
-        return project, stored
+        return Started(project, stored, thread)
 
     async def advance(self, ctx: RunContext, to: RunStatus, **changes: Any) -> None:
         """Write the transition (compare-and-set), then publish it. If a cancel got in first,
@@ -135,7 +152,9 @@ class RunTransitions:
             # the writer's transaction: no timed flush of this run is under way until it commits;
             # with a fence, it proves this execution still holds the run's lease
             async with ctx.writer.transaction() as conn:
-                stored = await store.patch(conn, run.id, diff, expected_status=before)
+                stored = await store.patch(
+                    conn, run.id, diff, expected_status=before, read=ctx.stored
+                )
                 if stored is not None:
                     await ctx.writer.flush(conn)  # what the run made, with its new status
                     if ctx.fence is not None and _stops_running(to):

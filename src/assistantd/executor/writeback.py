@@ -56,6 +56,11 @@ class WriteBehind:
         self._order = asyncio.Lock()  # one transaction of this writer at a time (see above)
         self._joined: list[Item] = []  # written in the open transaction, not committed yet
 
+    @property
+    def pending(self) -> bool:
+        """Something is queued, not written yet."""
+        return bool(self._pending)
+
     async def save(self, obj: Item, read: Item | None = None) -> None:
         """Queue `obj` for writing; `read` is the stored copy it was made from, if this writer
         did not write it before (e.g. a step loaded to be closed)."""
@@ -125,10 +130,14 @@ class WriteBehind:
             changes = documents.changed(before, item)
             if not changes:
                 return
-            if isinstance(item, Message):
-                patched = await messages_store.patch(conn, item.id, changes) is not None
-            else:
-                patched = await steps_store.patch(conn, item.id, changes) is not None
+            if isinstance(item, Message) and isinstance(before, Message):
+                patched = (
+                    await messages_store.patch(conn, item.id, changes, read=before) is not None
+                )
+            elif isinstance(item, RunStep) and isinstance(before, RunStep):
+                patched = await steps_store.patch(conn, item.id, changes, read=before) is not None
+            else:  # (one id is one kind of object)
+                patched = False
             if patched:
                 return
         # new (the executor made it), or not stored (yet): written whole

@@ -21,11 +21,15 @@ run's own transaction (an asyncio lock the database cannot see): a deadlock.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from assistantd.db import direct
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,27 @@ class LeaseTable:
     running: tuple[str, ...]  # the job statuses a claim takes over
     flag: str | None = None  # a boolean column a renewal and a claim report (a cancel asked)
     delete_on_release: bool = False  # the row goes when the job ends (else it stays idle)
+
+
+class _Statement:
+    """One statement, sent straight to the driver where it can be (db/direct.py: the same SQL
+    with `?` marks in the names' order), else through SQLAlchemy (`:name` parameters)."""
+
+    def __init__(self, sql: str) -> None:
+        self.text = text(sql)
+        self._names = re.findall(r"(?<![:\w]):(\w+)", sql)
+        self._marked = re.sub(r"(?<![:\w]):(\w+)", "?", sql)
+
+    async def rows(self, conn: AsyncConnection, params: dict[str, object]) -> Sequence[Any]:
+        if direct.direct(conn):
+            return await direct.rows(conn, self._marked, [params[n] for n in self._names])
+        return list(await conn.execute(self.text, params))
+
+    async def execute(self, conn: AsyncConnection, params: dict[str, object]) -> None:
+        if direct.direct(conn):
+            await direct.execute(conn, self._marked, [params[n] for n in self._names])
+        else:
+            await conn.execute(self.text, params)
 
 
 @dataclass(frozen=True)
@@ -62,18 +87,18 @@ class Leases:
         flag = f"l.{lt.flag}" if lt.flag else "false"
         running = ", ".join(f"'{status}'" for status in lt.running)
         ttl = "now() + make_interval(secs => :ttl)"
-        self._take_new = text(
+        self._take_new = _Statement(
             f"INSERT INTO {t} ({k}, node, attempt, expires_at) VALUES (:key, :node, 1, {ttl}) "
             f"ON CONFLICT ({k}) DO NOTHING RETURNING attempt"
         )
         # An explicit FOR UPDATE (ON CONFLICT DO UPDATE would lock below a writer's KEY SHARE).
-        self._take = text(
+        self._take = _Statement(
             f"WITH free AS (SELECT {k} FROM {t} WHERE {k} = :key "
             f"AND (node IS NULL OR expires_at < now()) FOR UPDATE) "
             f"UPDATE {t} l SET node = :node, attempt = l.attempt + 1, expires_at = {ttl} "
             f"FROM free WHERE l.{k} = free.{k} RETURNING l.attempt"
         )
-        self._offer = text(
+        self._offer = _Statement(
             f"INSERT INTO {t} ({k}, node, attempt, expires_at) "
             f"VALUES (:key, NULL, 0, now() + make_interval(secs => :delay)) "
             f"ON CONFLICT ({k}) DO UPDATE SET expires_at = EXCLUDED.expires_at "
@@ -81,40 +106,38 @@ class Leases:
         )
         renew = f"UPDATE {t} l SET expires_at = {ttl} WHERE node = :node"
         returning = f" RETURNING l.{k}, l.attempt, {flag}"
-        self._renew_all = text(renew + returning)
-        self._renew = text(renew + f" AND l.{k} = ANY(:keys)" + returning)
-        self._claim = text(
+        self._renew_all = _Statement(renew + returning)
+        self._renew = _Statement(renew + f" AND l.{k} = ANY(:keys)" + returning)
+        self._claim = _Statement(
             f"WITH due AS (SELECT l.{k} FROM {t} l JOIN {lt.jobs} j ON j.id = l.{k} "
             f"WHERE l.expires_at < now() AND j.status IN ({running}) "
             f"ORDER BY l.expires_at LIMIT :limit FOR UPDATE OF l SKIP LOCKED) "
             f"UPDATE {t} l SET node = :node, attempt = l.attempt + 1, expires_at = {ttl} "
             f"FROM due WHERE l.{k} = due.{k} RETURNING l.{k}, l.attempt, {flag}"
         )
-        self._hold = text(
+        self._hold = _Statement(
             f"SELECT 1 FROM {t} WHERE {k} = :key AND node = :node AND attempt = :attempt "
             f"FOR KEY SHARE"
         )
         mine = f"WHERE {k} = :key AND node = :node AND attempt = :attempt"
-        self._release: TextClause = (
-            text(f"DELETE FROM {t} {mine}")
+        self._release = _Statement(
+            f"DELETE FROM {t} {mine}"
             if lt.delete_on_release
-            else text(
-                f"UPDATE {t} SET node = NULL, "
-                f"expires_at = CASE WHEN :offer THEN now() ELSE NULL END {mine}"
-            )
+            else f"UPDATE {t} SET node = NULL, "
+            f"expires_at = CASE WHEN :offer THEN now() ELSE NULL END {mine}"
         )
 
     async def take(self, conn: AsyncConnection, key: str, node: str, ttl_s: float) -> int | None:
         """Hold the job's lease unless a live node holds it; the new attempt number, or None."""
-        params = {"key": key, "node": node, "ttl": ttl_s}
-        row = (await conn.execute(self._take_new, params)).first()
-        if row is None:
-            row = (await conn.execute(self._take, params)).first()
-        return None if row is None else int(row[0])
+        params: dict[str, object] = {"key": key, "node": node, "ttl": ttl_s}
+        found = await self._take_new.rows(conn, params)
+        if not found:
+            found = await self._take.rows(conn, params)
+        return int(found[0][0]) if found else None
 
     async def offer(self, conn: AsyncConnection, key: str, delay_s: float = 0.0) -> None:
         """Let any node claim the job after `delay_s` (unless a node holds it)."""
-        await conn.execute(self._offer, {"key": key, "delay": delay_s})
+        await self._offer.execute(conn, {"key": key, "delay": delay_s})
 
     async def renew(
         self, conn: AsyncConnection, node: str, ttl_s: float, keys: Sequence[str] | None = None
@@ -126,7 +149,7 @@ class Leases:
         params: dict[str, object] = {"node": node, "ttl": ttl_s}
         if keys is not None:
             params["keys"] = list(keys)
-        rows = await conn.execute(self._renew_all if keys is None else self._renew, params)
+        rows = await (self._renew_all if keys is None else self._renew).rows(conn, params)
         return {row[0]: Held(int(row[1]), bool(row[2])) for row in rows}
 
     async def claim(
@@ -134,13 +157,13 @@ class Leases:
     ) -> list[Claimed]:
         """Take over up to `limit` running jobs whose lease expired or was offered (SKIP LOCKED:
         nodes claiming at the same moment never wait for, or get, the same row)."""
-        rows = await conn.execute(self._claim, {"node": node, "ttl": ttl_s, "limit": limit})
+        rows = await self._claim.rows(conn, {"node": node, "ttl": ttl_s, "limit": limit})
         return [Claimed(row[0], int(row[1]), bool(row[2])) for row in rows]
 
     async def hold(self, conn: AsyncConnection, key: str, node: str, attempt: int) -> bool:
         """True (and the row locked until commit) while `node` holds attempt `attempt`."""
-        params = {"key": key, "node": node, "attempt": attempt}
-        return (await conn.execute(self._hold, params)).first() is not None
+        params: dict[str, object] = {"key": key, "node": node, "attempt": attempt}
+        return bool(await self._hold.rows(conn, params))
 
     async def release(
         self, conn: AsyncConnection, key: str, node: str, attempt: int, *, offer: bool = False
@@ -150,4 +173,4 @@ class Leases:
         params: dict[str, object] = {"key": key, "node": node, "attempt": attempt}
         if not self.table.delete_on_release:
             params["offer"] = offer
-        await conn.execute(self._release, params)
+        await self._release.execute(conn, params)

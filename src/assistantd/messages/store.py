@@ -39,9 +39,12 @@ async def patch(
     changes: dict[str, Any],
     *,
     expect: dict[str, Any] | None = None,
+    read: Message | None = None,
 ) -> Message | None:
     """Set only `changes`, if the stored message still holds `expect` (documents.patch_doc)."""
-    return await documents.patch_doc(conn, messages, message_id, Message, changes, expect=expect)
+    return await documents.patch_doc(
+        conn, messages, message_id, Message, changes, expect=expect, read=read
+    )
 
 
 async def delete(conn: AsyncConnection, project: str, thread_id: str, message_id: str) -> bool:
@@ -60,8 +63,9 @@ async def page(
 
 async def upsert(conn: AsyncConnection, project: str, message: Message) -> None:
     """Insert or replace (the executor saves a message as it grows)."""
-    if not await documents.update_doc(conn, messages, project, message):
-        await insert(conn, project, message)
+    await documents.upsert_doc(
+        conn, messages, project, message, thread_id=message.thread_id, run_id=message.run_id
+    )
 
 
 async def of_thread(

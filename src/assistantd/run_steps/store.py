@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from assistantd.db import documents
@@ -15,19 +15,10 @@ from assistantd.schemas import Page
 
 
 async def upsert(conn: AsyncConnection, project: str, step: RunStep) -> None:
-    body = step.model_dump_json()
-    query = update(run_steps).where(run_steps.c.id == step.id).values(body=body)
-    if not (await conn.execute(query)).rowcount:
-        await conn.execute(
-            insert(run_steps).values(
-                id=step.id,
-                project=project,
-                thread_id=step.thread_id,
-                run_id=step.run_id,
-                body=body,
-                ord=step.id,
-            )
-        )
+    """Insert or replace (the executor saves a step as it changes)."""
+    await documents.upsert_doc(
+        conn, run_steps, project, step, thread_id=step.thread_id, run_id=step.run_id
+    )
 
 
 async def patch(
@@ -36,9 +27,12 @@ async def patch(
     changes: dict[str, Any],
     *,
     expect: dict[str, Any] | None = None,
+    read: RunStep | None = None,
 ) -> RunStep | None:
     """Set only `changes`, if the stored step still holds `expect` (documents.patch_doc)."""
-    return await documents.patch_doc(conn, run_steps, step_id, RunStep, changes, expect=expect)
+    return await documents.patch_doc(
+        conn, run_steps, step_id, RunStep, changes, expect=expect, read=read
+    )
 
 
 async def run_exists(conn: AsyncConnection, project: str, thread_id: str, run_id: str) -> bool:
@@ -75,14 +69,19 @@ async def for_run(conn: AsyncConnection, run_id: str) -> list[RunStep]:
     return documents.load_all(RunStep, (await conn.execute(query)).scalars().all(), run_id)
 
 
-async def tool_steps_of_thread(
-    conn: AsyncConnection, thread_id: str, keys: dict[str, str] | None = None
-) -> list[RunStep]:
-    """Every tool step of the thread, oldest first (the transcript replays the tool calls);
-    `keys` (if given) gets each one's sort key."""
+async def rows_of_thread(conn: AsyncConnection, thread_id: str) -> list[tuple[str, str]]:
+    """(sort key, stored body) of every step of the thread, oldest first (`tool_steps`)."""
     rows = await documents.select_rows(
         conn, run_steps, ("ord", "body"), order_by="ord", thread_id=thread_id
     )
+    return [(ord_, body) for ord_, body in rows]
+
+
+def tool_steps(
+    rows: list[tuple[str, str]], thread_id: str, keys: dict[str, str] | None = None
+) -> list[RunStep]:
+    """The tool steps of `rows_of_thread`, oldest first (the transcript replays the tool
+    calls); `keys` (if given) gets each one's sort key."""
     steps = []
     for ord_, body in rows:
         step = documents.load(RunStep, body, thread_id)

@@ -70,10 +70,13 @@ async def patch(
     changes: dict[str, Any],
     *,
     expected_status: str | None = None,
+    read: Run | None = None,
 ) -> Run | None:
     """Compare-and-set: set only `changes` (e.g. `documents.changed(old, new)`), and only if
     the stored status is still `expected_status` (when given). Returns the stored run (with
-    what others wrote meanwhile, such as metadata), or None if nothing was written."""
+    what others wrote meanwhile, such as metadata), or None if nothing was written. `read`:
+    the run as the caller last read or wrote it (one statement while it is still stored so:
+    `documents.patch_doc`)."""
     expect = {"status": expected_status} if expected_status is not None else None
     return await documents.patch_doc(
         conn,
@@ -82,6 +85,7 @@ async def patch(
         Run,
         changes,
         expect=expect,
+        read=read,
         status=lambda run: run.status,
         expires_at=lambda run: run.expires_at,
     )
