@@ -7,6 +7,7 @@ SIGSTOPped and SIGTERMed.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -188,6 +189,63 @@ def test_a_stale_attempt_is_fenced(
         steps = list(api_b.beta.threads.runs.steps.list(run.id, thread_id=thread.id))
         assert len(steps) == 1
         assert fake.aborted == 0  # A read its answer to the end (then could not write it)
+
+
+def sse_events(url: str, path: str, body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(event, data) of a streamed POST, to its end (`done` included, its data a string)."""
+    events: list[tuple[str, Any]] = []
+    name = None
+    with (
+        httpx.Client(timeout=60) as raw,
+        raw.stream("POST", f"{url}{path}", json=body, headers=AUTH) as r,
+    ):
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: ") and name is not None:
+                data = line[6:]
+                events.append((name, data if data == "[DONE]" else json.loads(data)))
+                name = None
+    return events
+
+
+def test_a_stale_attempts_events_never_reach_the_shared_stream(
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
+) -> None:
+    """Events through Redis: a streamed run created on A; A's lease lapses (its heartbeat is
+    slower than the lease) while its model call waits, B takes the run over and answers it
+    again, slowly. A's answer arrives while B's streams: A publishes its message and deltas
+    before its writes are refused, and Redis refuses them too (B's claim raised the run's
+    attempt). The stream A serves has one message, B's, complete and in order."""
+    redis_url, prefix = shared_redis_url(), fresh_prefix()
+    words = " ".join(f"w{i}" for i in range(80))
+    fake.script(Turn(text="stale answer from A", ttft_s=6), Turn(text=words, itl_s=0.1))
+    env = node_env(
+        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
+    )
+    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
+    with ExitStack() as stack:
+        stack.callback(drop_prefix, redis_url, prefix)
+        url_a, _ = stack.enter_context(spawn_server(slow))
+        url_b, _ = stack.enter_context(spawn_server(env))
+        api_a, api_b = connect(url_a), connect(url_b)
+        assistant = api_a.beta.assistants.create(model="gpt-4o")
+        thread = api_a.beta.threads.create(messages=[{"role": "user", "content": "x"}])
+        body = {"assistant_id": assistant.id, "stream": True}
+        events = sse_events(url_a, f"/v1/threads/{thread.id}/runs", body)
+        wait_idle(url_a, 30)  # A read its answer (while B streamed) and could not write it
+        assert len(fake.requests) == 2 and fake.aborted == 0
+        names = [name for name, _ in events]
+        assert names.count("thread.message.created") == 1, names
+        assert names.count("thread.run.step.created") == 1, names
+        assert names[-2:] == ["thread.run.completed", "done"], names[-5:]
+        deltas = [data for name, data in events if name == "thread.message.delta"]
+        assert "".join(d["delta"]["content"][0]["text"]["value"] for d in deltas) == words
+        [created] = [data for name, data in events if name == "thread.message.created"]
+        [message] = assistant_messages(api_b, thread.id)
+        assert created["id"] == message.id and text_of(message) == words
+        assert {d["id"] for d in deltas} == {message.id}
 
 
 def runs_in_flight(url: str) -> float:

@@ -196,6 +196,43 @@ def test_kill_9_before_any_output_generates_the_response_again_on_another_node(
     assert api_b.responses.retrieve(response.id).output_text == "the answer, again"
 
 
+def test_a_stale_generation_publishes_nothing_on_the_stream_of_the_new_one(
+    tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
+) -> None:
+    """A's lease lapses (its heartbeat is slower than the lease) while its model has not
+    answered: B takes the response over and generates it again, slowly, in the same stream.
+    A's answer arrives meanwhile and A publishes it (to its `response.completed`) before its
+    final write is refused: Redis refuses those events (B's claim raised the response's
+    attempt). C's stream shows one output, B's, numbered in order, to B's completion."""
+    redis_url, prefix = shared_redis_url(), fresh_prefix()
+    words = " ".join(f"w{i}" for i in range(80))
+    fake.script(Turn(text="stale answer from A", ttft_s=6), Turn(text=words, itl_s=0.1))
+    env = node_env(
+        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
+    )
+    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
+    with ExitStack() as stack:
+        stack.callback(drop_prefix, redis_url, prefix)
+        url_a, _ = stack.enter_context(spawn_server(slow))
+        [(url_b, _), (url_c, _)] = stack.enter_context(spawn_nodes(env, ["all", "all"]))
+        api_a, api_c = connect(url_a), connect(url_c)
+        response = api_a.responses.create(model="gpt-4o", input="go", background=True)
+        assert wait_status(api_c, response.id, {"in_progress"}, 10).status == "in_progress"
+        seen = list(api_c.responses.retrieve(response.id, stream=True))
+        done = wait_status(api_c, response.id, TERMINAL, 30)
+        assert done.status == "completed", (done.status, done.error)
+        assert done.output_text == words
+        assert len(fake.requests) == 2  # A's (answered at 6 s, while B's streamed) and B's
+        types = [event.type for event in seen]
+        assert types.count("response.created") == 1 and types[-1] == "response.completed", types
+        assert types.count("response.output_item.added") == 1, types
+        numbers = [event.sequence_number for event in seen]
+        assert numbers == list(range(len(seen))), numbers
+        deltas = "".join(e.delta for e in seen if e.type == "response.output_text.delta")
+        assert deltas == words
+        assert connect(url_b).responses.retrieve(response.id).output_text == words
+
+
 def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
     tmp_path: Path, database: str, fake: FakeUpstream, connect: Connect
 ) -> None:

@@ -135,6 +135,86 @@ async def test_reopen_closes_the_previous_segment(url_prefix: tuple[str, str]) -
         await broker.aclose()
 
 
+async def test_a_stale_attempt_publishes_nothing_after_a_claim(
+    url_prefix: tuple[str, str],
+) -> None:
+    """Two processes execute one run: the stale one (attempt 1) publishes, the run is claimed
+    (attempt 2) and the new attempt publishes; what the stale one publishes after the claim,
+    its close and its reopen included, never reaches the stream, and unfenced events (the
+    API's) still do."""
+    api, stale, new, reader = (make(*url_prefix) for _ in range(4))
+    await started(api, stale, new, reader)
+    try:
+        api.open("run_s")
+        api.publish("run_s", run_events.ThreadRunCreated(data=make_run()))
+        await api.flush()
+        live = asyncio.create_task(collect(reader.subscribe("run_s")))
+        stale.fence("run_s", 1)
+        stale.publish("run_s", text_delta("stale before"))
+        await stale.flush()
+        await new.supersede({"run_s": 2})  # the claim, before it commits
+        new.fence("run_s", 2)
+        stale.publish("run_s", text_delta("stale after"))
+        stale.open("run_s")  # a stale reopen would hide the new attempt's segment
+        stale.close("run_s")
+        await stale.flush()
+        new.publish("run_s", text_delta("new"))
+        await new.flush()
+        api.publish("run_s", run_events.ThreadRunCancelling(data=make_run("cancelling")))
+        await api.flush()
+        stale.publish("run_s", run_events.ThreadRunFailed(data=make_run("failed")))
+        await stale.flush()
+        new.publish("run_s", run_events.ThreadRunCancelled(data=make_run("cancelled")))
+        frames = await live
+        names = [split(frame)[1] for frame in frames]
+        assert names == [
+            "thread.run.created",
+            "thread.message.delta",
+            "thread.message.delta",
+            "thread.run.cancelling",
+            "thread.run.cancelled",
+            "done",
+        ]
+        texts = [split(frame)[2]["delta"]["content"][0]["text"]["value"] for frame in frames[1:3]]
+        assert texts == ["stale before", "new"]
+        numbers = [int(str(split(frame)[0]).rpartition(".")[2]) for frame in frames[:-1]]
+        assert numbers == [1, 2, 3, 4, 5]  # nothing refused took a number
+    finally:
+        for broker in (api, stale, new, reader):
+            await broker.aclose()
+
+
+async def test_the_new_attempts_first_event_fences_without_a_claim(
+    url_prefix: tuple[str, str],
+) -> None:
+    """When the claim could not reach Redis, the new attempt's first event raises the attempt:
+    the stale attempt's events after it are refused; a broker with no attempt for the run (an
+    unfenced process) and one of a run never fenced are unaffected."""
+    stale, new = make(*url_prefix), make(*url_prefix)
+    await started(stale, new)
+    try:
+        stale.open("run_f")
+        await stale.flush()
+        stale.fence("run_f", 3)
+        new.fence("run_f", 4)
+        new.publish("run_f", text_delta("new"))
+        await new.flush()
+        stale.publish("run_f", text_delta("stale"))
+        stale.unfence("run_f")
+        stale.publish("run_f", text_delta("unfenced"))
+        stale.publish("run_f", run_events.ThreadRunCompleted(data=make_run("completed")))
+        frames = await collect(new.subscribe("run_f"))
+        names = [split(frame)[1] for frame in frames]
+        assert names == ["thread.message.delta"] * 2 + ["thread.run.completed", "done"]
+        assert [split(f)[2]["delta"]["content"][0]["text"]["value"] for f in frames[:2]] == [
+            "new",
+            "unfenced",
+        ]
+    finally:
+        await stale.aclose()
+        await new.aclose()
+
+
 async def test_a_reader_that_fell_behind_the_cap_is_told(url_prefix: tuple[str, str]) -> None:
     broker = make(*url_prefix, maxlen=10)
     await broker.start()

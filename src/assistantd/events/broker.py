@@ -25,7 +25,7 @@ import asyncio
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Protocol
 
 from assistantd.events.models import ErrorData, ErrorEvent, StreamEvent
@@ -87,6 +87,17 @@ class Broker(Protocol):
 
     async def flush(self) -> None:
         """Wait (bounded) until what was published so far is visible to every process."""
+
+    def fence(self, run_id: str, attempt: int) -> None:
+        """This process publishes the run's events as lease attempt `attempt` (until
+        `unfence`): a shared broker refuses them once a later attempt has the run."""
+
+    def unfence(self, run_id: str) -> None:
+        """This process no longer executes the run: its events carry no attempt."""
+
+    async def supersede(self, attempts: Mapping[str, int]) -> None:
+        """Claims just made (run id -> new attempt), before they commit: the events of lower
+        attempts are refused from now on (bounded, best effort)."""
 
     async def start(self) -> None: ...
 
@@ -229,6 +240,16 @@ class LocalBroker:
         return None
 
     async def flush(self) -> None:
+        return None
+
+    # One process serves its own runs' streams: a stale attempt elsewhere never reaches them.
+    def fence(self, run_id: str, attempt: int) -> None:
+        return None
+
+    def unfence(self, run_id: str) -> None:
+        return None
+
+    async def supersede(self, attempts: Mapping[str, int]) -> None:
         return None
 
     def open(self, run_id: str) -> None:

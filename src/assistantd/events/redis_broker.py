@@ -3,7 +3,8 @@
 Keys (all under the `prefix` setting; `{run_id}` is a hash tag, a run's keys share one slot):
 
 * `<prefix>{<run_id>}:run`: a hash `seg` (the current segment id), `open` (1 while it streams),
-  `n` (events in the segment so far);
+  `n` (events in the segment so far), `a` (the highest lease attempt that published or claimed
+  the run: see "Fencing" below);
 * `<prefix>{<run_id>}:seg:<seg>`: the segment's stream; entry `0-<n>` holds `f` (the encoded
   SSE frame, without its `id:` line) and `e` (1 on the entry that ends the segment; an entry
   with an empty `f` only ends it).
@@ -20,6 +21,14 @@ are dropped; every run that lost an event gets, once Redis answers again, an `er
 ends its segment, so no reader waits for events that will never come. `flush()` lets the API
 side wait (bounded) before it hands a run over, so the events it published come first.
 
+Fencing: an executor's events carry its lease attempt (`fence(run_id, attempt)` says which, for
+every event this process publishes for the run until `unfence`); the scripts append them only
+if `a` is not higher, and raise `a` to it. A node that claims a run (a takeover) raises `a` to
+its new attempt in the claim's transaction, before that commits (`supersede`): from then on
+nothing the stale attempt publishes, nor its `open`, reaches the stream, whatever it still had
+buffered, and the check costs no round trip of its own (it is in the script that appends).
+Events published with no attempt (the API's `created`, a `cancelling`) are not fenced.
+
 Readers XREAD BLOCK from their last id, one pooled connection per attached stream. A reader
 ends with an `error` frame and `done` when Redis fails under it, when it fell so far behind that
 its next event was trimmed, or, checked when idle, when its segment vanished (TTL, restart).
@@ -32,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -60,15 +69,34 @@ LOST_FRAME = encode(
     )
 )
 
-# KEYS[1] run hash; ARGV: stream key prefix, maxlen, ttl, then (frame, ends 0/1) pairs: the
-# events of one run in one call (a flush sends each run's buffered events together)
-_PUBLISH = """
+# Lua: an attempt (0 for none) below the run's `a` gets -1 and writes nothing; a higher one
+# raises `a` (and the hash expires, if it was just made). Shared by the scripts below (it
+# returns nothing when it passes); the format names the attempt's and the ttl's ARGV.
+_FENCED = """
+local attempt = tonumber(%s)
+if attempt > 0 then
+  local highest = tonumber(redis.call('HGET', run, 'a') or '0')
+  if attempt < highest then return -1 end
+  if attempt > highest then
+    redis.call('HSET', run, 'a', attempt)
+    redis.call('EXPIRE', run, %s)
+  end
+end
+"""
+# KEYS[1] run hash; ARGV: stream key prefix, maxlen, ttl, attempt, then (frame, ends 0/1) pairs:
+# the events of one run and attempt in one call (a flush sends each run's buffered events
+# together)
+_PUBLISH = (
+    """
 local run = KEYS[1]
+"""
+    + _FENCED % ("ARGV[4]", "ARGV[3]")
+    + """
 local state = redis.call('HMGET', run, 'open', 'seg', 'n')
 if state[1] ~= '1' then return 0 end
 local stream = ARGV[1] .. state[2]
 local n = tonumber(state[3])
-for i = 4, #ARGV - 1, 2 do
+for i = 5, #ARGV - 1, 2 do
   n = n + 1
   redis.call('XADD', stream, 'MAXLEN', '~', ARGV[2], '0-' .. n, 'f', ARGV[i], 'e', ARGV[i + 1])
   if ARGV[i + 1] == '1' then
@@ -81,9 +109,14 @@ redis.call('EXPIRE', stream, ARGV[3])
 redis.call('EXPIRE', run, ARGV[3])
 return n
 """
-# KEYS[1] run hash; ARGV: stream key prefix, new segment id, maxlen, ttl
-_OPEN = """
+)
+# KEYS[1] run hash; ARGV: stream key prefix, new segment id, maxlen, ttl, attempt
+_OPEN = (
+    """
 local run = KEYS[1]
+"""
+    + _FENCED % ("ARGV[5]", "ARGV[4]")
+    + """
 if redis.call('HGET', run, 'open') == '1' then
   local stream = ARGV[1] .. redis.call('HGET', run, 'seg')
   local n = redis.call('HINCRBY', run, 'n', 1)
@@ -94,8 +127,25 @@ redis.call('HSET', run, 'seg', ARGV[2], 'open', '1', 'n', 0)
 redis.call('EXPIRE', run, ARGV[4])
 return 1
 """
+)
+# KEYS[1] run hash; ARGV: attempt, ttl (a claim: later events of lower attempts are refused)
+_SUPERSEDE = (
+    """
+local run = KEYS[1]
+"""
+    + _FENCED % ("ARGV[1]", "ARGV[2]")
+    + """
+return 1
+"""
+)
 
-_Op = tuple[str, str, bytes, bool]  # (kind "open"|"pub", run id, segment id or frame, ends)
+# (kind "open"|"pub", run id, segment id or frame, ends, attempt or 0)
+_Op = tuple[str, str, bytes, bool, int]
+
+
+def _same_call(op: _Op, run_id: str, attempt: int) -> bool:
+    """The op is an event that can go in the same script call (one run, one attempt)."""
+    return op[0] == "pub" and op[1] == run_id and op[4] == attempt
 
 
 def connect(url: str, *, max_connections: int = 10_000) -> aioredis.Redis:
@@ -138,7 +188,9 @@ class RedisBroker:
         self._progress = asyncio.Event()
         self._queued = 0  # ops appended so far
         self._done = 0  # ops sent (or given up) so far
-        self._lost: set[str] = set()  # runs that lost an event: end their segment when back
+        # runs that lost an event -> the attempt that lost it: end their segment when back
+        self._lost: dict[str, int] = {}
+        self._attempts: dict[str, int] = {}  # run id -> the attempt this process publishes as
         self._local: dict[str, str] = {}  # run id -> segment opened here (for `subscribe`)
         self._shas: dict[str, str] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -173,16 +225,40 @@ class RedisBroker:
         self._local[run_id] = segment
         if len(self._local) > 10_000:  # only recent opens matter (subscribe follows open)
             del self._local[next(iter(self._local))]
-        self._append(("open", run_id, segment.encode(), False))
+        self._append(("open", run_id, segment.encode(), False, self._attempts.get(run_id, 0)))
 
     def publish(self, run_id: str, event: StreamEvent) -> None:
-        self._append(("pub", run_id, encode(event), event.ends_stream))
+        frame = encode(event)
+        self._append(("pub", run_id, frame, event.ends_stream, self._attempts.get(run_id, 0)))
         if event.ends_stream:
             self._local.pop(run_id, None)
 
     def close(self, run_id: str) -> None:
-        self._append(("pub", run_id, b"", True))
+        self._append(("pub", run_id, b"", True, self._attempts.get(run_id, 0)))
         self._local.pop(run_id, None)
+
+    def fence(self, run_id: str, attempt: int) -> None:
+        """What this process publishes for the run from now on is attempt `attempt`'s: Redis
+        refuses it once a later attempt published or claimed the run (see the module doc)."""
+        self._attempts[run_id] = attempt
+
+    def unfence(self, run_id: str) -> None:
+        self._attempts.pop(run_id, None)
+
+    async def supersede(self, attempts: Mapping[str, int]) -> None:
+        """Claims (run id -> new attempt): refuse the lower attempts' events from now on. Called
+        in the claim's transaction, before it commits, so a stale attempt's events never follow
+        the claim. Bounded and best effort: with Redis away, the new attempt's first event
+        raises the attempt instead (and a takeover never waits for Redis)."""
+        if not attempts:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for run_id, attempt in attempts.items():
+                    pipe.eval(_SUPERSEDE, 1, self._run_key(run_id), attempt, self._ttl_s)
+                await asyncio.wait_for(pipe.execute(), self._timeout_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not fence the events of %d claimed runs (%s)", len(attempts), exc)
 
     async def published(self, run_id: str) -> int:
         """How many events the run's current segment has so far (from any process)."""
@@ -197,7 +273,7 @@ class RedisBroker:
     def _append(self, op: _Op) -> None:
         if len(self._buffer) >= self._max_buffer:
             self.dropped += 1
-            self._lost.add(op[1])
+            self._lost[op[1]] = op[4]
             return
         self._buffer.append(op)
         self._queued += 1
@@ -222,14 +298,18 @@ class RedisBroker:
                 self._wake.clear()
                 await self._wake.wait()
             ops = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
-            lost = [("pub", run_id, LOST_FRAME, True) for run_id in self._lost]
+            lost: list[_Op] = [
+                ("pub", run_id, LOST_FRAME, True, attempt) for run_id, attempt in self._lost.items()
+            ]
             try:
                 await asyncio.wait_for(self._send(lost + ops), self._timeout_s)
-                self._lost.difference_update(op[1] for op in lost)
+                for op in lost:
+                    if self._lost.get(op[1]) == op[4]:
+                        del self._lost[op[1]]
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("Redis unreachable, %d events dropped (%s)", len(ops), exc)
                 self.dropped += len(ops)
-                self._lost.update(op[1] for op in ops)
+                self._lost.update((op[1], op[4]) for op in ops)
                 await asyncio.sleep(0.2)
             finally:
                 self._done += len(ops)
@@ -253,18 +333,21 @@ class RedisBroker:
         self._shas["open"] = await self._client.script_load(_OPEN)
 
     async def _pipeline(self, ops: list[_Op]) -> None:
-        """One script call per open, and per run for its consecutive events (in order)."""
+        """One script call per open, and per run and attempt for its consecutive events (in
+        order)."""
         async with self._client.pipeline(transaction=False) as pipe:
             index = 0
             while index < len(ops):
-                kind, run_id, value, _ = ops[index]
+                kind, run_id, value, _, attempt = ops[index]
                 key, base = self._run_key(run_id), self._stream_base(run_id)
                 if kind == "open":
-                    pipe.evalsha(self._shas["open"], 1, key, base, value, self._maxlen, self._ttl_s)
+                    pipe.evalsha(
+                        self._shas["open"], 1, key, base, value, self._maxlen, self._ttl_s, attempt
+                    )
                     index += 1
                     continue
-                args: list[Any] = [base, self._maxlen, self._ttl_s]
-                while index < len(ops) and ops[index][0] == "pub" and ops[index][1] == run_id:
+                args: list[Any] = [base, self._maxlen, self._ttl_s, attempt]
+                while index < len(ops) and _same_call(ops[index], run_id, attempt):
                     args += [ops[index][2], 1 if ops[index][3] else 0]
                     index += 1
                 pipe.evalsha(self._shas["pub"], 1, key, *args)

@@ -16,7 +16,8 @@ share one database.
   `server_error` (a model answer or a tool call was under way; re-running it could repeat a
   side effect or give the thread a second answer).
 * Every write of an execution carries its attempt (`runs/fence.py`), so the node that lost
-  a run can never write to it again.
+  a run can never write to it again; so does every event it publishes on Redis (a claim or a
+  take raises the run's attempt there before it commits: `Broker.supersede`).
 * Start-up touches nothing another node holds; `stop` hands what this node still runs to the
   others at once (offered leases) instead of failing it.
 
@@ -39,6 +40,7 @@ from assistantd.events.broker import Broker, LocalBroker
 from assistantd.executor.loop import RunExecutor
 from assistantd.executor.scheduler import Scheduler
 from assistantd.leases.heartbeat import Heartbeat
+from assistantd.leases.store import Claimed
 from assistantd.messages import store as messages_store
 from assistantd.run_steps import store as steps_store
 from assistantd.run_steps.schemas import LastError
@@ -107,7 +109,9 @@ class LeasedScheduler(Scheduler):
         when this node already has a task for the run (`schedule` then decides, as before)."""
         if not self._executes or self.draining or run_id in self._tasks:
             return None
-        return await LEASES.take(conn, run_id, self.node, self._ttl_s)
+        attempt = await LEASES.take(conn, run_id, self.node, self._ttl_s)
+        await self._supersede(run_id, attempt)
+        return attempt
 
     def submit(self, run_id: str, attempt: int | None = None) -> None:
         """Execute the run here; `attempt`: its lease was taken (committed) with the run."""
@@ -172,12 +176,20 @@ class LeasedScheduler(Scheduler):
         with background():
             async with self._db.write() as conn:
                 attempt = await LEASES.take(conn, run_id, self.node, self._ttl_s)
+                await self._supersede(run_id, attempt)
         if attempt is None:
             return  # a live node holds it (it sees a cancel through its heartbeat)
         await self._run(Fence(run_id, self.node, attempt))
 
+    async def _supersede(self, run_id: str, attempt: int | None) -> None:
+        """A take after an earlier attempt (whose node may still be running it, if its lease
+        had expired): that attempt's events are refused from now on (before this commits)."""
+        if attempt is not None and attempt > 1:
+            await self._broker.supersede({run_id: attempt})
+
     async def _run(self, fence: Fence, *, taken_over: bool = False) -> None:
         self._fences[fence.run_id] = fence
+        self._broker.fence(fence.run_id, fence.attempt)  # its events are fenced as its writes
         try:
             if taken_over and not await self._safe_to_resume(fence.run_id):
                 log.warning("run %s was taken over mid-step; failing it", fence.run_id)
@@ -208,6 +220,7 @@ class LeasedScheduler(Scheduler):
         finally:
             if not fence.handed and self._fences.get(fence.run_id) is fence:
                 del self._fences[fence.run_id]
+                self._broker.unfence(fence.run_id)
 
     async def _safe_to_resume(self, run_id: str) -> bool:
         """A run can run again from its committed state unless something of it was under way:
@@ -248,7 +261,12 @@ class LeasedScheduler(Scheduler):
             fences.update(self._fences)  # (their leases are committed: see leases/heartbeat.py)
             return {run_id: fence.attempt for run_id, fence in fences.items()}
 
-        beat = await self._heart.renew_and_claim(held, claim=not self.draining, also=also)
+        async def on_claim(claimed: list[Claimed]) -> None:
+            await self._broker.supersede({c.key: c.attempt for c in claimed})
+
+        beat = await self._heart.renew_and_claim(
+            held, claim=not self.draining, also=also, on_claim=on_claim
+        )
         for run_id in beat.lost():
             fence = fences[run_id]
             if not fence.stopped:

@@ -95,9 +95,12 @@ class Heartbeat:
         *,
         claim: bool = True,
         also: Callable[[AsyncConnection, list[str]], Awaitable[None]] | None = None,
+        on_claim: Callable[[list[Claimed]], Awaitable[None]] | None = None,
     ) -> Beat:
         """Renew what `held()` names (all this node's leases, unless `renew_held_only`), run
-        `also(conn, keys)` in the same transaction, then claim (unless `claim` is false)."""
+        `also(conn, keys)` in the same transaction, then claim (unless `claim` is false) and
+        call `on_claim(claimed)` before the claims commit (to fence the events of the attempts
+        they supersede)."""
         async with self.db.write() as conn:
             known = dict(held())  # read now: see the module docstring
             keys = list(known) if self._renew_held_only else None
@@ -109,4 +112,6 @@ class Heartbeat:
                 found.claimed = await self.leases.claim(
                     conn, self.node, self.ttl_s, self._claim_batch
                 )
+                if found.claimed and on_claim is not None:
+                    await on_claim(found.claimed)
         return found

@@ -53,9 +53,9 @@ def spawn(response: Response, work: Coroutine[Any, Any, Response]) -> asyncio.Ta
         events.close(response.id, retain=response.background)
         shared = durable()
         if shared is not None:
-            shared.forget(response.id)
-            if response.background:
+            if response.background:  # first: a stale generation's close is fenced too
                 shared.close_stream(response.id)
+            shared.forget(response.id)
 
     task.add_done_callback(ended)
     return task

@@ -4,7 +4,9 @@
   renewed by its heartbeat (every `lease_heartbeat_s`).
 * Its final state is written only while the lease is still this node's (`hold`, in the same
   transaction that deletes the lease), so a node that was taken for dead (a long stall) can
-  never overwrite what the node that took it over wrote.
+  never overwrite what the node that took it over wrote. Its events carry the lease's attempt
+  too (`fence`, events/redis_broker.py): a claim raises the response's attempt in Redis before
+  it commits, so nothing that node still publishes reaches the stream the new one continues.
 * A heartbeat also claims the leases of dead nodes (expired, `FOR UPDATE SKIP LOCKED`). A
   background response is generated again here, from its stored request (`resume`), when that
   is safe, as a run taken over between model calls is executed again: its stream on the shared
@@ -38,6 +40,7 @@ from assistantd.events.broker import Broker
 from assistantd.events.models import StreamEvent
 from assistantd.events.sse import DONE_FRAME
 from assistantd.leases.heartbeat import Heartbeat
+from assistantd.leases.store import Claimed
 from assistantd.responses_api import lease_store, store
 from assistantd.responses_api.lease_store import LEASES
 from assistantd.responses_api.schemas import Response, ResponseError
@@ -139,6 +142,7 @@ class Durable:
         await LEASES.take(conn, response_id, self.node, self._ttl_s)
         lease = Lease(response_id, self.node, 1)
         self._held[response_id] = lease
+        self._broker.fence(response_id, lease.attempt)  # its events are fenced as its writes
         return lease
 
     async def hold(self, conn: AsyncConnection, lease: Lease, *, final: bool) -> bool:
@@ -149,14 +153,18 @@ class Durable:
         if final:
             await LEASES.release(conn, lease.response_id, lease.node, lease.attempt)
             self._held.pop(lease.response_id, None)
+            self._broker.unfence(lease.response_id)  # (no later attempt can be: it is over)
         return True
 
     def forget(self, response_id: str) -> None:
+        """The generation ended (after its stream's last event)."""
         self._held.pop(response_id, None)
+        self._broker.unfence(response_id)
 
     def adopt(self, lease: Lease) -> None:
         """Hold a claimed lease for a generation of this node (renewed, fenced like a new one)."""
         self._held[lease.response_id] = lease
+        self._broker.fence(lease.response_id, lease.attempt)
 
     def publisher(self, response_id: str, after: int) -> Callable[[dict[str, Any]], None]:
         """A publisher to the response's current stream (a taken-over one's: no new segment) of
@@ -235,8 +243,11 @@ class Durable:
     # --- heartbeat ----------------------------------------------------------------------------
 
     async def _beat(self) -> None:
+        async def on_claim(claimed: list[Claimed]) -> None:
+            await self._broker.supersede({c.key: c.attempt for c in claimed})
+
         beat = await self._heart.renew_and_claim(
-            lambda: {key: lease.attempt for key, lease in self._held.items()}
+            lambda: {key: lease.attempt for key, lease in self._held.items()}, on_claim=on_claim
         )
         lost = beat.lost()
         for response_id in lost:
@@ -250,6 +261,7 @@ class Durable:
         for claimed in beat.claimed:
             log.info("took over response %s (attempt %d)", claimed.key, claimed.attempt)
             lease = Lease(claimed.key, self.node, claimed.attempt)
+            self._broker.fence(lease.response_id, lease.attempt)  # (its ending, or a resume)
             task = asyncio.create_task(self._take_over(lease, claimed.flag))
             self._ending.add(task)
             task.add_done_callback(self._ending.discard)
@@ -283,6 +295,12 @@ class Durable:
 
     async def _end_taken_over(self, lease: Lease, cancel: bool) -> None:
         status = "cancelled" if cancel else "failed"
+        try:
+            await self._end_and_publish(lease, status)
+        finally:
+            self._broker.unfence(lease.response_id)
+
+    async def _end_and_publish(self, lease: Lease, status: str) -> None:
         async with self.db.write() as conn:
             if not await LEASES.hold(conn, lease.response_id, lease.node, lease.attempt):
                 return
