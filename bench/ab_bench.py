@@ -5,7 +5,8 @@ runs), and time to first token added over the direct call (A, B and direct in tu
 A before/after of a change in the same conditions, on a busy machine:
 
     git worktree add /tmp/before <commit>
-    PYTHONPATH=src:. .venv/bin/python bench/ab_bench.py before=/tmp/before after=. [--postgres]
+    PYTHONPATH=src:. .venv/bin/python bench/ab_bench.py before=/tmp/before after=. \
+        [--postgres] [--redis]
 
 Prints figures; never asserts on time. Per-run CPU is read in clock ticks (10 ms): use --runs
 of 20 or more.
@@ -38,6 +39,9 @@ def main() -> None:
     parser.add_argument("--ttft", type=int, default=20, help="TTFT samples per round and server")
     parser.add_argument("--itl", type=int, default=0, help="ms between tokens of the long runs")
     parser.add_argument("--postgres", action="store_true", help="fresh PostgreSQL databases")
+    parser.add_argument(
+        "--redis", action="store_true", help="events through ASSISTANTD_TEST_REDIS_URL"
+    )
     args = parser.parse_args()
     with ExitStack() as stack:
         upstream, _ = stack.enter_context(fake_process_pid())
@@ -54,6 +58,12 @@ def main() -> None:
 
                 base = os.environ["ASSISTANTD_TEST_DATABASE_URL"]
                 env["ASSISTANTD_DATABASE_URL"] = stack.enter_context(fresh_postgres_database(base))
+            if args.redis:  # a key prefix of each server's own
+                from tests.support.redis import drop_prefix, fresh_prefix
+
+                redis_url, prefix = os.environ["ASSISTANTD_TEST_REDIS_URL"], fresh_prefix()
+                env |= {"ASSISTANTD_REDIS_URL": redis_url, "ASSISTANTD_REDIS_PREFIX": prefix}
+                stack.callback(drop_prefix, redis_url, prefix)
 
             def command(port: int, root: Path = root) -> list[str]:
                 python_path = f"PYTHONPATH={root / 'src'}{os.pathsep}{root}"
@@ -72,7 +82,8 @@ def main() -> None:
             servers[name] = (client, process.pid, *ids)
         straight = openai.OpenAI(base_url=upstream, api_key=KEY, max_retries=0)
         database = "postgresql" if args.postgres else "sqlite"
-        print(f"load average at start {os.getloadavg()[0]:.2f}; database {database}")
+        events = "redis" if args.redis else "in-process"
+        print(f"load average at start {os.getloadavg()[0]:.2f}; database {database}, {events}")
         long_cpu: dict[str, list[float]] = {name: [] for name in servers}
         short_cpu: dict[str, list[float]] = {name: [] for name in servers}
         ttft: dict[str, list[float]] = {name: [] for name in (*servers, "direct")}
