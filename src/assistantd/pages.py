@@ -5,9 +5,11 @@ o200k_base). Building a tokenizer reads them into its own heap; the file's pages
 and counted in the process's RSS although nothing reads them again. They are clean copies of
 the file, so the kernel may drop them at any time; `drop_clean_pages` asks it to now
 (`madvise(MADV_DONTNEED)`), mapping by mapping. A later read of one faults it back in from
-the file: correctness never depends on this. A mapping with a page of its own (relocations,
-written data: `Private_Dirty` or `Anonymous` above zero) is left alone, since dropping it
-would lose that page. Linux only; elsewhere it does nothing.
+the file: correctness never depends on this. A mapping with a page of its own (relocations or
+other written data, copied on write: `Anonymous` above zero) is left alone, since dropping it
+would lose that page. (`Private_Dirty` is no guide: it also counts the page cache's own dirty
+pages of a file written moments ago, e.g. a fresh install, which the kernel still writes back.)
+Linux only; elsewhere it does nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ _MAPPING = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s+(.*)$")
 
 
 def _clean_mappings(path: str, smaps: str) -> list[tuple[int, int]]:
-    """The (start, end) of each read-only, unmodified mapping of `path` in an smaps text."""
+    """The (start, end) of each read-only mapping of `path` in an smaps text with no page of
+    its own."""
     found: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
     own_pages = 0
@@ -37,7 +40,7 @@ def _clean_mappings(path: str, smaps: str) -> list[tuple[int, int]]:
             start, end, perms, name = mapping.groups()
             current = (int(start, 16), int(end, 16)) if name == path and perms == "r--p" else None
             own_pages = 0
-        elif current is not None and line.startswith(("Private_Dirty:", "Anonymous:")):
+        elif current is not None and line.startswith("Anonymous:"):
             own_pages += int(line.split()[1])
     if current is not None and own_pages == 0:
         found.append(current)

@@ -26,6 +26,10 @@ Private_Dirty:         0 kB
 Rss:                   4 kB
 Private_Dirty:         4 kB
 Anonymous:             4 kB
+7f0000301000-7f0000302000 r--p 00301000 08:01 42   /lib/tables.so
+Rss:                   4 kB
+Private_Dirty:         4 kB
+Anonymous:             0 kB
 7f0000400000-7f0000500000 r--p 00000000 08:01 43   /lib/other.so
 Rss:                1024 kB
 Private_Dirty:         0 kB
@@ -33,8 +37,12 @@ Private_Dirty:         0 kB
 
 
 def test_only_the_clean_read_only_mappings_of_the_file_are_chosen() -> None:
-    # The code (r-xp), the relocated part (dirty: its own pages) and other files stay.
-    assert _clean_mappings("/lib/tables.so", SMAPS) == [(0x7F0000000000, 0x7F0000200000)]
+    # The code (r-xp), the relocated part (anonymous: its own pages) and other files stay; a
+    # mapping whose page-cache pages are dirty (a file just written) has no page of its own.
+    assert _clean_mappings("/lib/tables.so", SMAPS) == [
+        (0x7F0000000000, 0x7F0000200000),
+        (0x7F0000301000, 0x7F0000302000),
+    ]
 
 
 def _resident_kb(path: str) -> int:
@@ -49,13 +57,17 @@ def _resident_kb(path: str) -> int:
     return resident
 
 
-def test_the_pages_of_a_read_file_go_and_come_back_when_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("written_back", [True, False], ids=["written-back", "just-written"])
+def test_the_pages_of_a_read_file_go_and_come_back_when_read(
+    tmp_path: Path, written_back: bool
+) -> None:
     path = tmp_path / "tables.bin"
     data = os.urandom(4 << 20)
     with open(path, "wb") as file:
         file.write(data)
         file.flush()
-        os.fsync(file.fileno())  # written back: the page cache's copies are clean
+        if written_back:
+            os.fsync(file.fileno())  # else the page cache's copies are still dirty (an install)
     with open(path, "rb") as file:
         mapped = mmap.mmap(file.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
     try:
