@@ -51,6 +51,25 @@ def node_env(tmp_path: Path, database: str, fake: FakeUpstream, **extra: str) ->
     }
 
 
+RETAKEN = " ".join(f"w{i}" for i in range(80))  # the answer of the attempt that took over
+
+
+def stale_attempt_envs(
+    stack: ExitStack, tmp_path: Path, database: str, fake: FakeUpstream
+) -> tuple[dict[str, str], dict[str, str]]:
+    """For a stale attempt on a shared Redis (a fresh key prefix, dropped by `stack`): the
+    model's first answer comes after 6 s ("stale answer from A"), the second is `RETAKEN`, 80
+    words at 10 per second. Returns the environment of the node whose lease lapses while it
+    waits (one heartbeat at its start, then none) and that of the others."""
+    redis_url, prefix = shared_redis_url(), fresh_prefix()
+    stack.callback(drop_prefix, redis_url, prefix)
+    fake.script(Turn(text="stale answer from A", ttft_s=6), Turn(text=RETAKEN, itl_s=0.1))
+    env = node_env(
+        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
+    )
+    return {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}, env
+
+
 def wait_terminal(api: openai.OpenAI, thread_id: str, run_id: str, within_s: float) -> Any:
     deadline = time.monotonic() + within_s
     while True:
@@ -218,15 +237,8 @@ def test_a_stale_attempts_events_never_reach_the_shared_stream(
     again, slowly. A's answer arrives while B's streams: A publishes its message and deltas
     before its writes are refused, and Redis refuses them too (B's claim raised the run's
     attempt). The stream A serves has one message, B's, complete and in order."""
-    redis_url, prefix = shared_redis_url(), fresh_prefix()
-    words = " ".join(f"w{i}" for i in range(80))
-    fake.script(Turn(text="stale answer from A", ttft_s=6), Turn(text=words, itl_s=0.1))
-    env = node_env(
-        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
-    )
-    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
     with ExitStack() as stack:
-        stack.callback(drop_prefix, redis_url, prefix)
+        slow, env = stale_attempt_envs(stack, tmp_path, database, fake)
         url_a, _ = stack.enter_context(spawn_server(slow))
         url_b, _ = stack.enter_context(spawn_server(env))
         api_a, api_b = connect(url_a), connect(url_b)
@@ -241,10 +253,10 @@ def test_a_stale_attempts_events_never_reach_the_shared_stream(
         assert names.count("thread.run.step.created") == 1, names
         assert names[-2:] == ["thread.run.completed", "done"], names[-5:]
         deltas = [data for name, data in events if name == "thread.message.delta"]
-        assert "".join(d["delta"]["content"][0]["text"]["value"] for d in deltas) == words
+        assert "".join(d["delta"]["content"][0]["text"]["value"] for d in deltas) == RETAKEN
         [created] = [data for name, data in events if name == "thread.message.created"]
         [message] = assistant_messages(api_b, thread.id)
-        assert created["id"] == message.id and text_of(message) == words
+        assert created["id"] == message.id and text_of(message) == RETAKEN
         assert {d["id"] for d in deltas} == {message.id}
 
 

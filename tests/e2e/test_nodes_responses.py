@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import _database_url
 from tests.e2e.conftest import Connect
-from tests.e2e.test_nodes import node_env
+from tests.e2e.test_nodes import RETAKEN, node_env, stale_attempt_envs
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.process import spawn_nodes, spawn_server
 from tests.support.redis import drop_prefix, fresh_prefix, shared_redis_url
@@ -204,15 +204,8 @@ def test_a_stale_generation_publishes_nothing_on_the_stream_of_the_new_one(
     A's answer arrives meanwhile and A publishes it (to its `response.completed`) before its
     final write is refused: Redis refuses those events (B's claim raised the response's
     attempt). C's stream shows one output, B's, numbered in order, to B's completion."""
-    redis_url, prefix = shared_redis_url(), fresh_prefix()
-    words = " ".join(f"w{i}" for i in range(80))
-    fake.script(Turn(text="stale answer from A", ttft_s=6), Turn(text=words, itl_s=0.1))
-    env = node_env(
-        tmp_path, database, fake, ASSISTANTD_REDIS_URL=redis_url, ASSISTANTD_REDIS_PREFIX=prefix
-    )
-    slow = {**env, "ASSISTANTD_LEASE_HEARTBEAT_S": "120"}  # one beat at start, then none
     with ExitStack() as stack:
-        stack.callback(drop_prefix, redis_url, prefix)
+        slow, env = stale_attempt_envs(stack, tmp_path, database, fake)
         url_a, _ = stack.enter_context(spawn_server(slow))
         [(url_b, _), (url_c, _)] = stack.enter_context(spawn_nodes(env, ["all", "all"]))
         api_a, api_c = connect(url_a), connect(url_c)
@@ -221,7 +214,7 @@ def test_a_stale_generation_publishes_nothing_on_the_stream_of_the_new_one(
         seen = list(api_c.responses.retrieve(response.id, stream=True))
         done = wait_status(api_c, response.id, TERMINAL, 30)
         assert done.status == "completed", (done.status, done.error)
-        assert done.output_text == words
+        assert done.output_text == RETAKEN
         assert len(fake.requests) == 2  # A's (answered at 6 s, while B's streamed) and B's
         types = [event.type for event in seen]
         assert types.count("response.created") == 1 and types[-1] == "response.completed", types
@@ -229,8 +222,8 @@ def test_a_stale_generation_publishes_nothing_on_the_stream_of_the_new_one(
         numbers = [event.sequence_number for event in seen]
         assert numbers == list(range(len(seen))), numbers
         deltas = "".join(e.delta for e in seen if e.type == "response.output_text.delta")
-        assert deltas == words
-        assert connect(url_b).responses.retrieve(response.id).output_text == words
+        assert deltas == RETAKEN
+        assert connect(url_b).responses.retrieve(response.id).output_text == RETAKEN
 
 
 def test_a_node_starting_leaves_the_responses_of_live_nodes_alone(
