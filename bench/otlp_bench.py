@@ -15,10 +15,8 @@ import argparse
 import os
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -31,20 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from assistantd.observability.otlp import WireSpanExporter, encode_spans
 from assistantd.observability.tracing import make_tracing
 from tests.conftest import make_settings
-
-
-class _Sink(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a collector
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+from tests.support.otlp_sink import otlp_http_sink
 
 
 def request_spans(count: int) -> list[ReadableSpan]:
@@ -81,36 +66,31 @@ def main() -> None:
     spans = request_spans(args.spans)
     if ExportTraceServiceRequest.FromString(encode_spans(spans)) != sdk_encode(spans):
         raise SystemExit("the two encoders disagree")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-    data = encode_spans(spans)
-    sdk_post = OTLPSpanExporter(endpoint=url, session=requests.Session())
-    ours_post = WireSpanExporter(endpoint=url)
-    work = {
-        "encode, SDK": lambda: sdk_encode(spans).SerializePartialToString(),
-        "encode, assistantd": lambda: encode_spans(spans),
-        "post, SDK session": lambda: sdk_post._client.export(data),
-        "post, assistantd session": lambda: ours_post._client.export(data),
-    }
-    for job in work.values():
-        job()  # warm-up (and the connections)
-    samples: dict[str, list[float]] = {name: [] for name in work}
-    for round_ in range(args.rounds):
-        names = list(work) if round_ % 2 == 0 else list(work)[::-1]
-        for name in names:
-            samples[name].append(cpu_us(work[name]))
-    print(f"{len(spans)} request spans, {len(data)} bytes encoded, {args.rounds} rounds")
-    for name, values in samples.items():
-        if name.startswith("encode"):
-            show(name, values, len(spans), "span")
-        else:
-            show(name, values, 1, "post")
-    sdk_post.shutdown()
-    ours_post.shutdown()
-    server.shutdown()
-    server.server_close()
+    with otlp_http_sink() as (url, _):
+        data = encode_spans(spans)
+        sdk_post = OTLPSpanExporter(endpoint=url, session=requests.Session())
+        ours_post = WireSpanExporter(endpoint=url)
+        work = {
+            "encode, SDK": lambda: sdk_encode(spans).SerializePartialToString(),
+            "encode, assistantd": lambda: encode_spans(spans),
+            "post, SDK session": lambda: sdk_post._client.export(data),
+            "post, assistantd session": lambda: ours_post._client.export(data),
+        }
+        for job in work.values():
+            job()  # warm-up (and the connections)
+        samples: dict[str, list[float]] = {name: [] for name in work}
+        for round_ in range(args.rounds):
+            names = list(work) if round_ % 2 == 0 else list(work)[::-1]
+            for name in names:
+                samples[name].append(cpu_us(work[name]))
+        print(f"{len(spans)} request spans, {len(data)} bytes encoded, {args.rounds} rounds")
+        for name, values in samples.items():
+            if name.startswith("encode"):
+                show(name, values, len(spans), "span")
+            else:
+                show(name, values, 1, "post")
+        sdk_post.shutdown()
+        ours_post.shutdown()
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

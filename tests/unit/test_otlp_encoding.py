@@ -5,11 +5,8 @@
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from opentelemetry import trace
@@ -25,6 +22,7 @@ from opentelemetry.trace.span import TraceFlags, TraceState
 from assistantd.observability.otlp import WireSpanExporter, encode_spans
 from assistantd.observability.tracing import make_tracing
 from tests.conftest import make_settings
+from tests.support.otlp_sink import Received, otlp_http_sink
 
 ROUTE = "/v1/threads/{thread_id}/messages"
 
@@ -141,37 +139,15 @@ def test_spans_of_two_resources_and_one_at_a_time_encode_as_the_sdk_does(tmp_pat
     assert encode_spans([]) == sdk_encode([]).SerializePartialToString() == b""
 
 
-class _Sink(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self.received.append(({**headers, ":path": self.path}, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def sink() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    _Sink.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces", _Sink.received
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def sink() -> Iterator[tuple[str, Received]]:
+    with otlp_http_sink() as endpoint:
+        yield endpoint
 
 
 def test_the_exporter_posts_the_encoding_with_the_otel_settings(
     tmp_path: Path,
-    sink: tuple[str, list[tuple[dict[str, str], bytes]]],
+    sink: tuple[str, Received],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, received = sink
@@ -190,7 +166,7 @@ def test_the_exporter_posts_the_encoding_with_the_otel_settings(
 
 
 def test_a_batch_over_the_size_limit_is_dropped_unsent(
-    tmp_path: Path, sink: tuple[str, list[tuple[dict[str, str], bytes]]]
+    tmp_path: Path, sink: tuple[str, Received]
 ) -> None:
     url, received = sink
     exporter = WireSpanExporter(endpoint=url, max_request_size=100)
@@ -201,7 +177,7 @@ def test_a_batch_over_the_size_limit_is_dropped_unsent(
 
 def test_the_exporter_goes_through_the_environments_proxy_on_every_export(
     tmp_path: Path,
-    sink: tuple[str, list[tuple[dict[str, str], bytes]]],
+    sink: tuple[str, Received],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The session reads the proxy settings once; they still apply to each post."""
