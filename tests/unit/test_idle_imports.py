@@ -1,13 +1,14 @@
 """What a started server does not hold until a feature needs it (idle RSS, docs/performance.md):
-the file format parsers (~22 MB), redis without a Redis URL (~7 MB) and the bpe_openai
-package's Python rank tables (+66 MB)."""
+the file format parsers (~22 MB), redis without a Redis URL (~7 MB), numpy (~15 MB, file search's
+index and chunking import it where they use it) and the bpe_openai package's Python rank tables
+(+66 MB)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-DEFERRED = ("pypdf", "docx", "bs4", "bpe_openai", "redis")
+DEFERRED = ("pypdf", "docx", "bs4", "bpe_openai", "redis", "numpy")
 
 
 def test_the_app_imports_no_file_parser_nor_the_tokenizer_package() -> None:

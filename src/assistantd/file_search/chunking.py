@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from pydantic import ValidationError
 
 from assistantd.schemas import AutoChunkingStrategyParam, ChunkingStrategyParam, RequestSchema
@@ -111,6 +110,8 @@ def chunk_text(
     text: str, strategy: StaticChunking = AUTO, encoding: Encoding | None = None
 ) -> list[Chunk]:
     """Cut `text` into overlapping token windows; whitespace-only windows are dropped."""
+    import numpy as np
+
     enc = encoding or get_encoding(CHUNKING_ENCODING)
     tokens = enc.encode_ordinary(text)
     if not tokens:

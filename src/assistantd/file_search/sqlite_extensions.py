@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib.util
+import os
 import sqlite3
 import threading
 from typing import Any
 
-import sqlite_vec
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,6 +37,15 @@ _libraries: list[ctypes.CDLL] = []
 
 class SqliteExtensionError(RuntimeError):
     """sqlite-vec could not be made available on a connection."""
+
+
+def _loadable_path() -> str:
+    """`sqlite_vec.loadable_path()` without importing the package: its `__init__` imports
+    numpy when installed (~15 MB of a served process's idle RSS, docs/performance.md)."""
+    spec = importlib.util.find_spec("sqlite_vec")
+    if spec is None or not spec.submodule_search_locations:
+        raise SqliteExtensionError("The sqlite-vec package is not installed.")
+    return os.path.join(next(iter(spec.submodule_search_locations)), "vec0")
 
 
 def register_sqlite_extensions() -> None:
@@ -53,7 +63,7 @@ def register_sqlite_extensions() -> None:
         # back that same instance for the same soname.
         name = ctypes.util.find_library("sqlite3") or "libsqlite3.so.0"
         libsqlite = ctypes.CDLL(name)
-        vec = ctypes.CDLL(sqlite_vec.loadable_path() + ".so")
+        vec = ctypes.CDLL(_loadable_path() + ".so")
         init = ctypes.cast(vec.sqlite3_vec_init, ctypes.c_void_p)
         libsqlite.sqlite3_auto_extension.argtypes = [ctypes.c_void_p]
         if libsqlite.sqlite3_auto_extension(init) != 0:
@@ -68,7 +78,7 @@ def _driver_connection(dbapi_connection: Any) -> Any:
 
 
 def _load_directly(dbapi_connection: Any) -> None:
-    path = sqlite_vec.loadable_path()
+    path = _loadable_path()
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.enable_load_extension(True)
         dbapi_connection.load_extension(path)

@@ -41,10 +41,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Row, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,6 +54,10 @@ from assistantd.file_search.index.rows import (
     decode_embeddings,
     sign_bits,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 VectorPath = Literal["pgvector", "bits"]
 HNSW_MAX_DIMENSIONS = 2000
@@ -255,6 +257,8 @@ async def keyword_ranked(
 ) -> list[tuple[int, float]]:
     """(chunk id, BM25 as SQLite's FTS5 computes it, higher is better) of the best `limit`
     chunks with any query term, scored from the terms' postings (see `postings`)."""
+    import numpy as np
+
     exact = [t for t in query if not keywords.is_prefix(t)]
     total, length, counts = await _term_statistics(conn, store_ids, exact)
     if not total:
@@ -351,6 +355,8 @@ async def _bits_ranked(
     depth: int,
 ) -> list[tuple[int, float]]:
     """The `candidates` nearest by Hamming distance on the sign bits, re-scored in numpy."""
+    import numpy as np
+
     sql = (
         "SELECT id FROM vector_store_chunks WHERE store_id IN :stores"
         + ("" if file_ids is None else " AND file_id IN :files")

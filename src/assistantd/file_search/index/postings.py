@@ -23,12 +23,15 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-# One posting: chunk id, the term's frequency in it, the chunk's length (little-endian).
-POSTING = np.dtype([("id", "<i8"), ("tf", "<u4"), ("length", "<u4")])
+# One posting: chunk id, the term's frequency in it, the chunk's length (little-endian). A dtype
+# spec, not an `np.dtype`: numpy is imported on first use (idle RSS, docs/performance.md).
+POSTING = [("id", "<i8"), ("tf", "<u4"), ("length", "<u4")]
 ALL_CHUNKS = ""  # the per-file row that lists every chunk (no term is empty)
 # FTS5's bm25() constants (sqlite_search.BM25_K1 is the same k1).
 K1, B = 1.2, 0.75
@@ -61,11 +64,15 @@ def file_postings(chunks: Sequence[tuple[int, Sequence[str]]]) -> list[FilePosti
 
 
 def _row(term: str, postings: list[tuple[int, int, int]]) -> FilePosting:
+    import numpy as np
+
     packed = np.array(sorted(postings), dtype=POSTING)
     return FilePosting(term, len(packed), int(packed["tf"].sum()), packed.tobytes())
 
 
 def unpack(blob: bytes | None) -> npt.NDArray[np.void]:
+    import numpy as np
+
     return np.frombuffer(blob or b"", dtype=POSTING)
 
 
@@ -76,6 +83,8 @@ def idf(total: int, count: int) -> float:
 
 def prefix_postings(postings: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
     """The postings of the terms a prefix stands for, one per chunk, frequencies summed."""
+    import numpy as np
+
     if not len(postings):
         return postings
     ids, inverse = np.unique(postings["id"], return_inverse=True)
@@ -92,6 +101,8 @@ def _summed(
     """The distinct ids, ascending, and the sum of their values. Chunk ids of a store are
     mostly dense, so the sums are one bincount over their range when that is not much larger
     than the postings (no sort); else through np.unique."""
+    import numpy as np
+
     low, high = int(ids.min()), int(ids.max())
     if high - low < max(4 * len(ids), 1 << 16):
         offsets = ids - low
@@ -112,6 +123,8 @@ def bm25_top(
 ) -> list[tuple[int, float]]:
     """The best `limit` chunks by BM25 over (idf, one posting per chunk) of each query term,
     (chunk id, score), best first; ties go to the smaller id."""
+    import numpy as np
+
     parts = [p for _, p in terms if len(p)]
     if not parts or limit <= 0:
         return []

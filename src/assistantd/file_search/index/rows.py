@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from assistantd.file_search import keywords
 from assistantd.file_search.chunking import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ def chunk_rows(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> l
 
 def unit_matrix(vectors: Sequence[Sequence[float]]) -> npt.NDArray[np.float32]:
     """Vectors as a float32 matrix with rows scaled to unit length (zero rows left as is)."""
+    import numpy as np
+
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -60,11 +64,15 @@ def encode_embedding(vector: npt.NDArray[np.float32]) -> bytes:
 
 
 def decode_embeddings(blobs: Sequence[bytes]) -> npt.NDArray[np.float32]:
+    import numpy as np
+
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), -1)
 
 
 def sign_bits(vector: npt.NDArray[np.float32]) -> bytes:
     """One bit per dimension (1 where the component is positive), packed into bytes."""
+    import numpy as np
+
     return np.packbits(vector > 0).tobytes()
 
 

@@ -35,13 +35,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from assistantd.file_search import keywords
 from assistantd.file_search.index.rows import encode_embedding, sign_bits
 from assistantd.file_search.sqlite_extensions import load_sqlite_extensions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Ranked = list[tuple[int, float]]
 # A ranking over every query term, among the rows with one of the given terms (None: all).
@@ -74,6 +76,8 @@ class _StoreBits:
 
 def _as_words(bits: bytes, rows: int) -> npt.NDArray[np.uint64]:
     """Packed sign bits (`rows` rows of equal width) as 64-bit words, zero-padded per row."""
+    import numpy as np
+
     if not rows:
         return np.zeros((0, 0), dtype=np.uint64)
     matrix = np.frombuffer(bits, dtype=np.uint8).reshape(rows, -1)
@@ -228,6 +232,8 @@ class Searcher:
         candidates: int,
         depth: int,
     ) -> Ranked:
+        import numpy as np
+
         query_words = _as_words(sign_bits(query), 1)[0]
         with self._connection() as db:
             db.execute("BEGIN")  # one snapshot: generations, any reload, the re-scoring
@@ -265,6 +271,8 @@ class Searcher:
         return [(int(row_id), float(similarity)) for row_id, similarity in rows]
 
     def _store_bits(self, db: sqlite3.Connection, store_id: str, generation: int) -> _StoreBits:
+        import numpy as np
+
         with self._lock:
             cached = self._cache.get(store_id)
             if cached is not None and cached.generation == generation:
@@ -294,6 +302,8 @@ class Searcher:
 
 def _nearest(ids: npt.NDArray[np.int64], distances: npt.NDArray[np.int64], count: int) -> list[int]:
     """The ids of the `count` smallest distances, ties going to the smaller id."""
+    import numpy as np
+
     if len(ids) <= count:
         return [int(i) for i in ids]
     key = (distances << 40) | ids  # chunk ids stay far below 2**40
