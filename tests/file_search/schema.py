@@ -1,6 +1,6 @@
 """Builds the file-search index schema on a fresh database by running the upgrades of
 migrations 0100 (the index tables), 0102 (pgvector on PostgreSQL, when it can be had), 0103
-(store generations) and 0430 (keyword postings on PostgreSQL).
+(store generations), 0430 (keyword postings on PostgreSQL) and 0440 (on SQLite).
 
 Tests apply these revisions on their own through alembic's Operations API, so they exercise
 exactly the DDL that ships without the rest of the chain. `pgvector=False` leaves 0102 out:
@@ -22,6 +22,7 @@ VERSIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 INDEX, PGVECTOR = "0100_vector_store_index", "0102_pgvector"
 GENERATION = "0103_index_generation"
 POSTINGS = "0430_keyword_postings"
+SQLITE_POSTINGS = "0440_sqlite_keyword_postings"
 
 
 def _migration(name: str) -> ModuleType:
@@ -40,6 +41,6 @@ def _run(sync_conn: Connection, names: list[str], step: str) -> None:
 
 async def recreate_schema(engine: AsyncEngine, *, pgvector: bool = True) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_run, [POSTINGS, PGVECTOR, INDEX], "downgrade")
+        await conn.run_sync(_run, [SQLITE_POSTINGS, POSTINGS, PGVECTOR, INDEX], "downgrade")
         upgrades = [INDEX, PGVECTOR] if pgvector else [INDEX]
-        await conn.run_sync(_run, [*upgrades, GENERATION, POSTINGS], "upgrade")
+        await conn.run_sync(_run, [*upgrades, GENERATION, POSTINGS, SQLITE_POSTINGS], "upgrade")

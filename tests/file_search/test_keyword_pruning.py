@@ -83,9 +83,9 @@ def _ranked_both_ways(
 
     terms = keywords.query_terms(query)
     monkeypatch.setattr(sqlite_search, "_pruned_ranking", spying)
-    got = searcher._keyword(["vs_p"], files, terms, limit)
+    got = searcher._keyword(["vs_p"], files, terms, limit, from_postings=False)
     monkeypatch.setattr(sqlite_search, "_pruned_ranking", every_row)
-    expected = searcher._keyword(["vs_p"], files, terms, limit)
+    expected = searcher._keyword(["vs_p"], files, terms, limit, from_postings=False)
     monkeypatch.setattr(sqlite_search, "_pruned_ranking", pruned)
     return got, expected, passes
 

@@ -1,20 +1,22 @@
-"""PostgreSQL keyword postings: what a file's chunks hold of each term, packed, and BM25 over them.
+"""Keyword postings: what a file's chunks hold of each term, packed, and BM25 over them.
 
 A file's chunks are written (and deleted) in one transaction, so the index keeps one row per
-file and term in `vector_store_keyword_postings` (migration 0430): how many of the file's chunks
-hold the term, how often it occurs in them, and the postings themselves packed into one bytea
-of (chunk id, term frequency, chunk length) records. A row with the empty term ("") per file
-lists every chunk with its length, so the stores' chunk count and average length come from the
-same table. A keyword search then reads a few rows per term and file instead of scoring every
-matching chunk in SQL (a TOAST fetch of its tsvector and a `ts_rank` per term, ~5-7 µs a row:
-seconds for a query of common words at 100k chunks); the scoring is vectorised here.
+file and term in `vector_store_keyword_postings` (migration 0430 on PostgreSQL, 0440 on SQLite):
+how many of the file's chunks hold the term, how often it occurs in them, and the postings
+themselves packed into one bytea/blob of (chunk id, term frequency, chunk length) records. A
+row with the empty term ("") per file lists every chunk with its length, so the chunk count and
+average length come from the same table. A keyword search then reads a few rows per term and
+file instead of scoring every matching chunk in SQL (on PostgreSQL a TOAST fetch of its
+tsvector and a `ts_rank` per term, ~5-7 µs a row; FTS5's `bm25()`, ~2-3 µs a row: both far too
+slow for a query of common words at 100k chunks); the scoring is vectorised here.
 
 The score is FTS5's `bm25()` as SQLite computes it, so both databases rank alike: per term,
 idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average length)), idf =
 ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6. Lengths count one token more than the chunk's
-terms, as FTS5's do (its row also holds the store-id column's token). A one-character (prefix)
-term stands for every term it begins: its frequency in a chunk is theirs summed, its n the
-chunks holding any of them, as FTS5 counts a prefix phrase.
+terms, as FTS5's do (its row also holds the store-id column's token); on SQLite the terms are
+FTS5's own tokens (`fts5_terms`). A one-character (prefix) term stands for every term it
+begins: its frequency in a chunk is theirs summed, its n the chunks holding any of them, as
+FTS5 counts a prefix phrase.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def unpack(blob: bytes | None) -> npt.NDArray[np.void]:
 
 
 def idf(total: int, count: int) -> float:
-    """FTS5's idf of a term in `count` of `total` chunks (floored as bm25() floors it)."""
-    return max(math.log((total - count + 0.5) / (count + 0.5)), 1e-6)
+    """FTS5's idf of a term in `count` of `total` chunks (1e-6 where bm25() makes it that: at
+    zero or below)."""
+    value = math.log((total - count + 0.5) / (count + 0.5))
+    return value if value > 0.0 else 1e-6
 
 
 def prefix_postings(postings: npt.NDArray[np.void]) -> npt.NDArray[np.void]:
@@ -131,8 +135,10 @@ def bm25_top(
     postings = np.concatenate(parts)
     weights = np.concatenate([np.full(len(p), w) for w, p in terms if len(p)])
     tf = postings["tf"].astype(np.float64)
-    norm = K1 * (1 - B + B * postings["length"] / average_length)
-    contribution = weights * tf * (K1 + 1) / (tf + norm)
+    # The operations of FTS5's bm25() in its order, so the scores are its own to the last bit
+    # (the sums below add each chunk's terms in query order too, as bm25() does).
+    norm = K1 * (1 - B + B * postings["length"].astype(np.float64) / average_length)
+    contribution = weights * ((tf * (K1 + 1)) / (tf + norm))
     ids, scores = _summed(postings["id"], contribution)
     if len(ids) > limit:
         # Everything at least as good as the limit-th score, then the exact order below.

@@ -1,4 +1,5 @@
-"""The SQLite half of the chunk index's writes: chunk rows and their FTS5 terms.
+"""The SQLite half of the chunk index's writes: chunk rows, their FTS5 terms and the file's
+keyword postings (`postings`, keyed by FTS5's own tokens: `fts5_terms`).
 
 Owns the dialect-specific SQL of inserts and deletes; searching is in `sqlite_search`, the
 shared logic in the package `__init__`.
@@ -20,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from assistantd.file_search.index import fts5_terms, postings
 from assistantd.file_search.index.rows import ChunkRow
 from assistantd.file_search.index.sqlite_search import store_token
 
@@ -40,6 +42,11 @@ _CHUNKS = Table(
 )
 _INSERT_FTS = text(
     "INSERT INTO vector_store_chunks_fts (rowid, terms, store_id) VALUES (:id, :terms, :store)"
+)
+_INSERT_POSTING = text(
+    "INSERT INTO vector_store_keyword_postings "
+    "(store_id, file_id, term, chunks, occurrences, postings) "
+    "VALUES (:store_id, :file_id, :term, :chunks, :occurrences, :postings)"
 )
 
 
@@ -70,6 +77,26 @@ async def insert_chunks(
         for chunk_id, row in zip(ids, rows, strict=True)
     ]
     await conn.execute(_INSERT_FTS, fts_rows)
+    packed = postings.file_postings(
+        [
+            (chunk_id, fts5_terms.chunk_tokens(row.terms))
+            for chunk_id, row in zip(ids, rows, strict=True)
+        ]
+    )
+    await conn.execute(
+        _INSERT_POSTING,
+        [
+            {
+                "store_id": store_id,
+                "file_id": file_id,
+                "term": p.term,
+                "chunks": p.chunks,
+                "occurrences": p.occurrences,
+                "postings": p.postings,
+            }
+            for p in packed
+        ],
+    )
 
 
 async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | None) -> int:
@@ -83,5 +110,6 @@ async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | Non
         ),
         params,
     )
+    await conn.execute(text(f"DELETE FROM vector_store_keyword_postings WHERE {scope}"), params)
     result = await conn.execute(text(f"DELETE FROM vector_store_chunks WHERE {scope}"), params)
     return int(result.rowcount)
