@@ -1,6 +1,7 @@
 """Builds the file-search index schema on a fresh database by running the upgrades of
 migrations 0100 (the index tables), 0102 (pgvector on PostgreSQL, when it can be had), 0103
-(store generations), 0430 (keyword postings on PostgreSQL) and 0440 (on SQLite).
+(store generations), 0430 (keyword postings on PostgreSQL), 0440 (on SQLite) and 0450 (HNSW
+indexes on halfvec).
 
 Tests apply these revisions on their own through alembic's Operations API, so they exercise
 exactly the DDL that ships without the rest of the chain. `pgvector=False` leaves 0102 out:
@@ -23,6 +24,7 @@ INDEX, PGVECTOR = "0100_vector_store_index", "0102_pgvector"
 GENERATION = "0103_index_generation"
 POSTINGS = "0430_keyword_postings"
 SQLITE_POSTINGS = "0440_sqlite_keyword_postings"
+HALFVEC = "0450_pgvector_halfvec_index"
 
 
 def _migration(name: str) -> ModuleType:
@@ -41,6 +43,9 @@ def _run(sync_conn: Connection, names: list[str], step: str) -> None:
 
 async def recreate_schema(engine: AsyncEngine, *, pgvector: bool = True) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_run, [SQLITE_POSTINGS, POSTINGS, PGVECTOR, INDEX], "downgrade")
+        downgrades = [HALFVEC, SQLITE_POSTINGS, POSTINGS, PGVECTOR, INDEX]
+        await conn.run_sync(_run, downgrades, "downgrade")
         upgrades = [INDEX, PGVECTOR] if pgvector else [INDEX]
-        await conn.run_sync(_run, [*upgrades, GENERATION, POSTINGS, SQLITE_POSTINGS], "upgrade")
+        await conn.run_sync(
+            _run, [*upgrades, GENERATION, POSTINGS, SQLITE_POSTINGS, HALFVEC], "upgrade"
+        )

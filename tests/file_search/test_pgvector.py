@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -28,7 +28,7 @@ from assistantd.file_search import index
 from assistantd.file_search.chunking import Chunk
 from assistantd.file_search.index import postgres
 from tests.file_search.conftest import PG_URL, add_file, index_of, open_engine
-from tests.file_search.schema import PGVECTOR, VERSIONS, recreate_schema
+from tests.file_search.schema import HALFVEC, PGVECTOR, VERSIONS, _run, recreate_schema
 from tests.support.server import fresh_postgres_database
 
 pytestmark = [
@@ -82,7 +82,7 @@ async def test_a_new_dimension_gets_its_hnsw_index_and_exact_scores(pg: AsyncEng
     vectors = _vectors(1500, seed=1)
     await _add(pg, "vs_big", "file-big", vectors)
     async with pg.connect() as conn:
-        name = f"ix_vector_store_chunk_vectors_hnsw_{DIMENSIONS}"
+        name = f"ix_vector_store_chunk_vectors_half_{DIMENSIONS}"
         assert (await conn.execute(text(f"SELECT to_regclass('{name}')"))).scalar() is not None
     query = _vectors(1, seed=2)[0]
     async with pg.connect() as conn:
@@ -96,6 +96,23 @@ async def test_a_new_dimension_gets_its_hnsw_index_and_exact_scores(pg: AsyncEng
     for hit in hits:
         assert hit.score == pytest.approx(float(vectors[int(hit.text[1:])] @ query), abs=1e-5)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+async def test_the_index_scan_is_the_halfvec_index(pg: AsyncEngine) -> None:
+    """The query's ORDER BY is the expression of the dimension's index (else every search would
+    silently be an exact scan)."""
+    await _add(pg, "vs_big", "file-big", _vectors(1500, seed=1))
+    sql = postgres._NEAREST.format(
+        order=postgres._HALF_DISTANCE.format(n=DIMENSIONS), n=DIMENSIONS, files=""
+    )
+    async with pg.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        await conn.execute(text("SET enable_indexscan = on"))
+        await conn.execute(text("DROP INDEX ix_vector_store_chunk_vectors_file"))
+        statement = text(f"EXPLAIN {sql}").bindparams(bindparam("stores", expanding=True))
+        params = {"stores": ["vs_big"], "query": _vectors(1, seed=2)[0].tolist(), "limit": 40}
+        plan = "\n".join(str(r[0]) for r in await conn.execute(statement, params))
+    assert f"ix_vector_store_chunk_vectors_half_{DIMENSIONS}" in plan, plan
 
 
 async def test_vectors_go_with_their_chunks(pg: AsyncEngine) -> None:
@@ -160,6 +177,16 @@ async def test_the_migration_moves_an_existing_index_to_pgvector(pg: AsyncEngine
         hits = await _vector_search(after, ["vs_old"], vectors[17], k=40)
         assert len(hits) == 40
         assert hits[0].chunk_index == 17 and hits[0].score == pytest.approx(1.0, abs=1e-5)
+        # 0450 puts a halfvec index in the vector index's place; its downgrade, the reverse.
+        half = f"ix_vector_store_chunk_vectors_half_{DIMENSIONS}"
+        for step, present, absent in (("upgrade", half, name), ("downgrade", name, half)):
+            async with after.begin() as conn:
+                await conn.run_sync(_run, [HALFVEC], step)
+                assert (await conn.execute(text(f"SELECT to_regclass('{present}')"))).scalar()
+                assert (
+                    await conn.execute(text(f"SELECT to_regclass('{absent}')"))
+                ).scalar() is None
+            assert await _vector_search(after, ["vs_old"], vectors[17], k=40) == hits
     finally:
         await before.dispose()
         await after.dispose()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # The newest migration's revision (the versions directory's head). A unit test checks it
 # against alembic's own view, so a new migration cannot be added without changing it here.
-HEAD = "0440_sqlite_keyword_postings"
+HEAD = "0450_pgvector_halfvec_index"
 
 
 class MigrationError(RuntimeError):

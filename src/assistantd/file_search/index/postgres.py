@@ -16,20 +16,26 @@ installable):
   differ. A table of its own, stored in the row rather than in TOAST, so an exact scan reads
   2 KB per chunk and nothing else, while the chunks table, which keyword search reads, stays as
   narrow as without pgvector (inline there, 100k chunks took 260 MB instead of 110). One partial
-  HNSW index per dimension count (inner product: vectors are unit length) on
-  `embedding::vector(n) WHERE vector_dims(embedding) = n`, made by the migration for the
-  dimensions already stored and here, in the writing transaction, the first time a store of new
-  dimensions is written (it then covers no rows, so it is quick). Searches scope to stores and
+  HNSW index per dimension count (inner product: vectors are unit length) on the vectors in
+  half precision, `embedding::halfvec(n) WHERE vector_dims(embedding) = n` (migration 0450: half
+  the pages of a `vector(n)` index, 130 MB instead of 260 at 100k chunks of 512 dimensions, and
+  a search reads thousands of them, mostly from outside PostgreSQL's 128 MB of shared buffers),
+  made by the migrations for the dimensions already stored and here, in the writing
+  transaction, the first time a store of new dimensions is written (it then covers no rows, so
+  it is quick). Searches scope to stores and
   files with a WHERE clause, so they run with `hnsw.iterative_scan = relaxed_order` (the index
   keeps scanning until enough rows pass the filter) and are re-sorted here. Each is planned for
   its own values (`plan_cache_mode = force_custom_plan`), so the planner picks the (store_id,
   file_id) index and an exact sort when the scope is small; if the HNSW scan still ends short of
   the limit (it gives up after `hnsw.max_scan_tuples`), the query is repeated as an exact scan.
-  Above 2,000 dimensions (HNSW's limit) there is no index and every search is exact. Scores are
-  exact inner products; which rows come back is HNSW's approximation, with `hnsw.ef_search` as
-  long as the fallback's pre-selection (400 at least): on the benchmark's vectors (10k) the top
-  20 are the exact ones for queries near the data, and 97% of them for random queries (the
-  fallback: 60%).
+  Above 4,000 dimensions (HNSW's limit for halfvec) there is no index and every search is
+  exact. Scores are exact inner products of the float32 vectors; the index scan returns twice
+  the rows asked for by half-precision distance and the exact scores pick the best. Which rows
+  come back is HNSW's approximation, with `hnsw.ef_search` as long as the fallback's
+  pre-selection (400 at least): on the benchmark's vectors (10k) the top 20 are the exact ones
+  for queries near the data, and 97% of them for random queries (the fallback: 60%); at 100k,
+  recall@20 0.975 near the data and 0.535 for random queries (the `vector(n)` index: 0.950 and
+  0.509).
 * fallback (BIT VARYING), for a PostgreSQL without pgvector: the `candidates` nearest by
   Hamming distance on the sign bits, re-scored exactly in numpy, as on SQLite.
 
@@ -60,7 +66,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 VectorPath = Literal["pgvector", "bits"]
-HNSW_MAX_DIMENSIONS = 2000
+HNSW_MAX_DIMENSIONS = 4000  # pgvector's limit for an HNSW index on halfvec
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 
 _INSERT_CHUNK = """INSERT INTO vector_store_chunks (store_id, file_id, chunk_index, start_offset,
@@ -74,9 +80,9 @@ _INSERT_CHUNK_AND_VECTOR = f"""WITH chunk AS ({_INSERT_CHUNK} RETURNING id)
     INSERT INTO vector_store_chunk_vectors (id, store_id, file_id, embedding)
     SELECT id, :store_id, :file_id, CAST(CAST(:vector AS REAL[]) AS vector) FROM chunk"""
 
-# Same name and shape as the indexes migration 0102 makes for dimensions already stored.
-_HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_hnsw_{n}
-    ON vector_store_chunk_vectors USING hnsw ((embedding::vector({n})) vector_ip_ops)
+# Same name and shape as the indexes migration 0450 makes for dimensions already stored.
+_HNSW_INDEX = """CREATE INDEX IF NOT EXISTS ix_vector_store_chunk_vectors_half_{n}
+    ON vector_store_chunk_vectors USING hnsw ((embedding::halfvec({n})) halfvec_ip_ops)
     WHERE vector_dims(embedding) = {n}"""
 
 
@@ -89,7 +95,7 @@ async def vector_path(conn: AsyncConnection) -> VectorPath:
 
 async def _ensure_hnsw_index(conn: AsyncConnection, dimensions: int) -> None:
     """The HNSW index for vectors of `dimensions`, created inside the caller's transaction."""
-    name = f"ix_vector_store_chunk_vectors_hnsw_{dimensions}"
+    name = f"ix_vector_store_chunk_vectors_half_{dimensions}"
     if dimensions > HNSW_MAX_DIMENSIONS:
         return
     if (await conn.execute(text("SELECT to_regclass(:n)"), {"n": name})).scalar() is not None:
@@ -301,13 +307,18 @@ async def vector_ranked(
     return await _bits_ranked(conn, store_ids, file_ids, query, candidates, depth)
 
 
-# {cast} is "::vector(n)" to match the dimension's HNSW index, or "" for an exact scan.
+# Ordered by {order}: the half-precision distance of the dimension's HNSW index (its expression),
+# or the exact distance (an exact scan). The distance returned is always the exact one.
 _NEAREST = """
-SELECT id, embedding{cast} <#> CAST(CAST(:query AS REAL[]) AS vector) AS distance
+SELECT id, embedding <#> CAST(CAST(:query AS REAL[]) AS vector) AS distance
 FROM vector_store_chunk_vectors
 WHERE vector_dims(embedding) = {n} AND store_id IN :stores{files}
-ORDER BY distance LIMIT :limit
+ORDER BY {order} LIMIT :limit
 """
+_HALF_DISTANCE = "embedding::halfvec({n}) <#> CAST(CAST(:query AS REAL[]) AS halfvec({n}))"
+# The index scan returns this many times the rows asked for, so that ranking them by their exact
+# distances cannot miss one that half precision ranked a little too low.
+HALF_OVERSAMPLING = 2
 
 
 # A custom plan for every vector query: a generic one would convert the query vector once per
@@ -333,11 +344,20 @@ async def _pgvector_ranked(
     """The nearest by inner product (cosine: all vectors are unit length), through HNSW whose
     candidate list (`hnsw.ef_search`) is as long as the fallback's pre-selection."""
     files = "" if file_ids is None else " AND file_id IN :files"
-    params: dict[str, object] = {"stores": list(store_ids), "query": query.tolist(), "limit": depth}
+    n = len(query)
+    # Through the index; exact if that ran short (or there is no index for n).
+    attempts = [("distance", depth)]
+    if n <= HNSW_MAX_DIMENSIONS:
+        attempts.insert(0, (_HALF_DISTANCE.format(n=n), HALF_OVERSAMPLING * depth))
     ranked: list[tuple[float, int]] = []
     async with _planner(conn, **_vector_planner(min(MAX_EF_SEARCH, candidates))):
-        for cast in (f"::vector({len(query)})", ""):  # through the index; exact if that ran short
-            sql = _NEAREST.format(cast=cast, n=len(query), files=files)
+        for order, limit in attempts:
+            sql = _NEAREST.format(order=order, n=n, files=files)
+            params: dict[str, object] = {
+                "stores": list(store_ids),
+                "query": query.tolist(),
+                "limit": limit,
+            }
             rows = await _rows(conn, sql, params, file_ids)
             ranked = [(float(distance), int(chunk_id)) for chunk_id, distance in rows]
             if len(ranked) >= depth:
