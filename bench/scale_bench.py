@@ -39,7 +39,8 @@ import httpx
 import openai
 import orjson
 
-from bench.stream_bench import fake_process, percentile, words
+from bench.lean_load import Clients, lean_fake_process
+from bench.stream_bench import CLK_TCK, cpu_seconds, fake_process_pid, percentile, words
 from tests.support.process import spawn_server
 from tests.support.server import fresh_postgres_database
 
@@ -150,23 +151,125 @@ def scale(env: dict[str, str], workers: int, n: int, baseline: float) -> dict[st
     return result
 
 
-def capacity(env: dict[str, str], workers: int, levels: list[int], baseline: float) -> int:
-    """The largest of `levels` (tried in order) held at p99 TTFT ratio <= 1.2, nothing lost."""
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and its descendants (a `--workers` server's master and workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo.extend(int(child) for child in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def postgres_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving `database` (by its process title)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    title = handle.read().split(b"\0")[0].split()
+                if title[:1] == [b"postgres:"] and database.encode() in title[1:5]:
+                    found[int(entry)] = cpu_seconds(int(entry))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    return found
+
+
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores), from /proc/stat."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK  # minus idle and iowait
+
+
+class Shares:
+    """The CPU each party used over a level, as % of one core: server, fake model, load
+    generator, the database's PostgreSQL backends, and the rest of the machine (other jobs,
+    PostgreSQL's own processes). A backend that exits during the level (a pool's overflow
+    connection closed) takes its CPU with it: those are counted, not measured."""
+
+    def __init__(self, server: int, fake: int, database: str) -> None:
+        self.server, self.fake, self.database = server, fake, database
+        self.wall = time.perf_counter()
+        self.backends = postgres_cpu(database)
+        self.start = (tree_cpu(server), cpu_seconds(fake), machine_cpu())
+
+    def report(self, client: float, runs: int) -> str:
+        wall = time.perf_counter() - self.wall
+        backends = postgres_cpu(self.database)
+        now = (tree_cpu(self.server), cpu_seconds(self.fake), machine_cpu())
+        server, fake, machine = (b - a for a, b in zip(self.start, now, strict=True))
+        postgres = sum(v - self.backends.get(pid, 0.0) for pid, v in backends.items())
+        gone = len(set(self.backends) - set(backends))
+        opened = len(set(backends) - set(self.backends))
+        other = machine - server - fake - postgres - client
+        share = {"server": server, "fake": fake, "client": client, "postgres": postgres}
+        parts = ", ".join(f"{k} {100 * v / wall:.0f}%" for k, v in share.items())
+        return (
+            f"CPU over {wall:.1f} s (% of one core): {parts}, rest {100 * other / wall:.0f}%"
+            f" (machine {100 * machine / wall:.0f}% of {100 * (os.cpu_count() or 1)}%);"
+            f" server {1000 * server / runs:.1f} ms per run; backends opened {opened},"
+            f" closed {gone}"
+        )
+
+
+def lean_direct_ttft(clients: Clients, upstream: str, model: str) -> float:
+    """The fake's own TTFT through the lean client (median of 5, one at a time)."""
+    body = {"model": model, "messages": [{"role": "user", "content": "go"}], "stream": True}
+    values = []
+    for _ in range(5):
+        (result,), _ = clients.run(upstream, "/v1/chat/completions", body, KEY, "chat", [], 1)
+        values.append(result[0])
+    return statistics.median(values)
+
+
+def capacity(
+    env: dict[str, str],
+    workers: int,
+    levels: list[int],
+    baseline: float,
+    fake_pid: int,
+    clients: Clients | None,
+) -> int:
+    """The largest of `levels` (tried in order) held at p99 TTFT ratio <= 1.2, nothing lost;
+    with `clients` the lean load generator, else httpx in this process."""
     held = 0
-    with spawn_server(env, quiet=True, args=("--workers", str(workers))) as (url, _):
+    with spawn_server(env, quiet=True, args=("--workers", str(workers))) as (url, process):
         api = f"{url}/v1"
         client = openai.OpenAI(base_url=api, api_key=KEY, max_retries=0)
         paced = client.beta.assistants.create(model="bench-300-20-150").id
-        asyncio.run(streams(api, paced, 10, 150))  # warm-up (every worker)
+        body = {
+            "assistant_id": paced,
+            "thread": {"messages": [{"role": "user", "content": "go"}]},
+            "stream": True,
+        }
+        expected = words(150)
+        database = env["ASSISTANTD_DATABASE_URL"].rsplit("/", 1)[1]
+
+        def level(n: int) -> tuple[list[float], int, float]:
+            if clients is None:
+                cpu = time.process_time()
+                ttfts, ok, _ = asyncio.run(streams(api, paced, n, 150))
+                return ttfts, ok, time.process_time() - cpu
+            results, cpu = clients.run(api, "/v1/threads/runs", body, KEY, "run", expected, n)
+            ttfts = [ttft for ttft, ok in results if ok]
+            return ttfts, len(ttfts), cpu
+
+        level(10)  # warm-up (every worker)
         for n in levels:
-            cpu = time.process_time()
-            ttfts, ok, _ = asyncio.run(streams(api, paced, n, 150))
-            cpu = time.process_time() - cpu
+            shares = Shares(process.pid, fake_pid, database)
+            ttfts, ok, cpu = level(n)
             ratio = percentile(ttfts, 0.99) / baseline if ttfts else float("inf")
             print(
                 f"  {workers} process(es), {n} streams: {ok}/{n} complete and in order,"
-                f" p99 TTFT ratio {ratio:.2f}; load generator CPU {cpu:.1f} s;"
-                f" load {os.getloadavg()[0]:.2f}"
+                f" p99 TTFT ratio {ratio:.2f} (p50 {statistics.median(ttfts) / baseline:.2f});"
+                f" load {os.getloadavg()[0]:.2f}\n    {shares.report(cpu, n)}"
             )
             if ok < n or ratio > 1.2:
                 break
@@ -180,6 +283,20 @@ def main() -> None:
     parser.add_argument("--takeovers", type=int, default=5)
     parser.add_argument("--streams", type=int, default=150)
     parser.add_argument("--capacity", default="", help="levels for (c), e.g. 25,50,100,200")
+    parser.add_argument(
+        "--client",
+        choices=("lean", "httpx"),
+        default="lean",
+        help="(c)'s load generator: lean (bench/lean_load.py, in --client-processes) or httpx",
+    )
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--processes", default="1,2", help="(c)'s setups: 1 and/or 2 (--workers)")
+    parser.add_argument(
+        "--fake",
+        choices=("lean", "profile"),
+        default="lean",
+        help="the fake model: lean (pre-encoded chunks) or profile (the test fake, uvicorn)",
+    )
     args = parser.parse_args()
     base = os.environ.get("ASSISTANTD_TEST_DATABASE_URL")
     if not base:
@@ -187,7 +304,8 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f}, cpus {os.cpu_count()}")
     with ExitStack() as stack:
         data = stack.enter_context(tempfile.TemporaryDirectory())
-        upstream = stack.enter_context(fake_process())
+        fake = lean_fake_process() if args.fake == "lean" else fake_process_pid()
+        upstream, fake_pid = stack.enter_context(fake)
         database = stack.enter_context(fresh_postgres_database(base))
         env = {
             "ASSISTANTD_DATA_DIR": data,
@@ -217,8 +335,20 @@ def main() -> None:
         if args.capacity:
             levels = [int(level) for level in args.capacity.split(",")]
             print(f"(c) capacity at p99 TTFT ratio <= 1.2, 0 lost (levels {levels})")
-            held_one = capacity(env, 1, levels, baseline)
-            held_two = capacity(env, 2, levels, baseline)
+            clients = None
+            if args.client == "lean":
+                clients = Clients(args.client_processes)
+                stack.callback(clients.close)
+                sdk = baseline
+                baseline = lean_direct_ttft(clients, upstream, "bench-300-20-150")
+                print(
+                    f"  direct TTFT p50 {baseline * 1000:.1f} ms with the lean client"
+                    f" ({sdk * 1000:.1f} ms with the SDK); {args.client_processes} client"
+                    f" processes, fake: {args.fake}"
+                )
+            setups = [int(p) for p in args.processes.split(",")]
+            held_one = capacity(env, 1, levels, baseline, fake_pid, clients) if 1 in setups else 0
+            held_two = capacity(env, 2, levels, baseline, fake_pid, clients) if 2 in setups else 0
             ratio = f"{held_two / held_one:.2f}x" if held_one else "n/a (1 process held none)"
             print(f"  capacity: 1 process {held_one}, 2 processes {held_two}: {ratio}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
