@@ -48,7 +48,7 @@ class DatabaseSettings(BaseModel):
     url: str | None = None
     """SQLAlchemy async URL; default: SQLite file `assistantd.db` in `data_dir`."""
     pool_size: int | None = Field(default=None, ge=1)
-    """Pooled connections; default 64 on SQLite, 30 on PostgreSQL (10 kept open, 20 more)."""
+    """Pooled connections, each kept open once opened; default 64 on SQLite, 30 on PostgreSQL."""
     pool_timeout_s: float = Field(default=30.0, gt=0)
     """How long a request waits for a pooled connection before a 503 with Retry-After."""
 

@@ -119,9 +119,17 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            kept, extra = (pool_size, 0) if pool_size else (10, 20)
+            # Every connection opened is kept (no overflow): an overflow connection is opened
+            # and closed per checkout, a new PostgreSQL backend each time, exactly when the
+            # process is busiest. Connections are opened as needed, so an idle process holds
+            # few; the most a process holds (30 by default) is what max_connections is
+            # weighed against, as before (10 kept + 20 overflow).
             self.engine = create_async_engine(
-                url, echo=echo, pool_size=kept, max_overflow=extra, pool_timeout=pool_timeout_s
+                url,
+                echo=echo,
+                pool_size=pool_size or 30,
+                max_overflow=0,
+                pool_timeout=pool_timeout_s,
             )
             _replace_closed_connections(self.engine)
         self._write_lock = asyncio.Lock()
