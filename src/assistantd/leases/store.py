@@ -58,6 +58,12 @@ class _Statement:
             return await direct.rows(conn, self._marked, [params[n] for n in self._names])
         return list(await conn.execute(self.text, params))
 
+    async def count(self, conn: AsyncConnection, params: dict[str, object]) -> int:
+        """How many rows it returned (first in a transaction: with the BEGIN, direct.count)."""
+        if direct.direct(conn):
+            return await direct.count(conn, self._marked, [params[n] for n in self._names])
+        return len(list(await conn.execute(self.text, params)))
+
     async def execute(self, conn: AsyncConnection, params: dict[str, object]) -> None:
         if direct.direct(conn):
             await direct.execute(conn, self._marked, [params[n] for n in self._names])
@@ -163,7 +169,7 @@ class Leases:
     async def hold(self, conn: AsyncConnection, key: str, node: str, attempt: int) -> bool:
         """True (and the row locked until commit) while `node` holds attempt `attempt`."""
         params: dict[str, object] = {"key": key, "node": node, "attempt": attempt}
-        return bool(await self._hold.rows(conn, params))
+        return bool(await self._hold.count(conn, params))
 
     async def release(
         self, conn: AsyncConnection, key: str, node: str, attempt: int, *, offer: bool = False
