@@ -10,11 +10,11 @@ from assistantd.assistants import service
 from assistantd.assistants.schemas import CreateAssistantRequest, ModifyAssistantRequest
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 
-router = APIRouter(prefix="/assistants", tags=["assistants"])
+router = APIRouter(prefix="/assistants", tags=["assistants"], route_class=TransactionRoute)
 
 
 @router.post("")

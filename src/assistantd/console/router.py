@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from assistantd.auth import Project
 from assistantd.console.usage import usage
-from assistantd.db.deps import ReadConn
+from assistantd.db.deps import ReadConn, TransactionRoute
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -30,7 +30,7 @@ SECURITY_HEADERS = {
     "cache-control": "no-cache",
 }
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=TransactionRoute)
 
 
 @router.get("/api/usage")

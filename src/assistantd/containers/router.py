@@ -12,13 +12,13 @@ from assistantd.auth import Project
 from assistantd.body import json_body, parse_json, validate_body
 from assistantd.containers import service
 from assistantd.containers.schemas import CreateContainerFileRequest, CreateContainerRequest
-from assistantd.db.deps import ReadConn
+from assistantd.db.deps import ReadConn, TransactionRoute
 from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.services import get_services
 
-router = APIRouter(prefix="/containers", tags=["containers"])
+router = APIRouter(prefix="/containers", tags=["containers"], route_class=TransactionRoute)
 
 
 @router.post("")

@@ -14,14 +14,14 @@ from assistantd.conversations.schemas import (
     CreateItemsRequest,
     UpdateConversationRequest,
 )
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.db.documents import RawPage
 from assistantd.items import include as shown
 from assistantd.items.include import Include
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 
-router = APIRouter(prefix="/conversations", tags=["conversations"])
+router = APIRouter(prefix="/conversations", tags=["conversations"], route_class=TransactionRoute)
 
 
 @router.post("")

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
 from assistantd.auth import Project
-from assistantd.db.deps import ReadConn
+from assistantd.db.deps import ReadConn, TransactionRoute
 from assistantd.files import service
 from assistantd.pagination import PageParams, file_page_params
 from assistantd.responses import ObjectResponse
 from assistantd.services import get_services
 
-router = APIRouter(prefix="/files", tags=["files"])
+router = APIRouter(prefix="/files", tags=["files"], route_class=TransactionRoute)
 
 
 @router.post("")

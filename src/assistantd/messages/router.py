@@ -8,13 +8,15 @@ from fastapi import APIRouter, Depends, Query
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.messages import service
 from assistantd.messages.schemas import CreateMessageRequest, ModifyMessageRequest
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 
-router = APIRouter(prefix="/threads/{thread_id}/messages", tags=["messages"])
+router = APIRouter(
+    prefix="/threads/{thread_id}/messages", tags=["messages"], route_class=TransactionRoute
+)
 
 
 @router.post("")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from assistantd.auth import Project
-from assistantd.db.deps import ReadConn
+from assistantd.db.deps import ReadConn, TransactionRoute
 from assistantd.responses import ObjectResponse
 from assistantd.services import get_services
 
-router = APIRouter(prefix="/models", tags=["models"])
+router = APIRouter(prefix="/models", tags=["models"], route_class=TransactionRoute)
 
 
 @router.get("")

@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.errors import InvalidRequestError
 from assistantd.items import include as shown
 from assistantd.items.include import Include
@@ -29,7 +29,7 @@ from assistantd.responses_api.schemas import (
 )
 from assistantd.services import get_services
 
-router = APIRouter(prefix="/responses", tags=["responses"])
+router = APIRouter(prefix="/responses", tags=["responses"], route_class=TransactionRoute)
 
 REQUEST_WAIT_S = 0.25  # at most, before a stream starts (see `_requested`)
 

@@ -7,13 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from assistantd.auth import Project
-from assistantd.db.deps import ReadConn
+from assistantd.db.deps import ReadConn, TransactionRoute
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.run_steps import service
 from assistantd.run_steps.include import Include
 
-router = APIRouter(prefix="/threads/{thread_id}/runs/{run_id}/steps", tags=["run steps"])
+router = APIRouter(
+    prefix="/threads/{thread_id}/runs/{run_id}/steps",
+    tags=["run steps"],
+    route_class=TransactionRoute,
+)
 
 
 @router.get("")

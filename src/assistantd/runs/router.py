@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.effects import Stream
 from assistantd.errors import InvalidRequestError
 from assistantd.events.broker import parse_event_id
@@ -31,7 +31,7 @@ from assistantd.runs.schemas import (
 )
 from assistantd.services import AppServices, Services, get_services
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=TransactionRoute)
 
 
 def _run_response(services: Services, obj: Serialisable) -> Response:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.errors import InvalidRequestError
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
@@ -17,7 +17,7 @@ from assistantd.schemas import MAX_METADATA_KEY, MAX_METADATA_PAIRS, MAX_METADAT
 from assistantd.threads import service
 from assistantd.threads.schemas import CreateThreadRequest, ModifyThreadRequest
 
-router = APIRouter(prefix="/threads", tags=["threads"])
+router = APIRouter(prefix="/threads", tags=["threads"], route_class=TransactionRoute)
 
 
 @router.post("")

@@ -11,7 +11,7 @@ from assistantd.assistants import service
 from assistantd.assistants.schemas import Assistant
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.v1 import files, requests, shapes
 from assistantd.v1.http import json_response, raw_page
@@ -21,7 +21,7 @@ from assistantd.v1.requests import (
     V1ModifyAssistantRequest,
 )
 
-router = APIRouter(prefix="/assistants")
+router = APIRouter(prefix="/assistants", route_class=TransactionRoute)
 Page = Annotated[PageParams, Depends(page_params)]
 
 

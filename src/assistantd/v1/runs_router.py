@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import EventStream
 from assistantd.run_steps import service as steps
@@ -22,7 +22,7 @@ from assistantd.v1 import requests, shapes
 from assistantd.v1.http import file_ids_of, json_response, raw_page, respond, v1_frames
 from assistantd.v1.requests import V1CreateRunRequest, V1CreateThreadAndRunRequest
 
-router = APIRouter()
+router = APIRouter(route_class=TransactionRoute)
 Page = Annotated[PageParams, Depends(page_params)]
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.errors import NotFoundError
 from assistantd.messages import service as messages
 from assistantd.messages.schemas import ModifyMessageRequest
@@ -25,7 +25,7 @@ from assistantd.v1.requests import (
     V1ModifyThreadRequest,
 )
 
-router = APIRouter(prefix="/threads")
+router = APIRouter(prefix="/threads", route_class=TransactionRoute)
 Page = Annotated[PageParams, Depends(page_params)]
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from assistantd.auth import Project
 from assistantd.body import json_body
-from assistantd.db.deps import ReadConn, WriteConn
+from assistantd.db.deps import ReadConn, TransactionRoute, WriteConn
 from assistantd.pagination import PageParams, page_params
 from assistantd.responses import ObjectResponse
 from assistantd.services import get_services
@@ -27,7 +27,7 @@ from assistantd.vector_stores.schemas import (
     UpdateVectorStoreRequest,
 )
 
-router = APIRouter(prefix="/vector_stores", tags=["vector stores"])
+router = APIRouter(prefix="/vector_stores", tags=["vector stores"], route_class=TransactionRoute)
 Paging = Annotated[PageParams, Depends(page_params)]
 StatusFilter = Annotated[
     Literal["in_progress", "completed", "failed", "cancelled"] | None, Query(alias="filter")
