@@ -10,9 +10,15 @@ stops every other stream of the process. Measured at the client, A/B interleaved
       its own thread while the measured run starts; its largest gap between deltas minus the
       10 ms it should be, during long-thread runs vs during short-thread runs. A gap is the
       event loop (or the machine) not serving that stream.
+  (c) the loop stall itself, in the server: bench/probe.py's loop-lag probe (a task sleeping
+      1 ms over and over, BENCH_LOOP_LAG_MS) gives each late wake-up with the CPU the loop's
+      thread used meanwhile; per measured run (from its request to its first delta), the
+      largest lag and the largest loop CPU between two wake-ups (code that ran on the loop
+      without yielding; the rest of a lag is the loop waiting for the GIL or for a core).
 
 Starts a fake upstream process (bench/stream_bench.py's) and an assistantd process (SQLite in
-a temp dir, or ASSISTANTD_DATABASE_URL). Prints figures and the load average; asserts nothing.
+a temp dir, or ASSISTANTD_DATABASE_URL) under bench/probe.py. Prints figures and the load
+average; asserts nothing.
 
     PYTHONPATH=src:. .venv/bin/python bench/long_thread_bench.py [--rounds 9] [--messages 500]
 """
@@ -26,15 +32,19 @@ import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 
+from bench.memory_bench import Probe
 from bench.stream_bench import KEY, fake_process
 from tests.support.process import spawn_server
 
 HEADERS = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "assistants=v2"}
 NEIGHBOUR_ITL_MS = 10
+LAG_PROBE_MS = 1
+Window = tuple[float, float]  # perf_counter from the measured run's request to its first delta
 
 
 def message_text(index: int, tokens: int) -> str:
@@ -94,8 +104,8 @@ def prompt(messages: int, tokens: int) -> list[dict[str, str]]:
 
 async def one_round(
     http: httpx.AsyncClient, assistant: str, thread: str, neighbour: str
-) -> tuple[float, float]:
-    """(TTFT on `thread`, the neighbour's largest extra gap while it ran)."""
+) -> tuple[float, float, Window]:
+    """(TTFT on `thread`, the neighbour's largest extra gap while it ran, the run's window)."""
     neighbour_run = asyncio.create_task(
         stream_run(http, neighbour, assistant, f"bench-0-{NEIGHBOUR_ITL_MS}-200")
     )
@@ -109,12 +119,25 @@ async def one_round(
         for earlier, later in itertools.pairwise(arrivals)
         if later >= measured_start and earlier <= measured_end
     ]
-    return ttft, max(gaps, default=0.0)
+    return ttft, max(gaps, default=0.0), (measured_start, measured_start + ttft)
+
+
+def stalls(lags: list[list[float]], window: Window) -> tuple[float, float]:
+    """(largest loop lag, largest loop CPU between two wake-ups) in ms, of the probe's records
+    (wake-up time, lag, loop CPU, other threads' CPU) whose gap overlaps `window`."""
+    start, end = window
+    inside = [lag for lag in lags if lag[0] >= start and lag[0] - lag[1] <= end]
+    return (
+        max((lag[1] * 1000 for lag in inside), default=0.0),
+        max((lag[2] * 1000 for lag in inside), default=0.0),
+    )
 
 
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as data, fake_process() as upstream:
+        probe = Probe(Path(data) / "probe")
         env = {
+            "BENCH_LOOP_LAG_MS": str(LAG_PROBE_MS),
             "ASSISTANTD_DATA_DIR": data,
             "ASSISTANTD_API_KEYS": f"{KEY}=bench",
             "ASSISTANTD_UPSTREAM_BASE_URL": upstream,
@@ -123,7 +146,8 @@ async def main_async(args: argparse.Namespace) -> None:
         }
         if os.environ.get("ASSISTANTD_DATABASE_URL"):
             env["ASSISTANTD_DATABASE_URL"] = os.environ["ASSISTANTD_DATABASE_URL"]
-        with spawn_server(env, quiet=True, start_s=90) as (url, _process):
+        with spawn_server(env, quiet=True, start_s=90, command=probe.command) as (url, process):
+            probe.pid = process.pid
             async with httpx.AsyncClient(
                 base_url=f"{url}/v1", headers=HEADERS, timeout=120
             ) as http:
@@ -138,7 +162,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 neighbour = await make_thread(http, 1, 10)
                 for thread in (long, short):  # warm-up (first loads, caches)
                     await one_round(http, assistant["id"], thread, neighbour)
-                results: dict[str, list[tuple[float, float]]] = {"long": [], "short": []}
+                results: dict[str, list[tuple[float, float, Window]]] = {"long": [], "short": []}
                 direct: dict[str, list[float]] = {"long": [], "short": []}
                 prompts = {
                     "long": prompt(args.messages, args.tokens),
@@ -150,10 +174,15 @@ async def main_async(args: argparse.Namespace) -> None:
                             await one_round(http, assistant["id"], thread, neighbour)
                         )
                         direct[name].append(await direct_ttft(upstream, prompts[name]))
-    report(results, direct)
+                lags = (await probe.read())["lags"]
+    report(results, direct, lags)
 
 
-def report(results: dict[str, list[tuple[float, float]]], direct: dict[str, list[float]]) -> None:
+def report(
+    results: dict[str, list[tuple[float, float, Window]]],
+    direct: dict[str, list[float]],
+    lags: list[list[float]],
+) -> None:
     ttft = {name: statistics.median(r[0] for r in rows) * 1000 for name, rows in results.items()}
     up = {name: statistics.median(rows) * 1000 for name, rows in direct.items()}
     added = {name: ttft[name] - up[name] for name in ttft}
@@ -175,6 +204,16 @@ def report(results: dict[str, list[tuple[float, float]]], direct: dict[str, list
         f"worst: long {worst['long']:.1f} ms, short {worst['short']:.1f} ms "
         f"(the long one's excess bounds the loop stall; aim <= 5 ms)"
     )
+    for name, rows in results.items():
+        seen = [stalls(lags, row[2]) for row in rows]
+        lag = sorted(s[0] for s in seen)
+        own = sorted(s[1] for s in seen)
+        print(
+            f"loop stall in the server, {name} thread, from request to first delta "
+            f"(largest lag of a {LAG_PROBE_MS} ms probe; largest loop CPU between two "
+            f"wake-ups): p50 {statistics.median(lag):.1f} / worst {lag[-1]:.1f} ms; "
+            f"CPU p50 {statistics.median(own):.1f} / worst {own[-1]:.1f} ms (aim <= 5 ms)"
+        )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -12,6 +12,14 @@ appearing means both are complete.
 
 The pauses come from `gc.callbacks` (start/stop of every collection, automatic or not); the
 handler runs on the main thread between bytecodes, so a dump briefly pauses the event loop.
+
+With BENCH_LOOP_LAG_MS=<interval> a task on the server's event loop sleeps that long over and
+over; each wake-up later than `LAG_FROM_S` past its due time is a loop stall, kept as
+(perf_counter at the wake-up, lag, CPU the loop's own thread used since the previous wake-up,
+CPU every other thread of the process used meanwhile), all in seconds, and dumped as "lags".
+perf_counter is the machine's monotonic clock, so a benchmark places the stalls in its own
+timeline. The loop's CPU tells a stall of code that ran on the loop from one where the loop
+waited (for the GIL held by a worker thread, or for a core of the machine).
 """
 
 from __future__ import annotations
@@ -23,11 +31,45 @@ import signal
 import sys
 import time
 import tracemalloc
+from collections import deque
 from types import FrameType
 from typing import Any
 
 _pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
 _started = 0.0
+LAG_FROM_S = 0.001
+_lags: deque[tuple[float, float, float, float]] = deque(maxlen=200_000)
+
+
+async def _lag_probe(interval: float) -> None:
+    """Record the event loop's stalls (see the module docstring)."""
+    import asyncio
+
+    last, last_loop, last_all = time.perf_counter(), time.thread_time(), time.process_time()
+    while True:
+        await asyncio.sleep(interval)
+        now, loop_cpu, all_cpu = time.perf_counter(), time.thread_time(), time.process_time()
+        lag = now - last - interval
+        if lag > LAG_FROM_S:
+            own = loop_cpu - last_loop
+            _lags.append((now, lag, own, all_cpu - last_all - own))
+        last, last_loop, last_all = now, loop_cpu, all_cpu
+
+
+def _start_lag_probe(interval: float) -> None:
+    """Start `_lag_probe` on the served loop once the server is up (one process, `--workers 1`)."""
+    import asyncio
+
+    from assistantd.serving import DrainingServer
+
+    startup = DrainingServer.startup
+    tasks: list[asyncio.Task[None]] = []
+
+    async def started(self: DrainingServer, sockets: Any = None) -> None:
+        await startup(self, sockets)
+        tasks.append(asyncio.get_running_loop().create_task(_lag_probe(interval)))
+
+    DrainingServer.startup = started  # type: ignore[method-assign]
 
 
 def _on_gc(phase: str, info: dict[str, Any]) -> None:
@@ -66,10 +108,12 @@ def install(prefix: str) -> None:
             "frozen": gc.get_freeze_count(),
             "objects": len(tracked),
             "types": _type_counts(tracked),
+            "lags": list(_lags),
         }
         del tracked
         for values in _pauses.values():
             values.clear()
+        _lags.clear()
         with open(base + ".tmp", "w") as out:
             json.dump(stats, out)
         os.replace(base + ".tmp", base + ".json")
@@ -80,6 +124,9 @@ def install(prefix: str) -> None:
 
 def main() -> None:
     install(sys.argv[1])
+    lag_ms = float(os.environ.get("BENCH_LOOP_LAG_MS", "0"))
+    if lag_ms > 0:
+        _start_lag_probe(lag_ms / 1000)
     from assistantd.cli import main as serve
 
     serve(sys.argv[2:])
