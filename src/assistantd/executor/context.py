@@ -72,12 +72,15 @@ def build_context(
     max_prompt_tokens: int | None = None,
     context_windows: Mapping[str, int] | None = None,
     reserve_tokens: int = 0,
+    counts: Sequence[int] | None = None,
 ) -> ContextResult:
-    """Apply the truncation strategy and the token limit (see the module docstring)."""
+    """Apply the truncation strategy and the token limit (see the module docstring).
+    `counts`: `count_message(m, model)` of each of `messages`, if known already."""
     groups = group_messages(messages)
     head = [{"role": "system", "content": system}] if system else []
     base = REPLY_PRIMING + sum(count_message(m, model) for m in head)
-    costs = [sum(count_message(m, model) for m in group) for group in groups]
+    each = iter(counts if counts is not None else [count_message(m, model) for m in messages])
+    costs = [sum(next(each) for _ in group) for group in groups]
     protected = _protected_from(groups)
     start = 0
     if strategy is not None and strategy.type == "last_messages" and strategy.last_messages:

@@ -51,9 +51,12 @@ def render_transcript(
     *,
     image_url_for: ImageURLFor | None = None,
     tool_names: Mapping[str, str] = DEFAULT_TOOL_NAMES,
+    searches: dict[str, int] | None = None,
 ) -> list[ChatMessage]:
+    """`searches`: run id -> file-search calls seen before `items` (their citation markers'
+    numbers go on from there), updated; None when `items` start the thread."""
     rendered: list[ChatMessage] = []
-    searches: dict[str, int] = {}  # run id -> file-search calls seen (citation marker numbers)
+    searches = {} if searches is None else searches
     for item in items:
         if isinstance(item, Message):
             message = render_message(item, image_url_for)
