@@ -160,7 +160,12 @@ export async function playgroundView(assistantId) {
 
   cancel.addEventListener("click", async () => {
     if (!run) return;
-    try { setRun(await post(`threads/${run.thread_id}/runs/${run.id}/cancel`)); } catch (error) {
+    try {
+      const answer = await post(`threads/${run.thread_id}/runs/${run.id}/cancel`);
+      // The stream may have told the end (thread.run.cancelled) before this answer, which was
+      // `cancelling` when it was sent: never go back from an ended run to an active one.
+      if (!(run.id === answer.id && !ACTIVE.includes(run.status))) setRun(answer);
+    } catch (error) {
       action.replaceChildren(errorBox(error, "The run was not cancelled"));
     }
   });
