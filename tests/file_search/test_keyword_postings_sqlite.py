@@ -96,11 +96,40 @@ async def test_postings_rank_exactly_as_fts5_bm25(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sqlite_search, "_postings_ranking", spy)
+    monkeypatch.setattr(sqlite_search, "MIN_POSTINGS_PER_ROW", 0)  # however small the files
     got = searcher._keyword(stores, files, terms, 10)
     assert len(calls) == 1, "ranked from the postings"
     expected = searcher._keyword(stores, files, terms, 10, from_postings=False)
     assert expected, query
     assert got == expected, query  # the very same floats
+
+
+async def test_files_of_a_few_chunks_rank_through_bm25(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One postings row per file and term: with files of a few chunks (here 1-30), reading the
+    rows costs more than bm25() on their chunks, so FTS5 ranks; with big files, the postings."""
+    async with sqlite_engine.connect() as conn:
+        searcher = index_of(conn)._sqlite_searcher(conn)
+    calls = []
+    real = sqlite_search._postings_ranking
+
+    def spy(*args: object) -> sqlite_search.Ranked:
+        calls.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite_search, "_postings_ranking", spy)
+    terms = keywords.query_terms("lantern")
+    assert searcher._keyword(["vs_a"], None, terms, 10)
+    assert not calls
+    bodies = ["lantern w1 w2" if i % 3 == 0 else "w5 w6" for i in range(1000)]
+    rows = [Chunk(i, 0, len(b), b, 3) for i, b in enumerate(bodies)]
+    async with sqlite_engine.begin() as conn:
+        await add_file(conn, "vs_c", "file-big", rows, [[1.0, 0.0]] * len(rows), embedder="t")
+    for stores in (["vs_c"], ["vs_a", "vs_c"]):
+        got = searcher._keyword(stores, None, terms, 10)
+        assert got == searcher._keyword(stores, None, terms, 10, from_postings=False)
+    assert calls
 
 
 async def _postings_rows(engine: AsyncEngine) -> list[tuple[object, ...]]:

@@ -193,14 +193,18 @@ class Searcher:
             "FROM vector_store_index_files",
             list(store_ids),
         ).fetchone()
-        counts = _term_counts(db, query)
+        counts, rows = _term_counts(db, query)
         query = _selective_terms(query, counts, int(total))
         if not query or not scoped_total:
             return []
         keys = [fts5_terms.tokens(term) for term in query]
-        if from_postings and all(
-            len(key) == 1 and (not keywords.is_prefix(term) or key[0] == term)
-            for term, key in zip(query, keys, strict=True)
+        if (
+            from_postings
+            and all(
+                len(key) == 1 and (not keywords.is_prefix(term) or key[0] == term)
+                for term, key in zip(query, keys, strict=True)
+            )
+            and _postings_pay(db, query, [k[0] for k in keys], counts, rows)
         ):
             return _postings_ranking(db, store_ids, file_ids, query, [k[0] for k in keys], limit)
         scope = ""
@@ -326,6 +330,32 @@ def _nearest(ids: npt.NDArray[np.int64], distances: npt.NDArray[np.int64], count
     return [int(k & ((1 << 40) - 1)) for k in np.partition(key, count - 1)[:count]]
 
 
+def _postings_pay(
+    db: sqlite3.Connection,
+    query: list[str],
+    keys: list[str],
+    counts: dict[str, int],
+    rows: dict[str, int],
+) -> bool:
+    """Whether ranking from the postings rows is cheaper than FTS5's bm25(): a row is one file's
+    postings of a term, read from a page of its own (~1-2 µs a row in a table of 100k chunks in
+    100 files, 13-22 µs in one of 25k files), where bm25() costs ~0.7-2.4 µs a matching chunk.
+    So the postings are read when the query's rows hold `MIN_POSTINGS_PER_ROW` chunks each on
+    average (counted over every store: an estimate); both rankings are the same. `counts` and
+    `rows` are `_term_counts`'; prefix terms are counted here."""
+    chunks = sum(counts.get(t, 0) for t in query if not keywords.is_prefix(t))
+    read = sum(rows.get(t, 0) for t in query if not keywords.is_prefix(t))
+    for term, key in zip(query, keys, strict=True):
+        if keywords.is_prefix(term):
+            found = db.execute(
+                "SELECT count(*), coalesce(sum(chunks), 0) FROM vector_store_keyword_postings "
+                "WHERE term >= ? AND term < ?",
+                [key, chr(ord(key) + 1)],
+            ).fetchone()
+            read, chunks = read + int(found[0]), chunks + int(found[1])
+    return chunks >= MIN_POSTINGS_PER_ROW * read
+
+
 def _postings_ranking(
     db: sqlite3.Connection,
     store_ids: Sequence[str],
@@ -389,24 +419,27 @@ def _postings_ranking(
     return postings.bm25_top(scored, int(length) / int(total), limit)
 
 
-def _term_counts(db: sqlite3.Connection, query: list[str]) -> dict[str, int]:
-    """Rows holding each (non-prefix) query term: FTS5's rows with that token in any column.
+def _term_counts(db: sqlite3.Connection, query: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows holding each (non-prefix) query term: FTS5's rows with that token in any column;
+    and the postings rows of each (one per file holding it), for `_postings_pay`.
 
-    From the postings rows' chunk counts (an index-only sum, ~0.1 ms), which count the terms
-    column only; that differs when a term is also some store's store-id token, so then from
-    the fts5vocab table, which counts by walking the term's whole doclist (~4 ms a common term
-    at 100k chunks)."""
+    From the postings rows' chunk counts (an index-only sum, ~0.1 ms for 100 files), which
+    count the terms column only; that differs when a term is also some store's store-id token,
+    so then from the fts5vocab table, which counts by walking the term's whole doclist (~4 ms a
+    common term at 100k chunks), and no postings rows are counted."""
     exact = [t for t in query if not keywords.is_prefix(t)]
     if not exact:
-        return {}
+        return {}, {}
+    marks = _marks(len(exact))
     if any(_is_store_token(db, t) for t in exact):
-        sql = "SELECT term, doc FROM vector_store_chunks_fts_vocab WHERE term IN ({})"
+        sql = f"SELECT term, doc, 0 FROM vector_store_chunks_fts_vocab WHERE term IN ({marks})"
     else:
         sql = (
-            "SELECT term, sum(chunks) FROM vector_store_keyword_postings "
-            "WHERE term IN ({}) GROUP BY term"
+            "SELECT term, sum(chunks), count(*) FROM vector_store_keyword_postings "
+            f"WHERE term IN ({marks}) GROUP BY term"
         )
-    return {str(term): int(n) for term, n in db.execute(sql.format(_marks(len(exact))), exact)}
+    found = db.execute(sql, exact).fetchall()
+    return {str(t): int(n) for t, n, _ in found}, {str(t): int(r) for t, _, r in found}
 
 
 def _is_store_token(db: sqlite3.Connection, term: str) -> bool:
@@ -438,6 +471,8 @@ def _selective_terms(query: list[str], counts: dict[str, int], total: int) -> li
     return selective or present
 
 
+# Below this many chunks per postings row (files of a few chunks), FTS5's bm25() is cheaper.
+MIN_POSTINGS_PER_ROW = 16
 # FTS5's bm25() constants. Each matched term adds idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B *
 # length / average length)) to a row's score: always less than idf * (K1 + 1).
 BM25_K1 = 1.2
