@@ -53,6 +53,16 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         freeze_startup_heap()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Open event streams end first (runs still streaming were drained or handed over):
+        # uvicorn would otherwise wait for them until its graceful-shutdown timeout.
+        from assistantd.responses import stop_streams
+
+        stopped = stop_streams()
+        if stopped:
+            log.info("shutting down: %d open event streams closed", stopped)
+        await super().shutdown(sockets)
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         services = getattr(_apps[-1].state, "services", None) if _apps else None
         scheduler = None if services is None else services.scheduler

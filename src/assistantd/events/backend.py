@@ -11,11 +11,15 @@ from assistantd.events.broker import Broker, LocalBroker
 from assistantd.events.cancels import CancelChannel, LocalCancels, RedisCancels
 from assistantd.settings import Settings
 
+KEEPALIVE_S = 15.0
+"""Silence after which a stream gets a keep-alive comment (sse-starlette's ping interval)."""
+
 
 def make_events(settings: Settings) -> tuple[Broker, CancelChannel]:
-    # keepalive_s=None: sse-starlette sends the keep-alive pings of every stream
+    # The subscriptions send each stream's keep-alives (after KEEPALIVE_S of silence; the
+    # response writes them as sse-starlette's ping comment, responses.EventStream).
     if not settings.redis.url:
-        return LocalBroker(keepalive_s=None, ttl_s=settings.events.ttl_s), LocalCancels()
+        return LocalBroker(keepalive_s=KEEPALIVE_S, ttl_s=settings.events.ttl_s), LocalCancels()
     from assistantd.events.redis_broker import RedisBroker, connect  # redis: only when used
 
     client = connect(settings.redis.url)
@@ -24,5 +28,6 @@ def make_events(settings: Settings) -> tuple[Broker, CancelChannel]:
         prefix=settings.redis.prefix,
         ttl_s=settings.events.ttl_s,
         maxlen=settings.events.maxlen,
+        keepalive_s=KEEPALIVE_S,
     )
     return broker, RedisCancels(client, settings.redis.prefix)

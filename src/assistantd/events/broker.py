@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Protocol
 
 from assistantd.events.models import ErrorData, ErrorEvent, StreamEvent
-from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
+from assistantd.events.sse import DONE_FRAME, encode, keepalive_frame
 
 SLOW_CONSUMER_FRAME = encode(
     ErrorEvent(data=ErrorData(message="The stream fell too far behind and was closed."))
@@ -124,6 +124,10 @@ class LocalSubscription:
         self._max_backlog = max_backlog
         self._keepalive_s = keepalive_s
         self._waiter: asyncio.Future[bool] | None = None
+        # keep-alives: one timer per subscription, re-armed from the last news (not a timer
+        # per wait, which is one per streamed token)
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_frame_at = 0.0
         self.closed = False
         self.dropped = False
 
@@ -172,27 +176,44 @@ class LocalSubscription:
                     yield DONE_FRAME
                     return
                 if not await self._wait():
-                    yield KEEPALIVE_FRAME
+                    yield keepalive_frame()
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self.detach()
 
     async def _wait(self) -> bool:
-        """Wait for news; False when the keep-alive interval passed first.
+        """Wait for news; False when `keepalive_s` passed with no frame.
 
         One bare future per wait (no task, unlike asyncio.wait_for): this is the hot path.
         """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiter = waiter
-        timer = None
-        if self._keepalive_s is not None:
-            timer = loop.call_later(self._keepalive_s, self._wake, False)
+        if self._keepalive_s is not None and self._timer is None:
+            self._last_frame_at = loop.time()
+            self._timer = loop.call_later(self._keepalive_s, self._tick)
         try:
-            return await waiter
+            news = await waiter
         finally:
             self._waiter = None
-            if timer is not None:
-                timer.cancel()
+        if news and self._timer is not None:
+            self._last_frame_at = loop.time()  # once per wake-up, not per frame
+        return news
+
+    def _tick(self) -> None:
+        """The keep-alive timer: wake the waiting reader once `keepalive_s` passed since the
+        last news (or the arming); otherwise wait for the rest of that interval."""
+        keepalive_s = self._keepalive_s
+        assert keepalive_s is not None
+        loop = asyncio.get_running_loop()
+        due = self._last_frame_at + keepalive_s
+        if due <= loop.time() + 0.001:
+            self._wake(False)
+            self._last_frame_at = loop.time()
+            due = self._last_frame_at + keepalive_s
+        self._timer = loop.call_at(due, self._tick)
 
 
 class Segment:

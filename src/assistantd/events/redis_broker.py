@@ -57,7 +57,7 @@ from assistantd.events.broker import (
     parse_event_id,
 )
 from assistantd.events.models import ErrorData, ErrorEvent, StreamEvent
-from assistantd.events.sse import DONE_FRAME, KEEPALIVE_FRAME, encode
+from assistantd.events.sse import DONE_FRAME, encode, keepalive_frame
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +414,11 @@ class RedisSubscription:
                     yield DONE_FRAME  # resumed after the segment's last event
                     return
             last = self._after
-            block_ms = int(1000 * (broker._keepalive_s or broker._idle_check_s))
+            keepalive_s = broker._keepalive_s
+            # each empty read checks the segment is alive; a keep-alive once silence reaches
+            # keepalive_s
+            wait_s = min(keepalive_s or broker._idle_check_s, broker._idle_check_s)
+            block_ms, silent_s = int(1000 * wait_s), 0.0
             retried = False
             while True:
                 try:
@@ -434,13 +438,16 @@ class RedisSubscription:
                     continue
                 retried = False
                 if not reply:
-                    if broker._keepalive_s is not None:
-                        yield KEEPALIVE_FRAME
+                    silent_s += wait_s
+                    if keepalive_s is not None and silent_s >= keepalive_s - 1e-6:
+                        silent_s = 0.0
+                        yield keepalive_frame()
                     if not await self._alive(run_key, stream, segment):
                         yield EXPIRED_FRAME
                         yield DONE_FRAME
                         return
                     continue
+                silent_s = 0.0
                 for entry_id, fields in reply[0][1]:
                     n = int(entry_id.rpartition(b"-")[2])
                     if n != last + 1:  # what came next was trimmed away

@@ -7,11 +7,18 @@ with `exclude_none` so they carry only what changed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from assistantd.events.models import StreamEvent, TextIncrement
 
 DONE_FRAME = b"event: done\ndata: [DONE]\n\n"
-KEEPALIVE_FRAME = b": ping\n\n"
-"""An SSE comment: ignored by every SDK decoder, keeps idle connections and proxies alive."""
+
+
+def keepalive_frame() -> bytes:
+    """An SSE comment, ignored by every SDK decoder, that keeps idle connections and proxies
+    alive: sse-starlette's ping byte for byte (`: ping - <UTC time>`, CRLF-separated, as its
+    response's ping loop sent it before the subscriptions sent the keep-alives)."""
+    return b": ping - " + str(datetime.now(UTC)).encode() + b"\r\n\r\n"
 
 
 def encode(event: StreamEvent) -> bytes:
