@@ -54,8 +54,8 @@ def _status_after_restart(http: httpx.Client, thread_id: str, run_id: str) -> st
 
 
 def _until_keepalive(lines: Iterator[str], within_s: float) -> list[str]:
-    """Read the stream until a keep-alive comment (`: ping`, sse-starlette's, every 15 s of
-    silence); the lines before it. Fails if none comes within `within_s`."""
+    """Read the stream until a keep-alive comment (`: ping - <time>`, the subscription's, after
+    15 s of silence); the lines before it. Fails if none comes within `within_s`."""
     seen: list[str] = []
     found = threading.Event()
 
