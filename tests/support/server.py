@@ -94,7 +94,8 @@ def run_server(settings: Settings, **app_options: Any) -> Iterator[RunningServer
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    httpx.get(f"{url}/healthz").raise_for_status()
+    # (a busy CI machine can take more than httpx's default 5 s to answer the first request)
+    httpx.get(f"{url}/healthz", timeout=60).raise_for_status()
     try:
         yield RunningServer(url, settings, server)
     finally:
