@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -172,11 +172,17 @@ class LeanFake:
         await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
 
 
-@contextmanager
-def lean_fake_process() -> Iterator[tuple[str, int]]:
+def lean_fake_process() -> AbstractContextManager[tuple[str, int]]:
     """The lean fake in a process of its own: (base url, pid)."""
+    return fake_script_process(__file__)
+
+
+@contextmanager
+def fake_script_process(script: str) -> Iterator[tuple[str, int]]:
+    """`script --fake` in a process of its own, which prints its port and serves until its
+    stdin closes: (base url, pid). Shared with stream_bench's fake."""
     process = subprocess.Popen(
-        [sys.executable, __file__, "--fake"],
+        [sys.executable, script, "--fake"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},

@@ -28,19 +28,19 @@ import asyncio
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import httpx
 import openai
 import orjson
 
+from bench.lean_load import fake_script_process
 from tests.fakes.upstream import FakeUpstream, Turn
 from tests.support.process import spawn_server
 
@@ -75,25 +75,9 @@ def fake_process() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def fake_process_pid() -> Iterator[tuple[str, int]]:
+def fake_process_pid() -> AbstractContextManager[tuple[str, int]]:
     """The fake upstream in a process of its own: (base url, pid)."""
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--fake"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
-    assert process.stdout is not None and process.stdin is not None
-    try:
-        port = int(process.stdout.readline())
-        yield f"http://127.0.0.1:{port}/v1", process.pid
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return fake_script_process(__file__)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -197,18 +197,7 @@ async def _insert_postings(
     )
     chunk_ids = {int(index): int(chunk_id) for index, chunk_id in ids}
     packed = postings.file_postings([(chunk_ids[row.index], row.terms) for row in rows])
-    params = [
-        {
-            "store_id": store_id,
-            "file_id": file_id,
-            "term": p.term,
-            "chunks": p.chunks,
-            "occurrences": p.occurrences,
-            "postings": p.postings,
-        }
-        for p in packed
-    ]
-    await conn.execute(text(_INSERT_POSTING), params)
+    await conn.execute(text(_INSERT_POSTING), postings.insert_params(store_id, file_id, packed))
 
 
 async def _term_statistics(

@@ -65,6 +65,23 @@ def file_postings(chunks: Sequence[tuple[int, Sequence[str]]]) -> list[FilePosti
     return rows
 
 
+def insert_params(
+    store_id: str, file_id: str, packed: Sequence[FilePosting]
+) -> list[dict[str, object]]:
+    """The parameters of both databases' INSERT of a file's postings rows."""
+    return [
+        {
+            "store_id": store_id,
+            "file_id": file_id,
+            "term": p.term,
+            "chunks": p.chunks,
+            "occurrences": p.occurrences,
+            "postings": p.postings,
+        }
+        for p in packed
+    ]
+
+
 def _row(term: str, postings: list[tuple[int, int, int]]) -> FilePosting:
     import numpy as np
 

@@ -83,20 +83,7 @@ async def insert_chunks(
             for chunk_id, row in zip(ids, rows, strict=True)
         ]
     )
-    await conn.execute(
-        _INSERT_POSTING,
-        [
-            {
-                "store_id": store_id,
-                "file_id": file_id,
-                "term": p.term,
-                "chunks": p.chunks,
-                "occurrences": p.occurrences,
-                "postings": p.postings,
-            }
-            for p in packed
-        ],
-    )
+    await conn.execute(_INSERT_POSTING, postings.insert_params(store_id, file_id, packed))
 
 
 async def delete_chunks(conn: AsyncConnection, store_id: str, file_id: str | None) -> int:
