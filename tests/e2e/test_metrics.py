@@ -90,9 +90,11 @@ def test_metrics_move_with_runs_uploads_and_searches(
 
     after = scrape(server.url)
     # A run's task ends a moment after its terminal status is visible (on a busy machine, more
-    # than a moment): the gauge must come back to 0, not be 0 at once.
+    # than a moment): the gauge must come back, not be back at once. The server is shared by
+    # the session, so an earlier test's run may still hold a task: back to the level before.
+    settled = value(before, "assistantd_runs_in_flight")
     deadline = time.monotonic() + 10
-    while value(after, "assistantd_runs_in_flight") and time.monotonic() < deadline:
+    while value(after, "assistantd_runs_in_flight") > settled and time.monotonic() < deadline:
         time.sleep(0.1)
         after = scrape(server.url)
     route = "/v1/threads/{thread_id}/runs"
@@ -117,7 +119,7 @@ def test_metrics_move_with_runs_uploads_and_searches(
     )
     assert moved(before, after, "assistantd_search_duration_seconds_count", source="api") == 1
     assert value(after, "assistantd_event_loop_lag_seconds_count") >= 1
-    assert value(after, "assistantd_runs_in_flight") == 0
+    assert value(after, "assistantd_runs_in_flight") <= settled
     assert ("assistantd_ingestion_queue_depth", frozenset()) in after
 
 
