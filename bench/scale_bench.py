@@ -11,15 +11,16 @@ processes on a fresh PostgreSQL database (ASSISTANTD_TEST_DATABASE_URL names the
       p99 TTFT over the direct baseline, and then streams at an instant upstream (what the
       server can push): deltas per second, 2 processes over 1.
   (c) capacity (`--capacity 25,50,100,...`): for 1 process and for `--workers 2`, the levels of
-      concurrent streams at 50 tokens/s are tried in turn until one misses p99 TTFT ratio
-      <= 1.2 over direct or loses a delta; the last level held is that setup's capacity, and
+      concurrent streams at 50 tokens/s are tried in turn (`--trials` times each) until one
+      misses p99 TTFT ratio <= 1.2 over direct or loses a delta in most of its trials; the last
+      level held is that setup's capacity, and
       2 processes over 1 is their ratio. The load generator's own CPU is printed beside it.
 
 Bounded loops; prints figures; never asserts on time. The machine is shared (load printed).
 
     source .ci-services.env
     PYTHONPATH=src:. .venv/bin/python bench/scale_bench.py [--takeovers 5] [--streams 150]
-        [--capacity 25,50,100,150,200,300]   (--takeovers 0 --streams 0: only (c))
+        [--capacity 100,125,150,175,200] [--trials 3]   (--takeovers 0 --streams 0: only (c))
 """
 
 from __future__ import annotations
@@ -236,9 +237,10 @@ def capacity(
     baseline: float,
     fake_pid: int,
     clients: Clients | None,
+    trials: int,
 ) -> int:
-    """The largest of `levels` (tried in order) held at p99 TTFT ratio <= 1.2, nothing lost;
-    with `clients` the lean load generator, else httpx in this process."""
+    """The largest of `levels` (tried in order) held at p99 TTFT ratio <= 1.2, nothing lost, in
+    most of `trials` tries; with `clients` the lean load generator, else httpx in this process."""
     held = 0
     with spawn_server(env, quiet=True, args=("--workers", str(workers))) as (url, process):
         api = f"{url}/v1"
@@ -263,15 +265,23 @@ def capacity(
 
         level(10)  # warm-up (every worker)
         for n in levels:
-            shares = Shares(process.pid, fake_pid, database)
-            ttfts, ok, cpu = level(n)
-            ratio = percentile(ttfts, 0.99) / baseline if ttfts else float("inf")
-            print(
-                f"  {workers} process(es), {n} streams: {ok}/{n} complete and in order,"
-                f" p99 TTFT ratio {ratio:.2f} (p50 {statistics.median(ttfts) / baseline:.2f});"
-                f" load {os.getloadavg()[0]:.2f}\n    {shares.report(cpu, n)}"
-            )
-            if ok < n or ratio > 1.2:
+            # One trial of a level is noisy on a shared 2-core machine (the client, the fake and
+            # PostgreSQL share it): a level is held when most of its `trials` hold.
+            passed = 0
+            for trial in range(trials):
+                shares = Shares(process.pid, fake_pid, database)
+                ttfts, ok, cpu = level(n)
+                ratio = percentile(ttfts, 0.99) / baseline if ttfts else float("inf")
+                good = ok == n and ratio <= 1.2
+                passed += good
+                print(
+                    f"  {workers} process(es), {n} streams, trial {trial + 1}: {ok}/{n} complete"
+                    f" and in order, p99 TTFT ratio {ratio:.2f}"
+                    f" (p50 {statistics.median(ttfts) / baseline if ttfts else 0:.2f})"
+                    f" {'held' if good else 'missed'}; load {os.getloadavg()[0]:.2f}"
+                    f"\n    {shares.report(cpu, n)}"
+                )
+            if 2 * passed <= trials:
                 break
             held = n
     return held
@@ -290,6 +300,7 @@ def main() -> None:
         help="(c)'s load generator: lean (bench/lean_load.py, in --client-processes) or httpx",
     )
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=3, help="(c)'s tries of each level")
     parser.add_argument("--processes", default="1,2", help="(c)'s setups: 1 and/or 2 (--workers)")
     parser.add_argument(
         "--fake",
@@ -347,8 +358,12 @@ def main() -> None:
                     f" processes, fake: {args.fake}"
                 )
             setups = [int(p) for p in args.processes.split(",")]
-            held_one = capacity(env, 1, levels, baseline, fake_pid, clients) if 1 in setups else 0
-            held_two = capacity(env, 2, levels, baseline, fake_pid, clients) if 2 in setups else 0
+            held_one, held_two = (
+                capacity(env, workers, levels, baseline, fake_pid, clients, args.trials)
+                if workers in setups
+                else 0
+                for workers in (1, 2)
+            )
             ratio = f"{held_two / held_one:.2f}x" if held_one else "n/a (1 process held none)"
             print(f"  capacity: 1 process {held_one}, 2 processes {held_two}: {ratio}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
