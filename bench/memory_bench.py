@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -230,11 +229,12 @@ async def soak(
     await asyncio.gather(*workers)
     print(f"soak: {seconds:.0f} s at {concurrency} concurrent streams, {errors} errors")
     for index, (rss, window, collections) in enumerate(windows):
-        p99 = percentile(window, 0.99) * 1000 if window else float("nan")
-        p50 = statistics.median(window) * 1000 if window else float("nan")
+        p50, p90, p99, top = (
+            (percentile(window, q) * 1000 if window else float("nan")) for q in (0.5, 0.9, 0.99, 1)
+        )
         print(
             f"  window {index}: RSS {rss:.1f} MB, {len(window)} runs, TTFT p50 {p50:.1f} ms "
-            f"p99 {p99:.1f} ms; {collections}"
+            f"p90 {p90:.1f} p99 {p99:.1f} max {top:.1f} ms; {collections}"
         )
     if len(windows) >= 2 and windows[0][1] and windows[-1][1]:
         growth = (windows[-1][0] / windows[0][0] - 1) * 100
