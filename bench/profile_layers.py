@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections import Counter
+from collections.abc import Iterable
 
 # (layer, pattern of a frame's file), tried in order on each frame from the innermost out;
 # py-spy writes a frame as "function (package/module.py:line)".
@@ -48,21 +49,26 @@ def layer(stack: str) -> str:
     return "other"
 
 
+def summarise(lines: Iterable[str], process: str) -> Counter[str]:
+    """Samples per layer, of the processes whose command line contains `process`."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        # With --subprocesses the outermost frames name the process and its parents, each
+        # "process PID:command line"; the innermost of them is the sampled process.
+        owners = [frame for frame in stack.split(";") if frame.startswith("process ")]
+        if owners and process in owners[-1]:
+            counts[layer(stack)] += int(count)
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("raw", help="py-spy's --format raw output")
     parser.add_argument("--process", default="assistantd serve", help="keep samples of this")
     args = parser.parse_args()
-    counts: Counter[str] = Counter()
     with open(args.raw, encoding="utf-8") as lines:
-        for line in lines:
-            stack, _, count = line.rstrip("\n").rpartition(" ")
-            # With --subprocesses the outermost frames name the process and its parents, each
-            # "process PID:command line"; the innermost of them is the sampled process.
-            owners = [frame for frame in stack.split(";") if frame.startswith("process ")]
-            if not owners or args.process not in owners[-1]:
-                continue
-            counts[layer(stack)] += int(count)
+        counts = summarise(lines, args.process)
     total = sum(counts.values())
     if not total:
         raise SystemExit(f"no samples of a process matching {args.process!r}")

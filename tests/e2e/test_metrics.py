@@ -15,7 +15,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import KEY_A, make_settings
+from tests.conftest import KEY_A, make_settings, sdk, serve_backend
 from tests.fakes.upstream import Call, Fail, FakeUpstream, Turn
 from tests.support.server import RunningServer, run_server
 
@@ -48,9 +48,27 @@ def _wait(client: openai.OpenAI, store_id: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.fixture(params=["sqlite"])
+def own_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> Iterator[RunningServer]:
+    """A server of this test's own: the session's shared one may still hold another test's
+    run, and the in-flight gauge must come back to 0 here."""
+    yield from serve_backend(request, tmp_path_factory, fake_upstream)
+
+
+@pytest.fixture
+def own_client(own_server: RunningServer) -> Iterator[openai.OpenAI]:
+    with sdk(own_server) as client:
+        yield client
+
+
 def test_metrics_move_with_runs_uploads_and_searches(
-    server: RunningServer, client: openai.OpenAI, fake: FakeUpstream
+    own_server: RunningServer, own_client: openai.OpenAI, fake: FakeUpstream
 ) -> None:
+    server, client = own_server, own_client
     before = scrape(server.url)
     assistant = client.beta.assistants.create(model="gpt-4o-metrics")
     thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
@@ -90,11 +108,9 @@ def test_metrics_move_with_runs_uploads_and_searches(
 
     after = scrape(server.url)
     # A run's task ends a moment after its terminal status is visible (on a busy machine, more
-    # than a moment): the gauge must come back, not be back at once. The server is shared by
-    # the session, so an earlier test's run may still hold a task: back to the level before.
-    settled = value(before, "assistantd_runs_in_flight")
+    # than a moment): the gauge must come back to 0, not be 0 at once.
     deadline = time.monotonic() + 10
-    while value(after, "assistantd_runs_in_flight") > settled and time.monotonic() < deadline:
+    while value(after, "assistantd_runs_in_flight") and time.monotonic() < deadline:
         time.sleep(0.1)
         after = scrape(server.url)
     route = "/v1/threads/{thread_id}/runs"
@@ -119,7 +135,7 @@ def test_metrics_move_with_runs_uploads_and_searches(
     )
     assert moved(before, after, "assistantd_search_duration_seconds_count", source="api") == 1
     assert value(after, "assistantd_event_loop_lag_seconds_count") >= 1
-    assert value(after, "assistantd_runs_in_flight") <= settled
+    assert value(after, "assistantd_runs_in_flight") == 0
     assert ("assistantd_ingestion_queue_depth", frozenset()) in after
 
 
