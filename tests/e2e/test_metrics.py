@@ -15,7 +15,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import KEY_A, make_settings, sdk, serve_backend
+from tests.conftest import BACKENDS, KEY_A, make_settings, sdk, serve_backend
 from tests.fakes.upstream import Call, Fail, FakeUpstream, Turn
 from tests.support.server import RunningServer, run_server
 
@@ -48,7 +48,7 @@ def _wait(client: openai.OpenAI, store_id: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=BACKENDS)
 def own_server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
